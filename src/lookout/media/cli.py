@@ -1,0 +1,11 @@
+"""Video commands: camsim, record, storage."""
+
+import typer
+
+camsim_app = typer.Typer(help="Camera simulator (RTSP) with switchable faults.")
+storage_app = typer.Typer(help="Recording storage: plan and retention compliance.")
+
+
+def record(url: str = typer.Argument(..., help="RTSP URL")) -> None:
+    """Record one stream without re-encoding."""
+    raise typer.Exit(2)

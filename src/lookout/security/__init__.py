@@ -1,0 +1,1 @@
+"""Accounts, roles and scopes, API keys, the hash-chained audit log, secrets at rest."""
