@@ -6,7 +6,8 @@ import typer
 
 from lookout.counting.cli import count
 from lookout.health.cli import vqd_app
-from lookout.media.cli import camsim_app, record, storage_app
+from lookout.media.camsim_cli import camsim_app
+from lookout.media.record_cli import record, storage_app
 from lookout.safety.cli import forecast_app, replay
 
 app = typer.Typer(

@@ -1,8 +1,7 @@
-"""Video commands: camsim, record, storage."""
+"""`lookout record` and `lookout storage`."""
 
 import typer
 
-camsim_app = typer.Typer(help="Camera simulator (RTSP) with switchable faults.")
 storage_app = typer.Typer(help="Recording storage: plan and retention compliance.")
 
 
