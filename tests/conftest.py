@@ -17,10 +17,12 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from lookout.store import db as store_db
+from lookout.store import db as store_db  # noqa: E402
 from lookout.store.migrate import upgrade
 
 PG_URL = os.environ.get("LOOKOUT_TEST_DATABASE_URL")
+os.environ.setdefault("LOOKOUT_ARGON2_TIME_COST", "1")
+os.environ.setdefault("LOOKOUT_ARGON2_MEMORY_KIB", "1024")
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -89,6 +89,10 @@ class Device(Timestamped, Base):
 
     site: Mapped[Site] = relationship()
 
+    @property
+    def has_password(self) -> bool:
+        return bool(self.password_enc)
+
 
 class Zone(Timestamped, Base):
     """An area of a site plan; instantaneous capacity = area / per-capita space (LB/T 034)."""

@@ -1,0 +1,112 @@
+"""Assemble the FastAPI application: every capability's router under /api/v1, health, live events, the UI."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse
+from sqlalchemy import select, text
+
+from lookout import __version__
+from lookout.api.ratelimit import SlidingWindowLimiter
+from lookout.settings import Settings, get_settings
+from lookout.store.db import get_engine, session_factory
+
+log = logging.getLogger(__name__)
+
+CAPABILITY_ROUTERS = ("registry", "security", "media", "health", "counting", "safety")
+
+
+def _optional_module(name: str):
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name == name:
+            return None
+        raise
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    startup_hooks = []
+    shutdown_hooks = []
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        for hook in startup_hooks:
+            await hook(app)
+        app.state.ready = True
+        yield
+        app.state.ready = False
+        for hook in reversed(shutdown_hooks):
+            await hook(app)
+
+    app = FastAPI(title="Lookout", version=__version__, lifespan=lifespan,
+                  description="视频监控联网、设备运维、客流监测与超大客流预警平台 · Video surveillance command platform")
+    app.state.settings = settings
+    app.state.secret = settings.resolved_secret()
+    app.state.login_limiter = SlidingWindowLimiter(settings.login_attempts_per_minute, 60.0)
+    app.state.ready = False
+    app.state.startup_hooks = startup_hooks
+    app.state.shutdown_hooks = shutdown_hooks
+
+    for cap in CAPABILITY_ROUTERS:
+        mod = _optional_module(f"lookout.{cap}.api")
+        if mod is not None and hasattr(mod, "router"):
+            app.include_router(mod.router, prefix="/api/v1")
+        if mod is not None and hasattr(mod, "public_router"):
+            app.include_router(mod.public_router)
+
+    @app.get("/healthz", tags=["system"])
+    def healthz():
+        try:
+            with get_engine(settings.db_url).connect() as c:
+                c.execute(text("SELECT 1"))
+        except Exception as exc:  # the database is the one hard dependency
+            return JSONResponse({"status": "unavailable", "reason": f"database: {exc.__class__.__name__}"}, 503)
+        if not app.state.ready:
+            return JSONResponse({"status": "starting"}, 503)
+        return {"status": "ok", "version": __version__}
+
+    @app.websocket("/api/v1/ws")
+    async def events(ws: WebSocket):
+        """Live events (levels, occupancy, camera states) for what the account may see."""
+        from lookout.api.deps import user_from_token
+        from lookout.registry.models import Channel, Site
+        from lookout.runtime.bus import bus
+        from lookout.security import scope
+
+        token = ws.cookies.get("lookout_session") or ws.query_params.get("token")
+        with session_factory(settings.db_url)() as db:
+            user = user_from_token(db, app.state.secret, token)
+            if user is None:
+                await ws.close(code=4401, reason="not signed in")
+                return
+            sites = {str(i) for i in db.execute(scope.site_filter(select(Site.id), user)).scalars()}
+            channels = {str(i) for i in db.execute(scope.channel_filter(select(Channel.id), user)).scalars()}
+        prefixes = [p for p in ws.query_params.get("topics", "").split(",") if p] or [""]
+        await ws.accept()
+        sub = bus.subscribe("")
+        try:
+            while True:
+                ev = await sub.get()
+                if not any(ev.topic.startswith(p) for p in prefixes):
+                    continue
+                parts = ev.topic.split(".")
+                if len(parts) > 1 and parts[0] == "site" and parts[1] not in sites:
+                    continue
+                if len(parts) > 1 and parts[0] == "channel" and parts[1] not in channels:
+                    continue
+                await ws.send_json({"topic": ev.topic, "ts": ev.ts, "data": ev.payload})
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            sub.close()
+
+    web = _optional_module("lookout.web.app")
+    if web is not None and hasattr(web, "mount"):
+        web.mount(app, settings)
+    return app
