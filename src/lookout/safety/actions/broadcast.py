@@ -31,3 +31,32 @@ def synthesize(text: str, out_dir: Path, voice: str = "cmn", speed: int = 150) -
         raise BroadcastError(f"espeak-ng failed ({proc.returncode}): {proc.stderr.strip()[:300]}")
     tmp.replace(path)
     return path
+
+
+class BroadcastSender:
+    """Outbox sender for channel ``broadcast``: makes the sound file, then posts the text,
+    the file's path and its bytes (base64) to the broadcast system's URL."""
+
+    def __init__(self, out_dir: Path, webhook: object | None = None, voice: str = "cmn") -> None:
+        from lookout.safety.actions.webhook import WebhookSender
+
+        self.out_dir, self.voice = out_dir, voice
+        self.webhook = webhook or WebhookSender()
+
+    def __call__(self, msg) -> None:  # msg: OutboxMessage
+        import base64
+
+        from lookout.safety.outbox import DeliveryError
+
+        text = msg.payload.get("text") or ""
+        try:
+            wav = synthesize(text, self.out_dir, voice=self.voice)
+        except BroadcastError as exc:
+            raise DeliveryError(str(exc), retryable=False) from exc
+        wav_b64 = base64.b64encode(wav.read_bytes()).decode()
+        body = {**msg.payload, "wav_path": str(wav), "wav_base64": wav_b64}
+
+        class _Msg:  # the same message with the sound attached
+            key, channel, target, payload = msg.key, msg.channel, msg.target, body
+
+        self.webhook(_Msg)
