@@ -105,3 +105,10 @@ def data_dir(tmp_path, monkeypatch, db_url):
     get_settings.cache_clear()
     yield d
     get_settings.cache_clear()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that touch the database are marked `db`: scripts/test runs them again on PostgreSQL."""
+    for item in items:
+        if "db_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.db)
