@@ -77,7 +77,7 @@ def serve(host: str = typer.Option(None, help="default from settings (127.0.0.1)
 
     s = get_settings()
     initialise(s)
-    uvicorn.run(create_app(s), host=host or s.host, port=port or s.port, log_level="info")
+    uvicorn.run(create_app(s, services=True), host=host or s.host, port=port or s.port, log_level="info")
 
 
 @app.command()

@@ -29,7 +29,8 @@ def _optional_module(name: str):
         raise
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, services: bool = False) -> FastAPI:
+    """The application; with ``services`` it also runs the background services (serve, demo)."""
     settings = settings or get_settings()
     startup_hooks = []
     shutdown_hooks = []
@@ -52,6 +53,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.ready = False
     app.state.startup_hooks = startup_hooks
     app.state.shutdown_hooks = shutdown_hooks
+
+    if services:
+        from lookout.runtime.supervisor import Supervisor, discover
+
+        supervisor = Supervisor(discover(settings))
+        app.state.supervisor = supervisor
+
+        async def _start(_app: FastAPI) -> None:
+            supervisor.start()
+
+        async def _stop(_app: FastAPI) -> None:
+            await supervisor.stop()
+
+        startup_hooks.append(_start)
+        shutdown_hooks.append(_stop)
 
     for cap in CAPABILITY_ROUTERS:
         mod = _optional_module(f"lookout.{cap}.api")
