@@ -125,23 +125,61 @@ def record_command(
 class SegmentTimer:
     """Turns segment-list entries (stream times) into wall-clock spans.
 
-    The first entry anchors the run: anchor = its name time − its stream start. Later
-    segments follow the stream clock exactly (so adjacent segments touch); when a stream
-    time jumps (a camera resetting its clock) the anchor is re-taken from the file name.
+    A run's anchor is the wall time of stream time 0. ffmpeg appends a row the moment a
+    segment closes, in real time, so ``seen_at − end`` bounds the anchor from above (delays
+    only add): the smallest such value seen is kept. File names carry the open time to the
+    second, but the first file opens only after ffmpeg has probed the stream (seconds of
+    buffered packets), so names alone anchor a run only when no row was seen live. A stream
+    time jump (a camera resetting its clock) shows as a name far from its predicted start
+    and re-anchors the run.
     """
 
     anchor: datetime | None = None
-    tolerance_s: float = 2.5
+    jump_s: float = 15.0
 
-    def span(self, name: str, t0: float, t1: float) -> tuple[datetime, datetime] | None:
+    def span(self, name: str, t0: float, t1: float, seen_at: datetime | None = None) -> tuple[datetime, datetime] | None:
         named = segment_name_time(name)
-        if named is None:
+        if named is None or t1 < t0:
             return None
-        start = None if self.anchor is None else self.anchor + timedelta(seconds=t0)
-        if start is None or abs((start - named).total_seconds()) > self.tolerance_s:
-            self.anchor = named - timedelta(seconds=t0)
-            start = named
-        return start, self.anchor + timedelta(seconds=t1)
+        est = seen_at - timedelta(seconds=t1) if seen_at is not None else None
+        predicted = None if self.anchor is None else self.anchor + timedelta(seconds=t0)
+        if predicted is None or abs((predicted - named).total_seconds()) > self.jump_s:
+            self.anchor = est if est is not None else named - timedelta(seconds=t0) + timedelta(seconds=0.5)
+        elif est is not None and est < self.anchor:
+            self.anchor = est
+        return self.anchor + timedelta(seconds=t0), self.anchor + timedelta(seconds=t1)
+
+
+def spans_offline(rows: list[tuple[str, float, float]]) -> dict[str, tuple[datetime, datetime]]:
+    """Spans of a segment list read after the fact (no live sightings).
+
+    The anchor comes from the names of the second and later segments (opened in real time;
+    names are truncated to the second, hence +0.5 s); a single row falls back to its name.
+    """
+    out: dict[str, tuple[datetime, datetime]] = {}
+    run: list[tuple[str, float, float, datetime]] = []
+
+    def flush() -> None:
+        if not run:
+            return
+        later = sorted(n - timedelta(seconds=t0) for _, t0, _, n in run[1:]) or [
+            run[0][3] - timedelta(seconds=run[0][1])]
+        anchor = later[len(later) // 2] + timedelta(seconds=0.5)
+        for name, t0, t1, _ in run:
+            out[name] = (anchor + timedelta(seconds=t0), anchor + timedelta(seconds=t1))
+        run.clear()
+
+    for name, t0, t1 in rows:
+        named = segment_name_time(name)
+        if named is None or t1 < t0:
+            continue
+        if run:
+            prev_anchor = run[-1][3] - timedelta(seconds=run[-1][1])
+            if abs((named - timedelta(seconds=t0) - prev_anchor).total_seconds()) > 15.0 and len(run) > 1:
+                flush()
+        run.append((name, t0, t1, named))
+    flush()
+    return out
 
 
 def parse_segment_list(text: str) -> list[tuple[str, float, float]]:
@@ -253,46 +291,103 @@ def record_once(
     cmd = record_command(source, out_dir, list_file, segment_seconds=segment_seconds, seconds=seconds,
                          run_id=run_id, io_timeout_s=io_timeout_s)
     log.info("recording %s: %s", source, " ".join(cmd))
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env=_ffmpeg_env(), preexec_fn=_die_with_parent)
-    try:
-        _, err = proc.communicate(timeout=seconds + io_timeout_s + 30)
-    except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGINT)  # graceful: closes the open segment
-        try:
-            _, err = proc.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            _, err = proc.communicate()
-    entries = parse_segment_list(list_file.read_text()) if list_file.exists() else []
-    list_file.unlink(missing_ok=True)
-    timer = SegmentTimer()
+    deadline = time.monotonic() + seconds + io_timeout_s + 30
     segments: list[ClosedSegment] = []
-    codec = None
-    for name, t0, t1 in entries:
-        span = timer.span(name, t0, t1)
-        p = out_dir / name
-        if span is None or not p.exists():
-            continue
-        segments.append(ClosedSegment(p, span[0], span[1], p.stat().st_size))
-    # files of this run that the list lacks: truncated by an abrupt end
-    listed = {s.path.name for s in segments}
-    for p in sorted(out_dir.glob(f"*_{run_id}.mp4")):
-        if p.name in listed:
-            continue
-        fixed = repair_segment(p)
-        if fixed:
-            start = segment_name_time(p.name)
-            segments.append(ClosedSegment(p, start, start + timedelta(seconds=fixed[0]), p.stat().st_size))
+    rc, err = run_segmenter(cmd, out_dir, list_file, run_id, segments.append,
+                            should_stop=lambda: time.monotonic() > deadline)
     segments.sort(key=lambda s: s.start)
     if not segments:
-        reason = _last_error(err) or f"ffmpeg exited with {proc.returncode}"
+        reason = err or f"ffmpeg exited with {rc}"
         raise RecordError(f"{source}: nothing recorded: {reason}")
     try:
         _, codec = probe_file(segments[0].path)
     except RecordError:
         codec = None
     return RecordResult(segments, codec)
+
+
+class SegmentListTail:
+    """Reads the rows ffmpeg appends to a segment list as segments close."""
+
+    def __init__(self, list_file: Path, out_dir: Path) -> None:
+        self.list_file, self.out_dir = list_file, out_dir
+        self.offset, self.timer = 0, SegmentTimer()
+        self.seen: set[str] = set()
+        self.last_end: datetime | None = None
+
+    def poll(self) -> list[ClosedSegment]:
+        try:
+            with open(self.list_file, "rb") as fh:
+                fh.seek(self.offset)
+                data = fh.read()
+        except FileNotFoundError:
+            return []
+        seen_at = datetime.now(timezone.utc)
+        complete = data.rfind(b"\n") + 1  # only whole lines
+        if complete == 0:
+            return []
+        self.offset += complete
+        out = []
+        for name, t0, t1 in parse_segment_list(data[:complete].decode(errors="replace")):
+            span = self.timer.span(name, t0, t1, seen_at)
+            p = self.out_dir / name
+            if span is None or name in self.seen or not p.exists():
+                continue
+            self.seen.add(name)
+            self.last_end = span[1]
+            out.append(ClosedSegment(p, span[0], span[1], p.stat().st_size))
+        return out
+
+
+def run_segmenter(cmd: list[str], out_dir: Path, list_file: Path, run_id: str,
+                  emit: Callable[[ClosedSegment], None], should_stop: Callable[[], bool],
+                  on_start: Callable[[subprocess.Popen], None] | None = None,
+                  on_recording: Callable[[], None] | None = None) -> tuple[int | None, str]:
+    """Run one segmenting ffmpeg to its end, emitting each closed segment as it closes.
+
+    ``should_stop`` true → SIGINT (ffmpeg closes the open segment cleanly). A segment left
+    open by an abrupt end is repaired (or discarded) and emitted last. Returns (exit code,
+    last error line).
+    """
+    err_tail: deque[str] = deque(maxlen=20)
+    try:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                env=_ffmpeg_env(), preexec_fn=_die_with_parent)
+    except OSError as exc:
+        return None, f"cannot start ffmpeg: {exc}"
+    if on_start:
+        on_start(proc)
+    reader = threading.Thread(target=lambda: [err_tail.append(ln.rstrip()) for ln in proc.stderr], daemon=True)
+    reader.start()
+    tail = SegmentListTail(list_file, out_dir)
+    interrupted_at = None
+    recording = False
+    while True:
+        done = proc.poll() is not None
+        for seg in tail.poll():
+            emit(seg)
+        if done:
+            break
+        if not recording and on_recording and any(out_dir.glob(f"*_{run_id}.mp4")):
+            recording = True
+            on_recording()
+        if should_stop():
+            if interrupted_at is None:
+                proc.send_signal(signal.SIGINT)
+                interrupted_at = time.monotonic()
+            elif time.monotonic() - interrupted_at > 15:
+                proc.kill()
+        time.sleep(0.2)
+    reader.join(2)
+    list_file.unlink(missing_ok=True)
+    for p in sorted(out_dir.glob(f"*_{run_id}.mp4")):  # the open segment of an abrupt end
+        if p.name in tail.seen:
+            continue
+        fixed = repair_segment(p)
+        if fixed:
+            start = tail.last_end or segment_name_time(p.name)
+            emit(ClosedSegment(p, start, start + timedelta(seconds=fixed[0]), p.stat().st_size, fixed[1]))
+    return proc.returncode, _last_error("\n".join(err_tail))
 
 
 def _last_error(stderr: str | None) -> str:
@@ -385,54 +480,13 @@ class ChannelRecorder:
         cmd = record_command(self.source, self.out_dir, list_file, segment_seconds=self.segment_seconds,
                              run_id=run_id, io_timeout_s=self.io_timeout_s)
         self._set("connecting", None)
-        err_tail: deque[str] = deque(maxlen=20)
-        try:
-            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                    env=_ffmpeg_env(), preexec_fn=_die_with_parent)
-        except OSError as exc:
-            return f"cannot start ffmpeg: {exc}"
-        self._proc = proc
-        reader = threading.Thread(target=lambda: [err_tail.append(ln.rstrip()) for ln in proc.stderr],
-                                  daemon=True)
-        reader.start()
-        timer, seen, offset = SegmentTimer(), set(), 0
-        while True:
-            done = proc.poll() is not None
-            offset = self._drain(list_file, offset, timer, seen)
-            if not done and any(self.out_dir.glob(f"*_{run_id}.mp4")):
-                self._set("recording", None)
-            if done:
-                break
-            time.sleep(0.25)
-        reader.join(2)
-        list_file.unlink(missing_ok=True)
-        for p in sorted(self.out_dir.glob(f"*_{run_id}.mp4")):  # the open segment of an abrupt end
-            if p.name not in seen:
-                fixed = repair_segment(p)
-                if fixed:
-                    start = segment_name_time(p.name)
-                    self._emit(ClosedSegment(p, start, start + timedelta(seconds=fixed[0]),
-                                             p.stat().st_size, fixed[1]))
-        return _last_error("\n".join(err_tail)) or f"ffmpeg exited with {proc.returncode}"
 
-    def _drain(self, list_file: Path, offset: int, timer: SegmentTimer, seen: set[str]) -> int:
-        try:
-            with open(list_file, "rb") as fh:
-                fh.seek(offset)
-                data = fh.read()
-        except FileNotFoundError:
-            return offset
-        complete = data.rfind(b"\n") + 1  # only whole lines
-        if complete == 0:
-            return offset
-        for name, t0, t1 in parse_segment_list(data[:complete].decode()):
-            span = timer.span(name, t0, t1)
-            p = self.out_dir / name
-            if span is None or name in seen or not p.exists():
-                continue
-            seen.add(name)
-            self._emit(ClosedSegment(p, span[0], span[1], p.stat().st_size))
-        return offset + complete
+        def started(proc: subprocess.Popen) -> None:
+            self._proc = proc
+
+        rc, err = run_segmenter(cmd, self.out_dir, list_file, run_id, self._emit, self._stop.is_set,
+                                on_start=started, on_recording=lambda: self._set("recording", None))
+        return err or f"ffmpeg exited with {rc}"
 
     def _emit(self, seg: ClosedSegment) -> None:
         self.status.segments += 1
@@ -466,11 +520,7 @@ def closed_segments_in(directory: Path, skip: set[str]) -> tuple[list[ClosedSegm
     found: list[ClosedSegment] = []
     listed: dict[str, tuple[datetime, datetime]] = {}
     for lst in sorted(directory.glob(f"{LIST_PREFIX}*.csv")):
-        timer = SegmentTimer()
-        for name, t0, t1 in parse_segment_list(lst.read_text(errors="replace")):
-            span = timer.span(name, t0, t1)
-            if span:
-                listed[name] = span
+        listed.update(spans_offline(parse_segment_list(lst.read_text(errors="replace"))))
     for tmp in directory.glob("*.repair.mp4"):
         tmp.unlink(missing_ok=True)
     for p in sorted(directory.glob("*.mp4")):
@@ -546,6 +596,38 @@ def channel_dir(root: Path, code: str | None, channel_id: int) -> Path:
     return Path(root).resolve() / safe
 
 
+def channel_stream_url(ch, stream: str = "main", secret: str | None = None) -> str | None:
+    """A channel's main (or sub) URL, with its device's credentials when the URL carries none."""
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    url = (ch.sub_url if stream == "sub" else ch.main_url) or ch.main_url or ch.sub_url
+    if not url:
+        return None
+    dev = ch.device
+    parts = urlsplit(url)
+    if (dev is not None and dev.username and dev.password_enc and secret and parts.scheme.startswith("rtsp")
+            and "@" not in parts.netloc):
+        from lookout.security.secrets import decrypt
+
+        try:
+            pw = decrypt(secret, dev.password_enc)
+        except Exception:  # a bad token: try without credentials, the camera will say no
+            log.warning("cannot decrypt the password of device %s", dev.code)
+            return url
+        netloc = f"{quote(dev.username, safe='')}:{quote(pw, safe='')}@{parts.netloc}"
+        url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return url
+
+
+def _secret_or_none() -> str | None:
+    try:
+        from lookout.settings import get_settings
+
+        return get_settings().resolved_secret()
+    except Exception:
+        return None
+
+
 def load_targets(db_url: str, root: Path) -> list[RecordTarget]:
     """Channels to record: each with a URL and a recording policy that is enabled (default on)."""
     from sqlalchemy import select
@@ -554,6 +636,7 @@ def load_targets(db_url: str, root: Path) -> list[RecordTarget]:
     from lookout.registry.models import Channel
     from lookout.store.db import session_scope
 
+    secret = _secret_or_none()
     with session_scope(db_url) as s:
         policies = {p.channel_id: p for p in s.scalars(select(RecordingPolicy))}
         default = policies.get(None)
@@ -562,8 +645,7 @@ def load_targets(db_url: str, root: Path) -> list[RecordTarget]:
             pol = policies.get(ch.id) or default
             if pol is not None and not pol.enabled:
                 continue
-            use_sub = pol is not None and pol.stream == "sub"
-            url = (ch.sub_url if use_sub else ch.main_url) or ch.main_url or ch.sub_url
+            url = channel_stream_url(ch, pol.stream if pol is not None else "main", secret)
             if not url:
                 continue
             out.append(RecordTarget(ch.id, url, channel_dir(root, ch.code, ch.id),

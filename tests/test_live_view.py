@@ -1,0 +1,124 @@
+"""Live view in headless Chromium: fMP4 over WebSocket into MediaSource, from the camera simulator.
+
+The real app (lookout.api.app.create_app) serves the page, the player script and the
+WebSocket; Debian's Chromium plays it. Asserts that video.currentTime advances, that no
+console error appears, that viewers of one channel share one ffmpeg which stops when the
+last viewer leaves, and that the snapshot endpoint returns a JPEG.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from test_record_helpers import CHROMIUM_ARGS, make_user, seed_channels, serve
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = [
+    pytest.mark.media,
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium not installed"),
+    pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed"),
+]
+
+
+@pytest.fixture(scope="module")
+def sim():
+    from lookout.media.camsim import CamSim, CamSimError
+
+    try:
+        s = CamSim(channels=2, port=0, width=320, height=240, fps=10).start()
+    except CamSimError as exc:
+        pytest.skip(f"camera simulator unavailable: {exc}")
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def live_app(sim, data_dir, db_url):
+    from lookout.api.app import create_app
+    from lookout.security.secrets import make_token
+    from lookout.settings import load_settings
+
+    settings = load_settings()
+    ids = seed_channels(db_url, [(sim.urls[0], sim.sub_urls[0]), (sim.urls[1], sim.sub_urls[1])])
+    uid = make_user(db_url)
+    token = make_token(settings.resolved_secret(), uid)
+    app = create_app(settings)
+    with serve(app) as base:
+        yield base, ids, token
+
+
+def _hub_running():
+    from lookout.media import live
+
+    out = {}
+    for h in list(live._hubs.values()):
+        out.update(h.running())
+    return out
+
+
+def test_live_view_plays_in_chromium_and_shares_one_ffmpeg(live_app):
+    from playwright.sync_api import sync_playwright
+
+    base, ids, token = live_app
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(f"{base}/api/v1/media/live.html?channel={ids[0]}&stream=main&token={token}")
+            page.wait_for_function("document.getElementById('live').currentTime > 1.0", timeout=30_000)
+            t1 = page.evaluate("document.getElementById('live').currentTime")
+            page.wait_for_timeout(2000)
+            t2 = page.evaluate("document.getElementById('live').currentTime")
+            assert t2 > t1 + 1.0, (t1, t2)
+            stats = page.evaluate("window.player.stats")
+            assert stats["state"] == "playing" and stats["fragments"] > 5
+            assert page.evaluate("document.getElementById('live').videoWidth") == 320
+
+            # a second viewer of the same channel shares the running ffmpeg
+            page2 = browser.new_page()
+            page2.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page2.goto(f"{base}/api/v1/media/live.html?channel={ids[0]}&stream=main&token={token}")
+            page2.wait_for_function("document.getElementById('live').currentTime > 0.5", timeout=30_000)
+            assert _hub_running() == {f"{ids[0]}:main": 2}
+
+            # snapshot from the running stream
+            r = httpx.get(f"{base}/api/v1/channels/{ids[0]}/snapshot.jpg?stream=main",
+                          headers={"Authorization": f"Bearer {token}"}, timeout=30)
+            assert r.status_code == 200 and r.content[:2] == b"\xff\xd8"
+            page2.close()
+            page.close()
+        finally:
+            browser.close()
+    deadline = time.time() + 15  # the last viewer left: the ffmpeg stops after its idle grace
+    while _hub_running() and time.time() < deadline:
+        time.sleep(0.2)
+    assert _hub_running() == {}
+    assert errors == []
+
+
+def test_live_view_refuses_unknown_channel_and_anonymous(live_app):
+    from playwright.sync_api import sync_playwright
+
+    base, ids, token = live_app
+    r = httpx.get(f"{base}/api/v1/channels/{ids[1]}/snapshot.jpg")
+    assert r.status_code == 401
+    r = httpx.get(f"{base}/api/v1/channels/99999/snapshot.jpg", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 404
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"{base}/api/v1/media/live.html?channel={ids[1]}")  # no token
+            page.wait_for_function("document.getElementById('live').dataset.liveState === 'disconnected'",
+                                   timeout=15_000)
+        finally:
+            browser.close()
