@@ -93,3 +93,10 @@ def ffprobe_facts(path: Path) -> dict:
     v = next(s for s in info["streams"] if s["codec_type"] == "video")
     return {"duration": float(info["format"]["duration"]), "codec": v["codec_name"], "width": v["width"],
             "height": v["height"]}
+
+
+def packet_md5s(path: Path) -> set[str]:
+    """MD5 of each video packet, read without decoding (equal sets mean copied, not re-encoded)."""
+    out = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "framemd5",
+                          "-"], capture_output=True, text=True, timeout=60, check=True)
+    return {ln.rsplit(",", 1)[1].strip() for ln in out.stdout.splitlines() if ln and not ln.startswith("#")}
