@@ -99,9 +99,10 @@ def classify_error(exc: BaseException) -> Failure:
     if isinstance(exc, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
         return Failure("connection dropped by the camera")
     if isinstance(exc, (TimeoutError, av.error.ExitError)):
-        return Failure("timed out: no answer from the camera")
+        detail = f" ({exc})" if isinstance(exc, StreamTimeout) else ""
+        return Failure(f"timed out: no answer from the camera{detail}")
     if isinstance(exc, av.error.EOFError) or isinstance(exc, EOFError):
-        return Failure("stream ended by the camera")
+        return Failure("stream ended")
     if isinstance(exc, av.error.InvalidDataError):
         return Failure(f"corrupt or unsupported stream (invalid data): {msg}")
     if isinstance(exc, (av.error.DecoderNotFoundError, av.error.DemuxerNotFoundError)):
@@ -162,17 +163,28 @@ class StateMachine:
 
 
 class RateGate:
-    """Keeps frames at ``fps`` by their timestamps (None: keep all)."""
+    """Keeps frames at ``fps`` by their timestamps (None: keep all).
+
+    Frames are taken on a grid of ``1/fps``; a frame up to half a source-frame interval
+    early counts as on time, so timestamp jitter does not skip a slot.
+    """
 
     def __init__(self, fps: float | None) -> None:
         self.period = 1.0 / fps if fps and fps > 0 else 0.0
         self.next_t: float | None = None
+        self.last_seen: float | None = None
+        self.source_dt: float | None = None  # smoothed interval between source frames
 
     def take(self, t: float) -> bool:
         if self.period == 0.0:
             return True
+        if self.last_seen is not None and 0 < t - self.last_seen < 2.0:
+            dt = t - self.last_seen
+            self.source_dt = dt if self.source_dt is None else 0.8 * self.source_dt + 0.2 * dt
+        self.last_seen = t
         nt = self.next_t
-        if nt is not None and nt - self.period <= t < nt - 1e-6:
+        tol = 0.5 * self.source_dt if self.source_dt else 1e-6
+        if nt is not None and nt - self.period <= t < nt - tol:
             return False  # not due yet
         if nt is None or t - nt > self.period or t < nt - self.period:
             self.next_t = t + self.period  # first frame, far behind, or time restarted: re-anchor
@@ -184,6 +196,10 @@ class RateGate:
 # --------------------------------------------------------------------------- adapter
 class NoVideoStream(RuntimeError):
     """The source opened but carries no video."""
+
+
+class StreamTimeout(TimeoutError):
+    """The peer accepted the connection but did not answer in time."""
 
 
 @dataclass
@@ -233,6 +249,7 @@ def open_stream(url: str, opts: ReaderOptions | None = None) -> tuple[av.contain
         transports = [None]  # a file or another protocol
     last: BaseException | None = None
     for transport in transports:
+        started = time.monotonic()
         try:
             container = av.open(
                 url,
@@ -240,6 +257,11 @@ def open_stream(url: str, opts: ReaderOptions | None = None) -> tuple[av.contain
                 timeout=(opts.open_timeout, opts.read_timeout),
             )
         except Exception as exc:  # PyAV raises many kinds; each is classified by the caller
+            waited = time.monotonic() - started
+            limit = min(opts.open_timeout, opts.read_timeout)
+            if isinstance(exc, (av.error.InvalidDataError, av.error.ExitError)) and waited >= 0.9 * limit:
+                # FFmpeg reports an RTSP peer that never answers as "invalid data" after the timeout
+                exc = StreamTimeout(f"no answer within {limit:g} s")
             last = exc
             if classify_error(exc).definitive or isinstance(exc, ConnectionRefusedError):
                 break  # the RTSP control connection itself failed: UDP would not help
@@ -322,7 +344,7 @@ class StreamReader:
                     self._report(self.machine.failed(self.clock(), classify_error(exc)))
                 else:
                     if not self.stopped:
-                        self._report(self.machine.failed(self.clock(), Failure("stream ended by the camera")))
+                        self._report(self.machine.failed(self.clock(), Failure("stream ended")))
                 finally:
                     try:
                         container.close()
