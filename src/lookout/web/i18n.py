@@ -1,0 +1,269 @@
+"""Every string the operator UI shows, in Chinese (default) and English.
+
+``t(key, lang)`` looks a string up; an unknown key shows itself, so a missing translation
+is visible in review instead of breaking a page. ``pick_lang`` decides the language from a
+query parameter, a cookie, the account's preference, then the default (Chinese).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+LANGS = ("zh", "en")
+DEFAULT_LANG = "zh"
+LANG_COOKIE = "lookout_lang"
+
+STRINGS: dict[str, tuple[str, str]] = {
+    # frame
+    "app.name": ("Lookout 视频监控指挥平台", "Lookout command platform"),
+    "app.short": ("Lookout", "Lookout"),
+    "nav.overview": ("区域总览", "Overview"),
+    "nav.wall": ("视频墙", "Video wall"),
+    "nav.alerts": ("预警中心", "Alert centre"),
+    "nav.om": ("运维", "O&M"),
+    "nav.ledger": ("设备台账", "Ledger"),
+    "nav.compliance": ("合规统计", "Compliance"),
+    "nav.settings": ("设置", "Settings"),
+    "nav.logout": ("退出", "Sign out"),
+    "nav.lang_switch": ("English", "中文"),
+    "live.on": ("实时", "Live"),
+    "live.off": ("离线", "Offline"),
+    "live.connecting": ("连接中", "Connecting"),
+    "empty": ("暂无数据", "Nothing to show"),
+    "not_landed": ("该功能模块尚未安装", "This capability is not installed yet"),
+    "page.prev": ("上一页", "Previous"),
+    "page.next": ("下一页", "Next"),
+    "page.of": ("第 {page} / {pages} 页,共 {total} 条", "Page {page} of {pages}, {total} in all"),
+    "filter": ("筛选", "Filter"),
+    "search": ("搜索", "Search"),
+    "all": ("全部", "All"),
+    "save": ("保存", "Save"),
+    "add": ("添加", "Add"),
+    "delete": ("删除", "Delete"),
+    "saved": ("已保存", "Saved"),
+    "yes": ("是", "yes"),
+    "no": ("否", "no"),
+    "updated_at": ("更新时间", "Updated"),
+    "error.forbidden": ("当前账号无权执行此操作", "This account may not do that"),
+    "error.not_found": ("未找到", "Not found"),
+    # login
+    "login.title": ("登录", "Sign in"),
+    "login.username": ("用户名", "User name"),
+    "login.password": ("密码", "Password"),
+    "login.submit": ("登录", "Sign in"),
+    "login.failed": ("用户名或密码错误", "Wrong user name or password"),
+    "login.offline_note": ("本系统在专网内离线运行", "This platform runs offline on the private network"),
+    # levels and statuses
+    "level.none": ("正常", "Normal"),
+    "level.yellow": ("三级(黄色)", "Level 3 (yellow)"),
+    "level.orange": ("二级(橙色)", "Level 2 (orange)"),
+    "level.red": ("一级(红色)", "Level 1 (red)"),
+    "status.online": ("在线", "online"),
+    "status.offline": ("离线", "offline"),
+    "status.fault": ("故障", "fault"),
+    "status.unknown": ("未知", "unknown"),
+    "category.scenic_area": ("景区", "Scenic area"),
+    "category.hotel": ("酒店", "Hotel"),
+    "category.tourism_other": ("其他涉旅场所", "Other tourism"),
+    "category.public_place": ("公共场所", "Public place"),
+    # overview
+    "overview.title": ("区域总览", "District overview"),
+    "overview.sites": ("场所", "Sites"),
+    "overview.present": ("在场人数", "Visitors now"),
+    "overview.capacity_pct": ("承载率", "% of capacity"),
+    "overview.level": ("预警等级", "Level"),
+    "overview.today": ("今日累计", "Visitors today"),
+    "overview.online_rate": ("在线率", "Online rate"),
+    "overview.faults": ("待处理故障", "Open faults"),
+    "overview.cameras": ("摄像机", "Cameras"),
+    "overview.map": ("场所分布", "Site map"),
+    "overview.total_present": ("全区在场", "In the district now"),
+    "overview.total_today": ("全区今日累计", "District visitors today"),
+    "overview.sites_warning": ("预警场所", "Sites on warning"),
+    "overview.category": ("类别", "Category"),
+    # site
+    "site.title": ("场所", "Site"),
+    "site.zones": ("区域", "Zones"),
+    "site.zone": ("区域", "Zone"),
+    "site.count": ("人数", "People"),
+    "site.zone_capacity": ("瞬时承载量", "Instant capacity"),
+    "site.density": ("密度(人/㎡)", "Density (people/m²)"),
+    "site.gauge": ("在场 / 瞬时承载量", "Present / instant capacity"),
+    "site.daily": ("今日累计 / 日最大承载量", "Today / daily maximum"),
+    "site.curve": ("今日客流曲线", "Today's visitors"),
+    "site.curve_actual": ("实际", "actual"),
+    "site.curve_forecast": ("预测", "forecast"),
+    "site.no_forecast": ("暂无预测", "no forecast yet"),
+    "site.cameras": ("摄像机", "Cameras"),
+    "site.plan": ("平面图", "Site plan"),
+    "site.timezone": ("时区", "Time zone"),
+    "site.hours": ("开放时间", "Opening hours"),
+    "site.open_incident": ("当前事件", "Open incident"),
+    "site.unlimited": ("未核定", "not set"),
+    # cameras
+    "cam.name": ("名称", "Name"),
+    "cam.code": ("国标编码", "GB/T 28181 code"),
+    "cam.status": ("状态", "Status"),
+    "cam.site": ("场所", "Site"),
+    "cam.reason": ("原因", "Reason"),
+    "cam.since": ("状态时间", "Since"),
+    "cam.snapshot": ("最新截图", "Latest snapshot"),
+    "cam.no_snapshot": ("无截图", "no snapshot"),
+    "cam.zone": ("区域", "Zone"),
+    "cam.class": ("资源类别", "Resource class"),
+    "cam.key_area": ("重点区域", "Key area"),
+    "cam.retention": ("存储天数", "Retention days"),
+    "cam.url": ("取流地址", "Stream URL"),
+    "cam.device": ("设备编码", "Device code"),
+    # video wall
+    "wall.title": ("视频墙", "Video wall"),
+    "wall.layout": ("分屏", "Layout"),
+    "wall.no_stream": ("无视频", "no video"),
+    "wall.snapshots": ("每秒截图", "1-fps snapshots"),
+    "wall.no_live": ("实时视频模块未安装,显示摄像机状态", "Live video is not installed; showing camera states"),
+    # alerts
+    "alerts.title": ("预警中心", "Alert centre"),
+    "alerts.incidents": ("事件", "Incidents"),
+    "alerts.open": ("进行中", "Open"),
+    "alerts.closed": ("已结束", "Closed"),
+    "alerts.opened_at": ("开始时间", "Opened"),
+    "alerts.closed_at": ("结束时间", "Closed"),
+    "alerts.peak": ("最高等级", "Peak level"),
+    "alerts.peak_present": ("最高在场", "Peak present"),
+    "alerts.peak_daily": ("最高累计", "Peak of the day"),
+    "alerts.checklist": ("响应处置清单", "Response checklist"),
+    "alerts.commander": ("指挥", "Commands"),
+    "alerts.done": ("完成", "Done"),
+    "alerts.mark_done": ("标记完成", "Mark done"),
+    "alerts.auto": ("自动", "automatic"),
+    "alerts.alerts": ("通知", "Alerts"),
+    "alerts.tier": ("层级", "Tier"),
+    "alerts.deadline": ("确认时限", "Deadline"),
+    "alerts.ack": ("确认", "Acknowledge"),
+    "alerts.acked": ("已确认", "Acknowledged"),
+    "alerts.escalate": ("升级上报", "Escalate"),
+    "alerts.report": ("事件报告", "Incident report"),
+    "alerts.report_pdf": ("下载报告 PDF", "Report PDF"),
+    "alerts.timeline": ("时间线", "Timeline"),
+    "alerts.drill": ("演练", "drill"),
+    "alerts.none_selected": ("请选择一个事件", "Choose an incident"),
+    "alerts.status.open": ("待确认", "open"),
+    "alerts.status.acked": ("已确认", "acknowledged"),
+    "alerts.status.escalated": ("已升级", "escalated"),
+    "alerts.status.expired": ("超时", "expired"),
+    "alerts.scope": ("影响范围", "Scope"),
+    "alerts.zones": ("区域峰值", "Zone peaks"),
+    "tier.site": ("场所", "site"),
+    "tier.district": ("区县", "district"),
+    "tier.city": ("市级", "city"),
+    "commander.site": ("景区主导", "site commands"),
+    "commander.department": ("主管部门主导", "department commands"),
+    "commander.district_gov": ("区县政府主导", "district government commands"),
+    "event.level": ("等级变化", "level change"),
+    "event.action": ("处置", "action"),
+    "event.ack": ("确认", "acknowledged"),
+    "event.escalation": ("升级", "escalation"),
+    "event.alert": ("通知", "alert"),
+    "event.report": ("报告", "report"),
+    "event.note": ("备注", "note"),
+    # O&M
+    "om.title": ("运维", "Operations & maintenance"),
+    "om.faulty": ("离线与故障摄像机", "Offline and faulty cameras"),
+    "om.work_orders": ("工单", "Work orders"),
+    "om.trend": ("在线率趋势", "Online-rate trend"),
+    "om.online_now": ("当前在线率", "Online now"),
+    "om.target": ("目标", "target"),
+    "om.wo.id": ("工单号", "No."),
+    "om.wo.fault": ("故障", "Fault"),
+    "om.wo.status": ("状态", "Status"),
+    "om.wo.deadline": ("整改期限", "Deadline"),
+    "om.wo.opened": ("创建时间", "Opened"),
+    # ledger
+    "ledger.title": ("设备台账", "Device ledger"),
+    "ledger.import": ("导入台账(CSV/Excel)", "Import ledger (CSV/Excel)"),
+    "ledger.import_submit": ("导入", "Import"),
+    "ledger.dry_run": ("仅校验,不写入", "Check only, do not write"),
+    "ledger.export": ("导出", "Export"),
+    "ledger.errors": ("行错误", "Row errors"),
+    "ledger.row": ("行", "Row"),
+    "ledger.field": ("字段", "Field"),
+    "ledger.message": ("说明", "Message"),
+    "ledger.result": ("共 {rows} 行,有效 {valid} 行,导入 {imported} 行(新增 {created},更新 {updated},未变 {unchanged})",
+                      "{rows} rows, {valid} valid, {imported} imported ({created} new, {updated} updated, {unchanged} unchanged)"),
+    "ledger.not_written": ("存在错误,未写入任何数据", "Errors found: nothing was written"),
+    "ledger.bad_file": ("无法读取文件", "Cannot read the file"),
+    # compliance
+    "comp.title": ("合规统计", "Compliance"),
+    "comp.networking": ("联网率", "Networking rate"),
+    "comp.online": ("在线率", "Online rate"),
+    "comp.retention": ("存储达标率", "Retention rate"),
+    "comp.coverage": ("覆盖率", "Coverage rate"),
+    "comp.by_site": ("按场所", "By site"),
+    "comp.by_category": ("按类别", "By category"),
+    "comp.channels": ("通道数", "Channels"),
+    "comp.targets": ("目标:在线率 ≥ 98%(重点)/ 95%;存储:涉旅 90 天,一般 60 天",
+                     "Targets: online ≥ 98% (key) / 95%; retention: tourism 90 days, general 60 days"),
+    "comp.help": ("联网率=已接入取流的通道/台账通道;在线率=在线通道/台账通道;存储达标率=存储天数达标的通道;覆盖率=有摄像机覆盖的区域/全部区域",
+                  "Networking = channels with a stream connected / ledger channels; online = online / ledger channels; "
+                  "retention = channels meeting the required days; coverage = zones with a camera / all zones"),
+    # settings
+    "set.title": ("设置", "Settings"),
+    "set.capacity": ("承载量与预警阈值", "Capacity and thresholds"),
+    "set.daily_max": ("日最大承载量", "Daily maximum"),
+    "set.instant_max": ("瞬时最大承载量", "Instantaneous maximum"),
+    "set.yellow": ("黄色 %", "Yellow %"),
+    "set.orange": ("橙色 %", "Orange %"),
+    "set.red": ("红色 %", "Red %"),
+    "set.duty": ("值班表", "Duty roster"),
+    "set.duty_name": ("姓名", "Name"),
+    "set.duty_where": ("所属", "Post"),
+    "set.shift": ("班次", "Shift"),
+    "set.phone": ("电话", "Phone"),
+    "set.email": ("邮箱", "Email"),
+    "set.users": ("账号与权限范围", "Accounts and scopes"),
+    "set.role": ("角色", "Role"),
+    "set.scope": ("范围", "Scope"),
+    "set.clearance": ("可见资源类别", "Clearance"),
+    "set.everything": ("全部", "everything"),
+    "set.new_password": ("初始密码", "Initial password"),
+    "set.display_name": ("显示名", "Display name"),
+    "set.invalid": ("输入有误", "Invalid input"),
+    "role.admin": ("系统管理员", "administrator"),
+    "role.official": ("主管部门", "official"),
+    "role.operator": ("值班员", "duty operator"),
+    "role.om_engineer": ("运维工程师", "O&M engineer"),
+    "role.site_manager": ("场所管理员", "site manager"),
+    "role.viewer": ("只读", "viewer"),
+}
+
+
+def normalise(lang: str | None) -> str | None:
+    if not lang:
+        return None
+    lang = lang.lower()
+    if lang.startswith("en"):
+        return "en"
+    if lang.startswith("zh"):
+        return "zh"
+    return None
+
+
+def pick_lang(query: str | None, cookie: str | None, account: str | None = None) -> str:
+    for cand in (query, cookie, account):
+        n = normalise(cand)
+        if n:
+            return n
+    return DEFAULT_LANG
+
+
+def t(key: str, lang: str = DEFAULT_LANG, **kw: Any) -> str:
+    pair = STRINGS.get(key)
+    if pair is None:
+        return key
+    s = pair[1] if lang == "en" else pair[0]
+    return s.format(**kw) if kw else s
+
+
+def bundle(lang: str, prefixes: tuple[str, ...] = ("level.", "status.", "live.", "alerts.status.")) -> dict[str, str]:
+    """The strings the browser needs for live updates."""
+    return {k: t(k, lang) for k in STRINGS if k.startswith(prefixes)}

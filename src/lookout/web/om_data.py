@@ -1,0 +1,60 @@
+"""O&M figures from camera health (work orders, online-rate history) when it is installed."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lookout.registry.models import Channel
+from lookout.security import scope
+from lookout.security.models import User
+from lookout.web.queries import PageInfo, optional, paged
+
+log = logging.getLogger(__name__)
+
+
+def _health_models():
+    return optional("lookout.health.models")
+
+
+def work_orders(db: Session, user: User, page: int = 1, page_size: int = 20) -> tuple[list[Any], PageInfo] | None:
+    """Open work orders first, newest first, for channels the account may see (None: not installed)."""
+    hm = _health_models()
+    wo = getattr(hm, "WorkOrder", None) if hm else None
+    if wo is None or not hasattr(wo, "channel_id"):
+        return None
+    visible = scope.channel_filter(select(Channel.id), user)
+    stmt = (select(wo, Channel.name, Channel.code).join(Channel, Channel.id == wo.channel_id)
+            .where(wo.channel_id.in_(visible)))
+    order = [wo.id.desc()]
+    if hasattr(wo, "status"):
+        from sqlalchemy import case
+
+        order.insert(0, case((wo.status.in_(("closed", "done", "resolved", "cancelled")), 1), else_=0))
+    try:
+        return paged(db, stmt.order_by(*order), page, page_size)
+    except Exception:  # a schema mismatch with camera health must not take the page down
+        log.exception("work orders could not be listed")
+        return None
+
+
+def online_trend(db: Session, user: User, now: datetime, days: int = 14) -> list[dict[str, Any]]:
+    """Daily online rate over the last days, from camera health's history when it keeps one."""
+    hm = _health_models()
+    if hm is None:
+        return []
+    for fn_name in ("online_rate_trend", "online_trend"):
+        rates = optional("lookout.health.rates")
+        fn = getattr(rates, fn_name, None) if rates else None
+        if fn is not None:
+            try:
+                res = fn(db, now - timedelta(days=days), now, channel_ids=scope.channel_filter(select(Channel.id), user))
+                return [dict(r) if isinstance(r, dict) else {"day": r[0], "rate": r[1]} for r in res]
+            except Exception:
+                log.exception("online-rate trend failed")
+                return []
+    return []

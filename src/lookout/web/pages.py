@@ -1,0 +1,194 @@
+"""Pages to watch: sign-in, district overview, site view, video wall, O&M, compliance."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lookout.api.deps import SESSION_COOKIE, get_db
+from lookout.registry.models import CHANNEL_STATUSES, SITE_CATEGORIES, Channel
+from lookout.security import scope
+from lookout.store.base import utcnow
+from lookout.web import i18n, media_links, queries
+from lookout.web.app import lang_of, page_user, redirect, render
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+
+def _safe_next(nxt: str | None) -> str:
+    if not nxt or not nxt.startswith("/") or nxt.startswith("//"):
+        return "/overview"
+    return nxt
+
+
+@router.get("/")
+def root() -> Response:
+    return redirect("/overview")
+
+
+@router.get("/login")
+def login_page(request: Request, next: str | None = None, db: Session = Depends(get_db)):
+    return render(request, "login.html", None, next=_safe_next(next))
+
+
+@router.get("/logout")
+def logout(request: Request) -> Response:
+    resp = RedirectResponse("/login", status_code=303)
+    resp.delete_cookie(SESSION_COOKIE)
+    return resp
+
+
+@router.get("/lang/{code}")
+def switch_lang(code: str, next: str | None = None) -> Response:
+    lang = i18n.normalise(code) or i18n.DEFAULT_LANG
+    resp = redirect(_safe_next(next))
+    resp.set_cookie(i18n.LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
+    return resp
+
+
+# ---------------------------------------------------------------- overview
+@router.get("/overview")
+def overview(request: Request, q: str | None = None, category: str | None = None, db: Session = Depends(get_db)):
+    user = page_user(request, db)
+    now = utcnow()
+    sites = db.execute(queries.visible_sites(db, user, q=q, category=category or None)).scalars().all()
+    rows = queries.site_rows(db, user, sites, now)
+    rows.sort(key=lambda r: (-["none", "yellow", "orange", "red"].index(r.level), -(r.capacity_pct or 0), r.site.id))
+    totals = {
+        "present": sum(r.present for r in rows),
+        "today": sum(r.entered_today for r in rows),
+        "warning": sum(1 for r in rows if r.level != "none"),
+        "cameras": sum(r.cameras for r in rows),
+        "online": sum(r.online for r in rows),
+        "faults": sum(r.faults for r in rows),
+    }
+    totals["online_rate"] = queries.rate(totals["online"], totals["cameras"])
+    return render(request, "overview.html", user, rows=rows, totals=totals, q=q or "", category=category or "",
+                  categories=SITE_CATEGORIES, markers=[r.as_json() for r in rows],
+                  has_boundary=_district_geojson(request) is not None)
+
+
+def _district_geojson(request: Request) -> Path | None:
+    p = Path(request.app.state.settings.data_dir) / "maps" / "district.geojson"
+    return p if p.is_file() else None
+
+
+@router.get("/ui/district.geojson")
+def district_geojson(request: Request, db: Session = Depends(get_db)):
+    page_user(request, db)
+    p = _district_geojson(request)
+    if p is None:
+        return JSONResponse({"type": "FeatureCollection", "features": []})
+    try:
+        return JSONResponse(json.loads(p.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as exc:
+        log.warning("district boundary %s unreadable: %s", p, exc)
+        return JSONResponse({"type": "FeatureCollection", "features": [], "error": f"{p.name}: {exc}"})
+
+
+# ---------------------------------------------------------------- site view
+@router.get("/sites/{site_id}")
+def site_view(site_id: int, request: Request, page: int = Query(1, ge=1), db: Session = Depends(get_db)):
+    user = page_user(request, db)
+    site = queries.get_site(db, user, site_id)
+    if site is None:
+        return render(request, "error.html", user, status_code=404, message=i18n.t("error.not_found", lang_of(request, user)))
+    now = utcnow()
+    row = queries.site_rows(db, user, [site], now)[0]
+    live = queries.site_live(db, [site], now)[site.id]
+    zones = queries.zone_rows(db, user, site, live)
+    cams, info = queries.site_channels(db, user, site.id, page)
+    curve = queries.today_curve(db, site, now)
+    plan = {
+        "image": f"/sites/{site.id}/plan" if _plan_path(request, site.plan_image) else None,
+        "zones": [{"id": z.zone.id, "name": z.zone.name, "polygon": z.zone.polygon, "count": z.count,
+                   "capacity": z.capacity} for z in zones if z.zone.polygon],
+        "cameras": [{"id": c.id, "name": c.name, "x": c.plan_x, "y": c.plan_y, "status": c.status}
+                    for c, _ in cams if c.plan_x is not None and c.plan_y is not None],
+    }
+    incident = None
+    sm = queries.safety_models()
+    if sm is not None:
+        incident = db.execute(select(sm.Incident).where(sm.Incident.site_id == site.id, sm.Incident.status == "open")
+                              .order_by(sm.Incident.id.desc())).scalars().first()
+    return render(request, "site.html", user, site=site, row=row, live=live, zones=zones, cams=cams, info=info,
+                  curve=curve, plan=plan, incident=incident, site_tz=site.timezone or "Asia/Shanghai",
+                  live_view=media_links.has_live_view(request.app))
+
+
+def _plan_path(request: Request, plan_image: str | None) -> Path | None:
+    if not plan_image:
+        return None
+    base = (Path(request.app.state.settings.data_dir) / "plans").resolve()
+    p = (base / plan_image).resolve()
+    if base not in p.parents or not p.is_file():
+        return None
+    return p
+
+
+@router.get("/sites/{site_id}/plan")
+def site_plan(site_id: int, request: Request, db: Session = Depends(get_db)):
+    user = page_user(request, db)
+    site = queries.get_site(db, user, site_id)
+    p = _plan_path(request, site.plan_image) if site else None
+    if p is None:
+        raise HTTPException(404, f"site {site_id} has no plan image")
+    return FileResponse(p)
+
+
+# ---------------------------------------------------------------- video wall
+LAYOUTS = (2, 3, 4)
+
+
+@router.get("/wall")
+def wall(request: Request, layout: int = Query(3), site: int | None = None, page: int = Query(1, ge=1),
+         status: str | None = None, db: Session = Depends(get_db)):
+    user = page_user(request, db)
+    layout = layout if layout in LAYOUTS else 3
+    stmt = scope.channel_filter(select(Channel), user).order_by(Channel.site_id, Channel.id)
+    if site:
+        stmt = stmt.where(Channel.site_id == site)
+    if status in CHANNEL_STATUSES:
+        stmt = stmt.where(Channel.status == status)
+    rows, info = queries.paged(db, stmt, page, layout * layout)
+    tiles = [media_links.tile(request.app, r[0]) for r in rows]
+    return render(request, "wall.html", user, layout=layout, layouts=LAYOUTS, tiles=tiles, info=info,
+                  site_id=site, sites=queries.site_options(db, user), status=status or "",
+                  statuses=CHANNEL_STATUSES, live_view=media_links.has_live_view(request.app))
+
+
+# ---------------------------------------------------------------- O&M
+@router.get("/om")
+def om(request: Request, site: int | None = None, status: str | None = None, q: str | None = None,
+       page: int = Query(1, ge=1), db: Session = Depends(get_db)):
+    user = page_user(request, db)
+    st = status if status in ("offline", "fault") else None
+    stmt = queries.channel_search(db, user, q=q, site_id=site, status=st, statuses=("offline", "fault"))
+    rows, info = queries.paged(db, stmt, page, 50)
+    counts = queries.channel_status_counts(db, user)
+    total = sum(sum(c.values()) for c in counts.values())
+    online = sum(c.get("online", 0) for c in counts.values())
+    from lookout.web import om_data
+
+    orders = om_data.work_orders(db, user, page=1, page_size=20)
+    trend = om_data.online_trend(db, user, utcnow())
+    return render(request, "om.html", user, rows=rows, info=info, site_id=site, status=status or "", q=q or "",
+                  sites=queries.site_options(db, user), online_rate=queries.rate(online, total), total=total,
+                  online=online, orders=orders, trend=trend,
+                  snapshot=lambda ch: media_links.snapshot_url(request.app, ch))
+
+
+# ---------------------------------------------------------------- compliance
+@router.get("/compliance")
+def compliance(request: Request, db: Session = Depends(get_db)):
+    user = page_user(request, db)
+    by_site, by_cat, total = queries.compliance(db, user, utcnow())
+    return render(request, "compliance.html", user, by_site=by_site, by_cat=by_cat, total=total,
+                  has_recording=queries.optional("lookout.media.models") is not None)

@@ -1,0 +1,160 @@
+/* Lookout UI: sign-in and live updates over the platform's own WebSocket (no other address). */
+(function () {
+  'use strict';
+  var L10N = (window.LOOKOUT && window.LOOKOUT.i18n) || {};
+  function tr(key) { return L10N[key] || key; }
+  function $all(sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); }
+  function fmtNum(n) { return (n === null || n === undefined || isNaN(n)) ? '—' : Number(n).toLocaleString('en-US'); }
+  function fmtPct(v) { return (v === null || v === undefined || !isFinite(v)) ? '—' : v.toFixed(1) + '%'; }
+  function flash(el) { el.classList.remove('flash'); void el.offsetWidth; el.classList.add('flash'); }
+  function setText(sel, text) {
+    $all(sel).forEach(function (el) { if (el.textContent !== text) { el.textContent = text; flash(el); } });
+  }
+
+  // ------------------------------------------------------------ sign-in
+  var form = document.getElementById('login-form');
+  if (form) {
+    form.addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      var err = document.getElementById('login-error');
+      err.hidden = true;
+      fetch('/api/v1/auth/login', {
+        method: 'POST', credentials: 'same-origin', headers: {'Content-Type': 'application/json'},
+        body: JSON.stringify({username: form.username.value, password: form.password.value})
+      }).then(function (r) {
+        if (r.ok) { window.location.assign(form.dataset.next || '/overview'); return; }
+        return r.json().catch(function () { return {}; }).then(function (body) {
+          err.textContent = r.status === 401 ? err.dataset.msg : (body.detail || ('HTTP ' + r.status));
+          err.hidden = false;
+        });
+      }).catch(function (e) { err.textContent = String(e); err.hidden = false; });
+    });
+  }
+
+  // ------------------------------------------------------------ live updates
+  var handlers = [];
+  window.LookoutLive = { on: function (prefix, fn) { handlers.push([prefix, fn]); } };
+
+  function sitePct(id, present, entered) {
+    var row = document.querySelector('[data-site-row="' + id + '"]');
+    if (!row) return null;
+    var inst = parseFloat(row.dataset.instant), daily = parseFloat(row.dataset.daily), r = [];
+    if (inst > 0 && present !== undefined) r.push(100 * present / inst);
+    if (daily > 0 && entered !== undefined) r.push(100 * entered / daily);
+    return r.length ? { max: Math.max.apply(null, r), instant: inst > 0 ? 100 * present / inst : null,
+                        daily: daily > 0 ? 100 * entered / daily : null } : null;
+  }
+
+  function recomputeTotals() {
+    var tbl = document.getElementById('site-table');
+    if (!tbl) return;
+    var sum = function (attr) { return $all('[' + attr + ']', tbl).reduce(function (a, el) {
+      var v = parseInt(el.textContent.replace(/[^0-9-]/g, ''), 10); return a + (isNaN(v) ? 0 : v); }, 0); };
+    setText('#kpi-present', fmtNum(sum('data-site-present')));
+    setText('#kpi-today', fmtNum(sum('data-site-today')));
+    setText('#kpi-warning', String($all('[data-site-level]', tbl).filter(function (el) {
+      return !el.classList.contains('lv-none'); }).length));
+  }
+
+  function onOccupancy(id, d) {
+    var present = d.present !== undefined ? d.present : (d.inside !== undefined ? d.inside : d.occupancy);
+    var entered = d.entered_today !== undefined ? d.entered_today : d.today;
+    if (present !== undefined && present !== null) setText('[data-site-present="' + id + '"]', fmtNum(present));
+    if (entered !== undefined && entered !== null) setText('[data-site-today="' + id + '"]', fmtNum(entered));
+    var p = sitePct(id, present, entered);
+    if (p) {
+      setText('[data-site-pct="' + id + '"]', fmtPct(p.max));
+      if (p.instant !== null) {
+        setText('[data-site-instant-pct="' + id + '"]', fmtPct(p.instant));
+        $all('[data-site-gauge="' + id + '"]').forEach(function (g) { g.style.setProperty('--p', Math.min(100, p.instant)); });
+      }
+      if (p.daily !== null) $all('[data-site-daily-bar="' + id + '"]').forEach(function (b) { b.style.width = Math.min(100, p.daily) + '%'; });
+    }
+    var zones = d.zones || {};
+    Object.keys(zones).forEach(function (name) {
+      var key = id + ':' + name, n = zones[name];
+      $all('[data-zone-count="' + key.replace(/"/g, '\\"') + '"]').forEach(function (el) {
+        if (el.textContent !== fmtNum(n)) { el.textContent = fmtNum(n); flash(el); }
+        var area = parseFloat(el.dataset.area), cap = parseFloat(el.dataset.capacity);
+        if (area > 0) setText('[data-zone-density="' + key + '"]', (n / area).toFixed(2));
+        if (cap > 0) setText('[data-zone-pct="' + key + '"]', fmtPct(100 * n / cap));
+      });
+    });
+    if (d.ts) setText('[data-site-updated="' + id + '"]', new Date(typeof d.ts === 'number' ? d.ts * 1000 : d.ts).toLocaleTimeString('en-GB'));
+    recomputeTotals();
+  }
+
+  function onLevel(id, d) {
+    var level = d.level || 'none';
+    $all('[data-site-level="' + id + '"]').forEach(function (el) {
+      el.className = 'lv lv-' + level; el.textContent = tr('level.' + level); flash(el);
+    });
+    $all('tr[data-site-row="' + id + '"]').forEach(function (row) {
+      row.className = row.className.replace(/\brow-\w+/g, '').trim() + ' row-' + level;
+    });
+    if (window.LookoutMaps && window.LookoutMaps.setLevel) window.LookoutMaps.setLevel(id, level);
+    onOccupancy(id, d);
+  }
+
+  function onChannel(id, d) {
+    var status = d.status || 'unknown';
+    $all('[data-channel-status="' + id + '"]').forEach(function (el) {
+      el.className = 'st st-' + status; el.textContent = tr('status.' + status); flash(el);
+    });
+    $all('[data-tile="' + id + '"]').forEach(function (t) {
+      t.className = t.className.replace(/\bst-bg-\w+/g, '').trim() + ' st-bg-' + status;
+    });
+    if (window.LookoutMaps && window.LookoutMaps.setCamera) window.LookoutMaps.setCamera(id, status);
+  }
+
+  var refreshTimers = {};
+  function refreshContainers(topic) {
+    $all('[data-refresh-on]').forEach(function (box) {
+      if (topic.indexOf(box.dataset.refreshOn) !== 0 || !box.id) return;
+      clearTimeout(refreshTimers[box.id]);
+      refreshTimers[box.id] = setTimeout(function () {
+        fetch(window.location.href, {credentials: 'same-origin'}).then(function (r) { return r.ok ? r.text() : null; })
+          .then(function (html) {
+            if (!html) return;
+            var doc = new DOMParser().parseFromString(html, 'text/html');
+            var fresh = doc.getElementById(box.id);
+            if (fresh) { box.innerHTML = fresh.innerHTML; flash(box); }
+          }).catch(function () {});
+      }, 400);
+    });
+  }
+
+  function dispatch(ev) {
+    var parts = (ev.topic || '').split('.'), d = ev.data || {};
+    if (parts[0] === 'site' && parts.length >= 3) {
+      if (parts[2] === 'level') onLevel(parts[1], d);
+      else if (parts[2] === 'occupancy' || parts[2] === 'counts') onOccupancy(parts[1], d);
+    } else if (parts[0] === 'channel' && parts[2] === 'status') {
+      onChannel(parts[1], d);
+    }
+    handlers.forEach(function (h) { if (ev.topic.indexOf(h[0]) === 0) { try { h[1](ev); } catch (e) { /* keep the stream */ } } });
+    if (parts[0] === 'site' && (parts[2] === 'level' || parts[2] === 'alert' || parts[2] === 'incident')) refreshContainers(ev.topic);
+  }
+
+  var state = document.getElementById('live-state');
+  function setLive(on) {
+    document.body.dataset.live = on ? 'on' : 'off';
+    if (state) state.textContent = tr(on ? 'live.on' : 'live.off');
+  }
+
+  var backoff = 1000;
+  function connect() {
+    if (!window.LOOKOUT || !window.LOOKOUT.signedIn || !('WebSocket' in window)) return;
+    var proto = window.location.protocol === 'https:' ? 'wss://' : 'ws://';
+    var ws = new WebSocket(proto + window.location.host + '/api/v1/ws?topics=site.,channel.');
+    ws.onopen = function () { backoff = 1000; setLive(true); };
+    ws.onmessage = function (m) { try { dispatch(JSON.parse(m.data)); } catch (e) { /* a malformed event is skipped */ } };
+    ws.onclose = function (e) {
+      setLive(false);
+      if (e.code === 4401) return;  // signed out
+      setTimeout(connect, backoff); backoff = Math.min(backoff * 2, 15000);
+    };
+    ws.onerror = function () { /* onclose follows */ };
+  }
+  connect();
+})();
