@@ -1,0 +1,254 @@
+"""Operator UI pages over HTTP: sign-in redirect, every page renders, scopes hide what an
+account may not see, language switch, ledger import with row errors, acknowledge/escalate,
+settings writes (audited), cross-site posts refused."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from lookout import demo
+from lookout.api.app import create_app
+from lookout.bootstrap import initialise
+from lookout.registry.models import Channel, Site
+from lookout.security.models import AuditRecord
+from lookout.settings import load_settings
+from lookout.store.db import session_scope
+
+pytestmark = pytest.mark.db
+
+PAGES = ("/overview", "/sites/1", "/wall", "/wall?layout=2", "/wall?layout=4", "/alerts", "/om", "/ledger",
+         "/compliance", "/settings")
+
+
+@pytest.fixture
+def web(data_dir, db_url):
+    settings = load_settings(data_dir=data_dir)
+    initialise(settings)
+    with session_scope(db_url) as s:
+        demo.seed(s)
+    return TestClient(create_app(settings)), db_url
+
+
+def login(client: TestClient, user: str) -> TestClient:
+    r = client.post("/api/v1/auth/login", json={"username": user, "password": demo.DEMO_PASSWORD})
+    assert r.status_code == 200, r.text
+    return client
+
+
+def raise_yellow(db_url: str, site_id: int = 1) -> int:
+    """Drive a demo site to yellow through the live safety path; returns the open alert's id."""
+    from lookout.safety.engine import Occupancy
+    from lookout.safety.live import SafetyService
+    from lookout.safety.models import Alert, DutyMember
+
+    with session_scope(db_url) as s:
+        s.add(DutyMember(site_id=site_id, name="值班员甲", username="operator"))
+    now = datetime.now(timezone.utc)
+    SafetyService(db_url, publish=lambda *a: None).on_occupancy(
+        site_id, demo_occupancy(site_id, 0.85, now), now)
+    with session_scope(db_url) as s:
+        return s.execute(select(Alert.id).where(Alert.site_id == site_id, Alert.status == "open")).scalar_one()
+
+
+def demo_occupancy(site_id: int, ratio: float, now: datetime):
+    from lookout.safety.engine import Occupancy
+    from lookout.web.queries import local_day_bounds
+
+    daily = demo.SITES[site_id - 1].daily_max
+    return Occupancy(present=int(daily * ratio / 3), entered_today=int(daily * ratio),
+                     zones={demo.SITES[site_id - 1].zones[0][0]: 123}, day=local_day_bounds(now, "Asia/Shanghai")[2])
+
+
+def test_signed_out_pages_redirect_to_sign_in(web):
+    client, _ = web
+    for path in PAGES:
+        r = client.get(path, follow_redirects=False)
+        assert r.status_code == 303, path
+        assert r.headers["location"].startswith("/login?next=")
+    r = client.get("/login")
+    assert r.status_code == 200 and "登录" in r.text
+
+
+def test_every_page_renders_for_admin_without_external_addresses(web):
+    client, _ = web
+    login(client, "admin")
+    for path in PAGES:
+        r = client.get(path)
+        assert r.status_code == 200, (path, r.text[:500])
+        assert "仙女湖景区" in r.text, path
+        for url in re.findall(r"""(?:src|href)=["']([^"']+)""", r.text):
+            assert url.startswith(("/", "#", "?")), f"{path} refers to {url}"
+
+
+def test_overview_shows_live_figures_and_levels(web):
+    client, db_url = web
+    raise_yellow(db_url)
+    r = login(client, "operator").get("/overview")
+    assert 'data-site-level="1"' in r.text and "lv-yellow" in r.text
+    assert "1,020" in r.text  # visitors today: 85 % of 1,200
+    r = client.get("/sites/1")
+    assert "123" in r.text and "入口广场" in r.text
+    assert "/alerts?incident=" in r.text
+
+
+def test_site_manager_sees_only_their_site(web):
+    client, db_url = web
+    login(client, "manager")
+    for path in ("/overview", "/ledger", "/compliance", "/wall?layout=4", "/om", "/settings", "/alerts"):
+        r = client.get(path)
+        assert r.status_code == 200, path
+        assert "三桥峡谷景区" not in r.text and "山城大酒店" not in r.text, path
+    assert client.get("/sites/2").status_code == 404
+    export = client.get("/ledger/export.csv").text
+    assert "仙女湖景区" in export and "三桥峡谷景区" not in export
+
+
+def test_clearance_hides_police_cameras(web):
+    client, db_url = web
+    with session_scope(db_url) as s:
+        ch = s.execute(select(Channel).where(Channel.site_id == 1).order_by(Channel.id)).scalars().first()
+        ch.resource_class, ch.name = 1, "公安专用摄像机"
+    login(client, "manager")  # clearance 3
+    for path in ("/sites/1", "/ledger", "/wall?layout=4"):
+        assert "公安专用摄像机" not in client.get(path).text, path
+    client.cookies.clear()
+    login(client, "admin")  # clearance 1
+    assert "公安专用摄像机" in client.get("/ledger").text
+
+
+def test_language_switch(web):
+    client, _ = web
+    login(client, "admin")
+    assert "区域总览" in client.get("/overview").text
+    r = client.get("/lang/en?next=/overview", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/overview"
+    assert "lookout_lang=en" in r.headers["set-cookie"]
+    page = client.get("/overview").text
+    assert "District overview" in page and "Visitors now" in page and 'lang="en"' in page
+    assert "Overview" in client.get("/overview?lang=en").text
+    assert "区域总览" in client.get("/overview?lang=zh").text
+
+
+def test_external_next_is_not_followed(web):
+    client, _ = web
+    r = client.get("/lang/en?next=//evil.example/", follow_redirects=False)
+    assert r.headers["location"] == "/overview"
+    assert 'data-next="/overview"' in client.get("/login?next=https://evil.example/").text
+
+
+def test_ledger_import_shows_row_errors_and_writes_nothing(web, tmp_path):
+    client, db_url = web
+    login(client, "admin")
+    with session_scope(db_url) as s:
+        before = s.execute(select(func.count(Channel.id))).scalar_one()
+    bad = "site,channel_code,channel_name\n新景区,50015600001320009001,好摄像机\n新景区,123,坏编码\n"
+    r = client.post("/ledger/import", files={"file": ("ledger.csv", bad.encode(), "text/csv")})
+    assert r.status_code == 422
+    assert 'id="row-errors"' in r.text and "channel_code" in r.text and "<td>3</td>" in r.text
+    with session_scope(db_url) as s:
+        assert s.execute(select(func.count(Channel.id))).scalar_one() == before
+    good = "site,channel_code,channel_name\n新景区,50015600001320009001,好摄像机\n"
+    r = client.post("/ledger/import", files={"file": ("ledger.csv", good.encode(), "text/csv")})
+    assert r.status_code == 200, r.text
+    with session_scope(db_url) as s:
+        assert s.execute(select(func.count(Channel.id))).scalar_one() == before + 1
+    assert "好摄像机" in client.get("/ledger?q=好摄像机").text
+    r = client.post("/ledger/import", files={"file": ("ledger.txt", b"x", "text/plain")})
+    assert r.status_code == 422 and "unknown ledger format" in r.text
+
+
+def test_ledger_import_refuses_rows_outside_scope(web):
+    client, db_url = web
+    login(client, "om")  # O&M may import; give it a district-less scope: one site's org unit subtree
+    with session_scope(db_url) as s:
+        from lookout.security.models import User
+
+        om = s.execute(select(User).where(User.username == "om")).scalar_one()
+        om.scope_site_id = 1
+    csv = "site,channel_code,channel_name\n三桥峡谷景区,50015600001320009002,越权\n"
+    r = client.post("/ledger/import", files={"file": ("l.csv", csv.encode(), "text/csv")})
+    assert r.status_code == 422 and "outside this account" in r.text
+    with session_scope(db_url) as s:
+        assert s.execute(select(Channel).where(Channel.code == "50015600001320009002")).first() is None
+
+
+def test_acknowledge_and_escalate_from_the_alert_centre(web):
+    client, db_url = web
+    alert_id = raise_yellow(db_url)
+    login(client, "operator")
+    page = client.get("/alerts").text
+    assert f'data-ack="{alert_id}"' in page and "通知值班人员并确认" in page
+    r = client.post(f"/alerts/ack/{alert_id}", follow_redirects=False)
+    assert r.status_code == 303
+    from lookout.safety.models import Alert, DutyMember
+
+    with session_scope(db_url) as s:
+        a = s.get(Alert, alert_id)
+        assert a.status == "acked" and a.acked_by == "operator" and a.ack_seconds is not None
+        s.add(DutyMember(org_unit_id=2, name="区值班员"))
+    page = client.get(r.headers["location"]).text
+    assert "已确认" in page and f'data-ack="{alert_id}"' not in page
+    r = client.post(f"/alerts/escalate/{alert_id}", follow_redirects=False)
+    assert r.status_code == 303 and "escalated" in r.headers["location"]
+    with session_scope(db_url) as s:
+        tiers = [a.tier for a in s.execute(select(Alert).order_by(Alert.id)).scalars()]
+        assert tiers == ["site", "district"]
+        assert s.execute(select(AuditRecord).where(AuditRecord.action == "escalate")).first() is not None
+    pdf = client.get(f"/alerts/{a.incident_id}/report.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+
+
+def test_viewer_may_not_acknowledge_and_cross_site_posts_are_refused(web):
+    client, db_url = web
+    alert_id = raise_yellow(db_url)
+    with session_scope(db_url) as s:
+        from lookout.security import accounts
+
+        accounts.add_user(s, "test", "watcher", demo.DEMO_PASSWORD, "viewer")
+    login(client, "watcher")
+    assert client.post(f"/alerts/ack/{alert_id}").status_code == 403
+    client.cookies.clear()
+    login(client, "operator")
+    r = client.post(f"/alerts/ack/{alert_id}", headers={"Origin": "http://evil.example"})
+    assert r.status_code == 403
+    from lookout.safety.models import Alert
+
+    with session_scope(db_url) as s:
+        assert s.get(Alert, alert_id).status == "open"
+
+
+def test_settings_capacity_duty_and_users(web):
+    client, db_url = web
+    login(client, "admin")
+    r = client.post("/settings/site/1", data={"daily_max": "1500", "instant_max": "", "yellow": "70",
+                                               "orange": "85", "red": "95"}, follow_redirects=False)
+    assert r.status_code == 303
+    with session_scope(db_url) as s:
+        site = s.get(Site, 1)
+        assert site.daily_max == 1500 and site.thresholds["yellow"] == 70.0
+        assert s.execute(select(AuditRecord).where(AuditRecord.entity == "site", AuditRecord.action == "update")).first()
+    r = client.post("/settings/site/1", data={"daily_max": "-3", "yellow": "80", "orange": "90", "red": "95"})
+    assert r.status_code == 422 and "daily_max" in r.text
+    r = client.post("/settings/site/1", data={"daily_max": "100", "yellow": "96", "orange": "90", "red": "95"})
+    assert r.status_code == 422
+    with session_scope(db_url) as s:
+        assert s.get(Site, 1).daily_max == 1500
+    r = client.post("/settings/duty", data={"name": "李四", "where": "site:2", "shift_start": "08:00",
+                                            "shift_end": "20:00", "phone": "13900000000"}, follow_redirects=False)
+    assert r.status_code == 303
+    assert "李四" in client.get("/settings").text
+    assert client.post("/settings/duty", data={"name": "王五", "where": "site:2", "shift_start": "8am"}).status_code == 422
+    r = client.post("/settings/users", data={"username": "city1", "password": "secret-1", "role": "official",
+                                             "scope": "org:1", "clearance": "2"}, follow_redirects=False)
+    assert r.status_code == 303
+    assert "city1" in client.get("/settings").text
+    assert client.post("/settings/users", data={"username": "city1", "password": "secret-1"}).status_code == 422
+    client.cookies.clear()
+    login(client, "operator")
+    assert client.get("/settings").status_code == 403
+    assert client.post("/settings/site/1", data={"daily_max": "1"}).status_code == 403
