@@ -1,0 +1,227 @@
+"""The operator UI in a real browser (Debian's Chromium through Playwright) against a real
+uvicorn server with the demo district: sign in, overview, site view, live updates over the
+WebSocket, acknowledge an alert, the video wall, English; no console errors; and a fully
+offline run in which the browser asks nothing of any address but the platform's own.
+
+One browser launch for the module; screenshots go to test-artifacts/ui/ for review.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from lookout import demo
+from lookout.runtime.bus import bus
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "ui"
+PAGES = ("/overview", "/sites/1", "/sites/2", "/wall", "/wall?layout=2", "/wall?layout=4", "/alerts", "/om",
+         "/ledger", "/compliance", "/settings", "/overview?lang=en")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed")
+    pytest.importorskip("playwright.sync_api")
+    os.environ.setdefault("LOOKOUT_ARGON2_TIME_COST", "1")
+    os.environ.setdefault("LOOKOUT_ARGON2_MEMORY_KIB", "1024")
+    from lookout.api.app import create_app
+    from lookout.bootstrap import initialise
+    from lookout.safety.engine import Occupancy
+    from lookout.safety.live import SafetyService
+    from lookout.safety.models import DutyMember
+    from lookout.settings import load_settings
+    from lookout.store.db import dispose_all, session_scope
+    from lookout.web.queries import local_day_bounds
+    from lookout.web.serving import ServerThread
+
+    d = tmp_path_factory.mktemp("ui")
+    settings = load_settings(data_dir=d, database_url=f"sqlite:///{d / 'lookout.db'}",
+                             secret_key="browser-test-secret-0123456789abcdef")
+    initialise(settings)
+    with session_scope(settings.db_url) as s:
+        demo.seed(s)
+        s.add(DutyMember(site_id=1, name="值班员甲", username="operator"))
+    now = datetime.now(timezone.utc)
+    day = local_day_bounds(now, "Asia/Shanghai")[2]
+    SafetyService(settings.db_url, publish=lambda *a: None).on_occupancy(
+        1, Occupancy(present=400, entered_today=1000, zones={"入口广场": 250, "观景台": 120}, day=day), now)
+    srv = ServerThread(create_app(settings)).start()
+    yield srv, settings
+    srv.stop()
+    dispose_all()
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    from playwright.sync_api import sync_playwright
+
+    if ARTIFACTS.exists():
+        shutil.rmtree(ARTIFACTS)
+    ARTIFACTS.mkdir(parents=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def new_page(browser, lang: str = "zh-CN"):
+    ctx = browser.new_context(viewport={"width": 1920, "height": 1080}, locale=lang)
+    page = ctx.new_page()
+    page.set_default_timeout(10_000)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+    return ctx, page, errors
+
+
+def sign_in(page, base: str, user: str = "operator") -> None:
+    page.goto(base + "/overview")
+    page.wait_for_function("location.pathname === '/login'")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", demo.DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_function("location.pathname === '/overview'")
+
+
+def publish_until(page, topic: str, payload: dict, check_js: str, timeout: float = 8.0) -> None:
+    """Publish on the server's bus until the page shows it (the socket may still be subscribing)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        bus.publish(topic, payload)
+        try:
+            page.wait_for_function(check_js, timeout=700)
+            return
+        except Exception:
+            continue
+    raise AssertionError(f"the page never showed {topic} {payload} ({check_js})")
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
+
+
+def test_operator_journey(server, browser):
+    srv, _ = server
+    ctx, page, errors = new_page(browser)
+    try:
+        sign_in(page, srv.url)
+        rows = page.locator("#site-table tbody tr")
+        assert rows.count() == 3
+        assert page.locator('[data-site-level="1"]').inner_text() == "三级(黄色)"
+        page.wait_for_selector("body[data-live=on]")
+        shot(page, "01-overview")
+
+        # live: counts, levels and camera states change without a reload
+        publish_until(page, "site.2.occupancy", {"site_id": 2, "present": 777, "entered_today": 2222},
+                      "document.querySelector('[data-site-present=\"2\"]').textContent === '777'")
+        assert page.locator('[data-site-today="2"]').inner_text() == "2,222"
+        publish_until(page, "site.2.level", {"site_id": 2, "level": "orange", "present": 800, "entered_today": 2750},
+                      "document.querySelector('[data-site-level=\"2\"]').classList.contains('lv-orange')")
+        assert page.locator('[data-site-level="2"]').inner_text() == "二级(橙色)"
+        assert page.locator("#kpi-warning").inner_text() == "2"
+        shot(page, "02-overview-live")
+
+        page.click("a.site-link:has-text('仙女湖景区')")
+        page.wait_for_function("location.pathname === '/sites/1'")
+        assert page.locator('[data-zone-count="1:入口广场"]').inner_text() == "250"
+        assert page.locator("#site-plan .leaflet-interactive").count() >= 3
+        assert page.locator("#curve .uplot").count() == 1
+        page.wait_for_selector("body[data-live=on]")
+        publish_until(page, "site.1.occupancy", {"site_id": 1, "present": 420, "entered_today": 1010,
+                                                 "zones": {"入口广场": 260}},
+                      "document.querySelector('[data-zone-count=\"1:入口广场\"]').textContent === '260'")
+        cam = page.locator("[data-channel-status]").first
+        cid = cam.get_attribute("data-channel-status")
+        publish_until(page, f"channel.{cid}.status", {"status": "fault"},
+                      f"document.querySelector('[data-channel-status=\"{cid}\"]').classList.contains('st-fault')")
+        shot(page, "03-site")
+
+        page.click("header nav a[data-nav=alerts]")
+        page.wait_for_function("location.pathname === '/alerts'")
+        assert page.locator("#incident-detail").inner_text().count("通知值班人员并确认") == 1
+        ack = page.locator("button[data-ack]").first
+        alert_id = ack.get_attribute("data-ack")
+        ack.click()
+        page.wait_for_selector("#action-msg")
+        assert page.locator(f'tr[data-alert="{alert_id}"]').get_attribute("data-alert-status") == "acked"
+        assert page.locator("button[data-ack]").count() == 0
+        page.locator(".checklist li:not(.done) form button").first.click()
+        page.wait_for_load_state("load")
+        shot(page, "04-alerts")
+
+        page.goto(srv.url + "/wall?layout=2")
+        assert page.locator("#wall .tile").count() == 4
+        page.goto(srv.url + "/wall?layout=4")
+        assert page.locator("#wall .tile").count() == 10  # the demo has 10 cameras
+        shot(page, "05-wall")
+
+        page.click("#lang-switch")
+        page.wait_for_function("document.documentElement.lang === 'en'")
+        assert page.locator("header nav a[data-nav=alerts]").inner_text() == "Alert centre"
+        page.goto(srv.url + "/overview")
+        assert "District overview" in page.title()
+        assert page.locator('[data-site-level="1"]').inner_text() == "Level 3 (yellow)"
+        page.wait_for_selector("body[data-live=on]")
+        publish_until(page, "site.3.level", {"site_id": 3, "level": "red"},
+                      "document.querySelector('[data-site-level=\"3\"]').textContent === 'Level 1 (red)'")
+        shot(page, "06-overview-en")
+        assert errors == [], errors
+    finally:
+        ctx.close()
+
+
+def test_video_tile_plays(server, browser):
+    srv, settings = server
+    from lookout.web import media_links
+
+    from lookout.api.app import create_app
+
+    if not media_links.has_live_view(create_app(settings)):
+        pytest.skip("the live view of the video capability is not installed")
+    ctx, page, errors = new_page(browser)
+    try:
+        sign_in(page, srv.url, "admin")
+        page.goto(srv.url + "/wall?layout=2")
+        page.wait_for_function("Array.from(document.querySelectorAll('#wall video')).some(v => v.currentTime > 0.5)",
+                               timeout=30_000)
+        shot(page, "07-wall-live")
+        assert errors == [], errors
+    finally:
+        ctx.close()
+
+
+def test_fully_offline(server, browser):
+    """Every page of the demo loads with no request to any address but the platform's own."""
+    srv, _ = server
+    ctx, page, errors = new_page(browser)
+    own = urlsplit(srv.url).netloc
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("websocket", lambda ws: requests.append(ws.url))
+    try:
+        sign_in(page, srv.url, "admin")
+        for path in PAGES:
+            page.goto(srv.url + path)
+            page.wait_for_load_state("load")
+            page.wait_for_timeout(300)
+        assert len(requests) > len(PAGES)
+        foreign = [u for u in requests if not u.startswith("data:") and urlsplit(u).netloc != own]
+        assert foreign == [], foreign
+        assert any(u.startswith(f"ws://{own}/api/v1/ws") for u in requests)
+        assert any("/vendor/leaflet/leaflet.js" in u for u in requests)
+        assert errors == [], errors
+    finally:
+        ctx.close()
