@@ -95,8 +95,14 @@ def ffprobe_facts(path: Path) -> dict:
             "height": v["height"]}
 
 
-def packet_md5s(path: Path) -> set[str]:
-    """MD5 of each video packet, read without decoding (equal sets mean copied, not re-encoded)."""
-    out = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "framemd5",
-                          "-"], capture_output=True, text=True, timeout=60, check=True)
-    return {ln.rsplit(",", 1)[1].strip() for ln in out.stdout.splitlines() if ln and not ln.startswith("#")}
+def packet_md5s(path: Path, key: bool = False) -> set[str]:
+    """MD5 of each non-key video packet (or of the key ones), read without decoding.
+
+    A copy keeps every packet; only key frames may gain in-band parameter sets (SPS/PPS)
+    when ffmpeg's concat demuxer joins files. A re-encode changes every packet.
+    """
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_packets", "-show_data_hash",
+                          "md5", "-show_entries", "packet=flags,data_hash", "-of", "csv=p=0", str(path)],
+                         capture_output=True, text=True, timeout=60, check=True)
+    rows = [ln.split(",") for ln in out.stdout.splitlines() if "," in ln]
+    return {h.split(":", 1)[1] for flags, h in rows if flags.startswith("K") == key}
