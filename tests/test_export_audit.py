@@ -16,7 +16,7 @@ from lookout.media.recorder import probe_file
 from lookout.store.db import session_scope
 from test_record_helpers import ffprobe_facts, make_clip, make_user, packet_md5s, seed_channels
 
-pytestmark = [pytest.mark.media, pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")]
+pytestmark = [pytest.mark.media, pytest.mark.db, pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")]
 T0 = datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)
 
 

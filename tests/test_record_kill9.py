@@ -18,7 +18,7 @@ from lookout.media.recorder import reconcile
 from lookout.store.db import session_scope
 from test_record_helpers import ffprobe_facts, seed_channels
 
-pytestmark = [pytest.mark.media, pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")]
+pytestmark = [pytest.mark.media, pytest.mark.db, pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")]
 SEGMENT = 2
 
 

@@ -100,6 +100,7 @@ def _index(db_url: str, rows: list[tuple[int, datetime, float, Path]]) -> None:
                                    bytes=1000, path=str(path), codec="h264"))
 
 
+@pytest.mark.db
 def test_janitor_removes_exactly_the_expired_files_and_rows(db_url, tmp_path):
     from lookout.media.models import RecordingPolicy, RecordingSegment
 
@@ -129,6 +130,7 @@ def test_janitor_removes_exactly_the_expired_files_and_rows(db_url, tmp_path):
     assert run_janitor(db_url, NOW + timedelta(days=30))["per_channel"] == {a: 1, b: 2}
 
 
+@pytest.mark.db
 def test_disk_guard_adapter_raises_alert_deletes_only_where_allowed_and_clears(db_url, tmp_path):
     from lookout.media.models import DiskAlert, RecordingPolicy, RecordingSegment
 
@@ -160,6 +162,7 @@ def test_disk_guard_adapter_raises_alert_deletes_only_where_allowed_and_clears(d
         assert s.scalars(select(DiskAlert)).one().cleared_at is not None
 
 
+@pytest.mark.db
 def test_compliance_and_plan_commands_read_the_registry(db_url, tmp_path):
     a, b, c = seed_channels(db_url, [("rtsp://127.0.0.1:1/a", None), ("rtsp://127.0.0.1:1/b", None),
                                      ("rtsp://127.0.0.1:1/c", None)], retention_days=90)

@@ -150,7 +150,7 @@ def measured_bitrates(session, since: datetime) -> dict[int, float]:
     rows = session.execute(
         select(R.channel_id, func.sum(R.bytes), func.sum(R.duration_s)).where(R.end >= since).group_by(R.channel_id)
     )
-    return {cid: 8.0 * b / s for cid, b, s in rows if s and s > 0}
+    return {cid: 8.0 * float(b) / float(s) for cid, b, s in rows if s and float(s) > 0}
 
 
 def plan_from_registry(db_url: str, *, default_bitrate_bps: float = 4e6, days_override: int | None = None,
