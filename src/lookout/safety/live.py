@@ -59,6 +59,8 @@ class SiteRuntime:
     last_entered: int | None = None
     last_day: str | None = None
     history: list[tuple[datetime, float]] = field(default_factory=list)  # (ts, max ratio) for trends
+    zone_names: dict[str, str] = field(default_factory=dict)  # zone id -> name
+    occ_persisted_at: datetime | None = None
 
 
 def load_limits(session: Session, site: Site) -> tuple[Limits, Thresholds]:
@@ -71,6 +73,33 @@ def load_limits(session: Session, site: Site) -> tuple[Limits, Thresholds]:
     if instant is None and zones:
         instant = sum(zones.values())
     return Limits(instant_max=instant, daily_max=site.daily_max, zones=zones), Thresholds.from_dict(site.thresholds)
+
+
+def zone_names(session: Session, site_id: int) -> dict[str, str]:
+    return {str(z.id): z.name for z in session.execute(select(Zone).where(Zone.site_id == site_id)).scalars()}
+
+
+def occupancy_from_payload(payload: dict[str, Any], zone_names: dict[str, str] | None = None) -> Occupancy:
+    """Accept the counting snapshot (present, entered_today, zones as {id|name: n} or a list
+    of {"zone_id"|"name", "count"|"present"}) and name zones as the registry does."""
+    names = zone_names or {}
+    zones: dict[str, int] = {}
+    raw = payload.get("zones") or {}
+    items = raw.items() if isinstance(raw, dict) else (
+        (z.get("name") or z.get("zone_id") or z.get("id"), z.get("count", z.get("present", 0))) for z in raw if isinstance(z, dict)
+    )
+    for k, v in items:
+        if k is None or v is None:
+            continue
+        if isinstance(v, dict):
+            v = v.get("count", v.get("present", 0))
+        zones[names.get(str(k), str(k))] = int(v)
+    return Occupancy(
+        present=int(payload.get("present") or 0),
+        entered_today=int(payload.get("entered_today") or 0),
+        zones=zones,
+        day=payload.get("day"),
+    )
 
 
 def business_day(now: datetime, tz: str, opening: str = "00:00") -> str:
@@ -89,7 +118,9 @@ class SafetyService:
         drill: bool = False,
         limits_ttl: timedelta = timedelta(seconds=10),
         history_window: timedelta = timedelta(minutes=30),
+        occupancy_every: timedelta = timedelta(seconds=5),
     ) -> None:
+        self.occupancy_every = occupancy_every
         self.url = url
         self.publish = publish or default_bus.publish
         self.drill = drill
@@ -112,11 +143,13 @@ class SafetyService:
                 row = s.get(SafetyState, site_id)
                 state = EngineState.from_dict(row.state) if row and row.state else EngineState()
                 rt = SiteRuntime(state, limits, thr, site.name, site.timezone or "Asia/Shanghai", now, persisted=state.to_dict())
+                rt.zone_names = zone_names(s, site_id)
                 if row and row.last_occupancy:
                     rt.last_occ = Occupancy.from_dict(row.last_occupancy)
                 self._sites[site_id] = rt
             else:
                 rt.limits, rt.thresholds, rt.name, rt.tz, rt.loaded_at = limits, thr, site.name, site.timezone or "Asia/Shanghai", now
+                rt.zone_names = zone_names(s, site_id)
         return rt
 
     def invalidate(self, site_id: int | None = None) -> None:
@@ -132,6 +165,8 @@ class SafetyService:
             raise ValueError("now must be timezone-aware")
         with self._lock:
             rt = self._runtime(site_id, now)
+            if occ.day is None:
+                occ = Occupancy(occ.present, occ.entered_today, occ.zones, business_day(now, rt.tz))
             self._track_history(rt, occ, now)
             ev = evaluate(rt.state, occ, rt.limits, rt.thresholds, now)
             rt.last_occ = occ
@@ -153,6 +188,16 @@ class SafetyService:
     def next_deadline(self) -> datetime | None:
         ds = [rt.last_eval.next_check for rt in self._sites.values() if rt.last_eval and rt.last_eval.next_check]
         return min(ds) if ds else None
+
+    def trend(self, site_id: int, now: datetime) -> dict[str, Any] | None:
+        """Time to the next threshold from the recent trend ("orange in about 40 min")."""
+        from lookout.safety.forecast import time_to_threshold
+
+        rt = self._sites.get(site_id)
+        if rt is None:
+            return None
+        thr = rt.thresholds
+        return time_to_threshold(list(rt.history), now, (("yellow", thr.yellow), ("orange", thr.orange), ("red", thr.red)))
 
     def snapshot(self, site_id: int) -> dict[str, Any] | None:
         rt = self._sites.get(site_id)
@@ -203,6 +248,14 @@ class SafetyService:
         key = {k: (m["level"], m["below_since"]) for k, m in state_dict["measures"].items()}
         old_key = {k: (m["level"], m["below_since"]) for k, m in (rt.persisted or {}).get("measures", {}).items()}
         if not ev.transitions and key == old_key and state_dict.get("day") == (rt.persisted or {}).get("day"):
+            if rt.occ_persisted_at is None or now - rt.occ_persisted_at >= self.occupancy_every or now < rt.occ_persisted_at:
+                with session_scope(self.url) as s:  # keep the latest counts visible to screens and pages
+                    row = s.get(SafetyState, site_id)
+                    if row is None:
+                        s.add(SafetyState(site_id=site_id, level=ev.state.level, state=state_dict, last_occupancy=occ.to_dict(), updated_at=now))
+                    else:
+                        row.last_occupancy, row.updated_at = occ.to_dict(), now
+                rt.occ_persisted_at = now
             return []
         published: list[dict[str, Any]] = []
         with session_scope(self.url) as s:
@@ -215,7 +268,7 @@ class SafetyService:
                 inc = incidents.apply_transition(s, site_id, tr, occ, ev.ratios, drill=self.drill)
                 self._actions(s, site_id, tr, inc, occ, now)
                 published.append(self._event(site_id, rt, tr, inc, ev, occ))
-        rt.persisted = state_dict
+        rt.persisted, rt.occ_persisted_at = state_dict, now
         for payload in published:
             try:
                 self.publish(f"site.{site_id}.level", payload)
@@ -277,3 +330,91 @@ class SafetyService:
                 incidents.mark_auto_done(s, inc, tr.level, act, now, detail)
             elif inc is not None:
                 incidents.add_event(s, inc, now, "action", level=tr.level, detail={"auto": act, **detail}, actor=incidents.SYSTEM_ACTOR)
+
+
+# ------------------------------------------------------------------------- running in the app
+_service: SafetyService | None = None
+
+
+def current_service() -> SafetyService | None:
+    """The service the running application feeds (None outside a server)."""
+    return _service
+
+
+class SafetyRunner:
+    """Runs the live path inside the API process: consumes ``site.<id>.occupancy`` from the
+    bus (latest snapshot per site wins when behind), ticks once a second, delivers the outbox."""
+
+    def __init__(self, url: str, data_dir, clock: Callable[[], datetime] | None = None) -> None:
+        self.url = url
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.service = SafetyService(url)
+        self.data_dir = data_dir
+        self._tasks: list[Any] = []
+        self._outbox = None
+
+    async def _consume(self) -> None:
+        import asyncio
+
+        sub = default_bus.subscribe("site.", maxsize=100000)
+        try:
+            while True:
+                ev = await sub.get()
+                batch = {ev.topic: ev}
+                while not sub.queue.empty():  # coalesce a backlog: occupancy is a state, not a delta
+                    e = sub.queue.get_nowait()
+                    batch[e.topic] = e
+                for topic, e in batch.items():
+                    parts = topic.split(".")
+                    if len(parts) != 3 or parts[2] != "occupancy":
+                        continue
+                    try:
+                        site_id = int(parts[1])
+                        rt = self.service._sites.get(site_id)
+                        occ = occupancy_from_payload(e.payload, rt.zone_names if rt else None)
+                        await asyncio.to_thread(self.service.on_occupancy, site_id, occ, self.clock())
+                    except Exception:  # one bad snapshot must not stop the consumer
+                        log.exception("occupancy event %s rejected: %r", topic, e.payload)
+        finally:
+            sub.close()
+
+    async def _ticker(self) -> None:
+        import asyncio
+
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                await asyncio.to_thread(self.service.tick, self.clock())
+            except Exception:
+                log.exception("safety tick failed")
+
+    async def start(self, _app: Any = None) -> None:
+        import asyncio
+        from pathlib import Path
+
+        from lookout.safety.actions.senders import default_senders
+        from lookout.safety.outbox import OutboxWorker
+
+        global _service
+        _service = self.service
+        self._tasks = [asyncio.create_task(self._consume()), asyncio.create_task(self._ticker())]
+        self._outbox = OutboxWorker(self.url, default_senders(Path(self.data_dir)), self.clock)
+        self._outbox.start()
+
+    async def stop(self, _app: Any = None) -> None:
+        global _service
+        for t in self._tasks:
+            t.cancel()
+        if self._outbox:
+            self._outbox.stop()
+        _service = None
+
+
+def install(app: Any) -> SafetyRunner:
+    """Start the live safety path with the application (``create_app`` startup hooks)."""
+    st = app.state.settings
+    runner = SafetyRunner(st.db_url, st.data_dir)
+    app.state.safety = runner
+    app.state.startup_hooks.append(runner.start)
+    app.state.shutdown_hooks.append(runner.stop)
+    return runner
