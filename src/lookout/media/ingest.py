@@ -310,6 +310,11 @@ class StreamReader:
     def status(self) -> Status:
         return self.machine.status
 
+    @property
+    def decoded(self) -> int:
+        """Frames the decoder produced since the reader started (also those not handed on)."""
+        return self._index
+
     def stop(self) -> None:
         self._stop.set()
 
@@ -377,9 +382,9 @@ class StreamReader:
                 return
             now = self.clock()
             self._report(self.machine.tick(now))
-            if packet.size == 0:
-                continue
-            if self.options.keyframes_only and not packet.is_keyframe:
+            if packet.size == 0 and packet.pts is None and packet.dts is None:
+                pass  # the end of the stream: flush the decoder's last frames
+            elif self.options.keyframes_only and not packet.is_keyframe:
                 continue  # not even handed to the decoder
             try:
                 decoded = packet.decode()
