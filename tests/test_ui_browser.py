@@ -48,12 +48,19 @@ def server(tmp_path_factory):
     from lookout.web.serving import ServerThread
 
     d = tmp_path_factory.mktemp("ui")
+    clip = _test_clip(d)
     settings = load_settings(data_dir=d, database_url=f"sqlite:///{d / 'lookout.db'}",
                              secret_key="browser-test-secret-0123456789abcdef")
     initialise(settings)
     with session_scope(settings.db_url) as s:
         demo.seed(s)
         s.add(DutyMember(site_id=1, name="值班员甲", username="operator"))
+        if clip is not None:  # the first camera plays a looping H.264 clip through the live view
+            from lookout.registry.models import Channel
+
+            ch = s.get(Channel, 1)
+            ch.main_url = ch.sub_url = str(clip)
+            ch.status = "online"
     now = datetime.now(timezone.utc)
     day = local_day_bounds(now, "Asia/Shanghai")[2]
     SafetyService(settings.db_url, publish=lambda *a: None).on_occupancy(
@@ -62,6 +69,19 @@ def server(tmp_path_factory):
     yield srv, settings
     srv.stop()
     dispose_all()
+
+
+def _test_clip(folder: Path) -> Path | None:
+    """Two seconds of H.264 (320×240, a key frame every 10 frames), made with ffmpeg."""
+    import subprocess
+
+    if shutil.which("ffmpeg") is None:
+        return None
+    out = folder / "clip.mp4"
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc=size=320x240:rate=10:duration=2", "-c:v", "libx264", "-preset", "ultrafast",
+                    "-profile:v", "baseline", "-pix_fmt", "yuv420p", "-g", "10", "-y", str(out)], check=True, timeout=60)
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -185,19 +205,26 @@ def test_operator_journey(server, browser):
 
 def test_video_tile_plays(server, browser):
     srv, settings = server
-    from lookout.web import media_links
-
     from lookout.api.app import create_app
+    from lookout.web import media_links
 
     if not media_links.has_live_view(create_app(settings)):
         pytest.skip("the live view of the video capability is not installed")
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed")
     ctx, page, errors = new_page(browser)
     try:
         sign_in(page, srv.url, "admin")
         page.goto(srv.url + "/wall?layout=2")
-        page.wait_for_function("Array.from(document.querySelectorAll('#wall video')).some(v => v.currentTime > 0.5)",
+        video = page.locator('#wall video[data-live-channel="1"]')
+        assert video.count() == 1
+        page.wait_for_function("document.querySelector('#wall video[data-live-channel=\"1\"]').currentTime > 0.5",
                                timeout=30_000)
+        assert page.locator('[data-tile="1"]').get_attribute("data-live-state") == "playing"
         shot(page, "07-wall-live")
+        page.goto(srv.url + "/wall?layout=2&mode=snapshot")
+        page.wait_for_function("(+(document.querySelector('img.snap') || {dataset: {}}).dataset.frames || 0) >= 2",
+                               timeout=20_000)
         assert errors == [], errors
     finally:
         ctx.close()

@@ -120,6 +120,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "wall.layout": ("分屏", "Layout"),
     "wall.no_stream": ("无视频", "no video"),
     "wall.snapshots": ("每秒截图", "1-fps snapshots"),
+    "wall.live": ("实时视频", "Live video"),
     "wall.no_live": ("实时视频模块未安装,显示摄像机状态", "Live video is not installed; showing camera states"),
     # alerts
     "alerts.title": ("预警中心", "Alert centre"),

@@ -1,54 +1,46 @@
-"""Where the video engineer's endpoints are: live view and snapshots, found among the app's routes.
+"""Where the video capability's endpoints are: the live player and snapshots.
 
-The wall and the O&M page ask here for a channel's live-view or snapshot address; while the
-live view is not installed, a tile shows the camera's state instead of a picture.
+Found among the app's routes, so the wall and the O&M page work with or without the video
+capability installed: without it, a tile shows the camera's state instead of a picture.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
 
-_PARAM = re.compile(r"\{(channel_id|channel|id|cid)\}")
+PLAYER_JS = "/api/v1/media/player.js"
+LIVE_WS = "/api/v1/channels/{channel_id}/live"
+SNAPSHOT = "/api/v1/channels/{channel_id}/snapshot.jpg"
 
 
-def _find(app: FastAPI, *words: str) -> str | None:
-    cache = app.state.__dict__.setdefault("_web_media_routes", {})
-    key = words
-    if key in cache:
-        return cache[key]
-    found = None
-    for r in app.routes:
-        path = getattr(r, "path", "")
-        methods = getattr(r, "methods", None) or set()
-        if "GET" not in methods or not path.startswith("/api/v1/") or not _PARAM.search(path):
-            continue
-        if all(w in path for w in words):
-            found = path
-            break
-    cache[key] = found
-    return found
+def _media_api():
+    """The video capability's router module (the app assembly mounts it under /api/v1)."""
+    from lookout.web.queries import optional
 
-
-def _fill(path: str, channel_id: int) -> str:
-    return _PARAM.sub(str(channel_id), path, count=1)
-
-
-def snapshot_url(app: FastAPI, channel: Any) -> str | None:
-    path = _find(app, "snapshot")
-    return _fill(path, channel.id) if path else None
+    return optional("lookout.media.api")
 
 
 def has_live_view(app: FastAPI) -> bool:
-    return _find(app, "live") is not None
+    mod = _media_api()
+    return mod is not None and hasattr(mod, "router") and hasattr(mod, "player_js") and hasattr(mod, "live_ws")
 
 
-def live_url(app: FastAPI, channel: Any) -> str | None:
-    path = _find(app, "live")
-    return _fill(path, channel.id) if path else None
+def has_snapshots(app: FastAPI) -> bool:
+    mod = _media_api()
+    return mod is not None and hasattr(mod, "router") and hasattr(mod, "snapshot")
+
+
+def _has_stream(channel: Any) -> bool:
+    return bool(channel.main_url or channel.sub_url)
+
+
+def snapshot_url(app: FastAPI, channel: Any) -> str | None:
+    if not has_snapshots(app) or not _has_stream(channel):
+        return None
+    return SNAPSHOT.format(channel_id=channel.id)
 
 
 @dataclass
@@ -59,9 +51,9 @@ class Tile:
     status: str
     site_id: int
     snapshot: str | None
-    live: str | None
+    live: bool
 
 
 def tile(app: FastAPI, channel: Any) -> Tile:
     return Tile(channel.id, channel.name, channel.code, channel.status, channel.site_id,
-                snapshot_url(app, channel), live_url(app, channel))
+                snapshot_url(app, channel), has_live_view(app) and _has_stream(channel))

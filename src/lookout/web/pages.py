@@ -149,9 +149,10 @@ LAYOUTS = (2, 3, 4)
 
 @router.get("/wall")
 def wall(request: Request, layout: int = Query(3), site: int | None = None, page: int = Query(1, ge=1),
-         status: str | None = None, db: Session = Depends(get_db)):
+         status: str | None = None, mode: str = "live", db: Session = Depends(get_db)):
     user = page_user(request, db)
     layout = layout if layout in LAYOUTS else 3
+    mode = mode if mode in ("live", "snapshot") else "live"
     stmt = scope.channel_filter(select(Channel), user).order_by(Channel.site_id, Channel.id)
     if site:
         stmt = stmt.where(Channel.site_id == site)
@@ -161,7 +162,7 @@ def wall(request: Request, layout: int = Query(3), site: int | None = None, page
     tiles = [media_links.tile(request.app, r[0]) for r in rows]
     return render(request, "wall.html", user, layout=layout, layouts=LAYOUTS, tiles=tiles, info=info,
                   site_id=site, sites=queries.site_options(db, user), status=status or "",
-                  statuses=CHANNEL_STATUSES, live_view=media_links.has_live_view(request.app))
+                  statuses=CHANNEL_STATUSES, live_view=media_links.has_live_view(request.app), mode=mode)
 
 
 # ---------------------------------------------------------------- O&M

@@ -105,9 +105,12 @@ def zone_capacities(db: Session, site_ids: list[int]) -> dict[int, int]:
     caps: dict[int, int] = {}
     if not site_ids:
         return caps
-    for z in db.execute(select(Zone).where(Zone.site_id.in_(site_ids))).scalars():
-        if z.capacity is not None:
-            caps[z.site_id] = caps.get(z.site_id, 0) + z.capacity
+    rows = db.execute(select(Zone.site_id, Zone.area_m2, Zone.per_capita_m2, Zone.capacity_override)
+                      .where(Zone.site_id.in_(site_ids)))
+    for sid, area, per_capita, override in rows:
+        cap = override if override is not None else (int(area / per_capita) if area and per_capita else None)
+        if cap is not None:
+            caps[sid] = caps.get(sid, 0) + cap
     return caps
 
 
@@ -137,7 +140,6 @@ class SiteLive:
     zones: dict[str, int] = field(default_factory=dict)
     level: str = "none"
     updated_at: datetime | None = None
-    ratios: dict[str, float] = field(default_factory=dict)
 
 
 def site_live(db: Session, sites: list[Site], now: datetime) -> dict[int, SiteLive]:
@@ -147,18 +149,21 @@ def site_live(db: Session, sites: list[Site], now: datetime) -> dict[int, SiteLi
     if sm is None or not sites:
         return out
     tz_of = {s.id: s.timezone or "Asia/Shanghai" for s in sites}
-    for row in db.execute(select(sm.SafetyState).where(sm.SafetyState.site_id.in_(list(out)))).scalars():
-        live = out[row.site_id]
-        live.level = row.level or "none"
-        live.updated_at = row.updated_at
-        occ = row.last_occupancy or {}
+    st = sm.SafetyState
+    today_of: dict[str, str] = {}
+    for site_id, level, occ, updated_at in db.execute(
+            select(st.site_id, st.level, st.last_occupancy, st.updated_at).where(st.site_id.in_(list(out)))):
+        live = out[site_id]
+        live.level = level or "none"
+        live.updated_at = updated_at
+        occ = occ or {}
         live.present = int(occ.get("present") or 0)
         live.zones = {str(k): int(v) for k, v in (occ.get("zones") or {}).items()}
+        tz = tz_of[site_id]
+        if tz not in today_of:
+            today_of[tz] = local_day_bounds(now, tz)[2]
         day = occ.get("day")
-        today = local_day_bounds(now, tz_of[row.site_id])[2]
-        live.entered_today = int(occ.get("entered_today") or 0) if day in (None, today) else 0
-        measures = (row.state or {}).get("measures") or {}
-        live.ratios = {k: float(m.get("ratio") or 0.0) for k, m in measures.items() if isinstance(m, dict)}
+        live.entered_today = int(occ.get("entered_today") or 0) if day in (None, today_of[tz]) else 0
     return out
 
 

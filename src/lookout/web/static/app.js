@@ -31,9 +31,20 @@
     });
   }
 
+  // ------------------------------------------------------------ snapshots on demand (a dead camera costs nothing until asked)
+  document.addEventListener('click', function (ev) {
+    var b = ev.target.closest && ev.target.closest('[data-snap]');
+    if (!b) return;
+    var img = document.createElement('img');
+    img.className = 'thumb';
+    img.alt = '';
+    img.src = b.dataset.snap + (b.dataset.snap.indexOf('?') < 0 ? '?' : '&') + 't=' + Date.now();
+    b.replaceWith(img);
+  });
+
   // ------------------------------------------------------------ live updates
   var handlers = [];
-  window.LookoutLive = { on: function (prefix, fn) { handlers.push([prefix, fn]); } };
+  window.LookoutEvents = { on: function (prefix, fn) { handlers.push([prefix, fn]); } };
 
   function sitePct(id, present, entered) {
     var row = document.querySelector('[data-site-row="' + id + '"]');
