@@ -82,7 +82,8 @@ def zone_names(session: Session, site_id: int) -> dict[str, str]:
 def occupancy_from_payload(payload: dict[str, Any], zone_names: dict[str, str] | None = None) -> Occupancy:
     """Accept the counting snapshot (present, entered_today, zones as {id|name: n} or a list
     of {"zone_id"|"name", "count"|"present"}) and name zones as the registry does."""
-    names = zone_names or {}
+    names = dict(zone_names or {})
+    names.update({str(k): str(v) for k, v in (payload.get("zone_names") or {}).items()})
     zones: dict[str, int] = {}
     raw = payload.get("zones") or {}
     items = raw.items() if isinstance(raw, dict) else (

@@ -96,7 +96,19 @@ class CountAccumulator:
         return Occupancy(present=self.present, entered_today=self.entered_today, day=day)
 
 
-def _setup_site(url: str, daily_max: int | None, instant_max: int | None, opening: str) -> int:
+def tz_name_for(offset: timedelta | None) -> str:
+    """A zone name for a fixed UTC offset (the registry stores names, traces carry offsets)."""
+    if offset is None or offset == timedelta(0):
+        return "UTC"
+    if offset == timedelta(hours=8):
+        return "Asia/Shanghai"
+    hours = offset.total_seconds() / 3600
+    if hours.is_integer() and -12 <= hours <= 14:
+        return f"Etc/GMT{-int(hours):+d}"  # POSIX sign: Etc/GMT-8 is UTC+8
+    return "UTC"
+
+
+def _setup_site(url: str, daily_max: int | None, instant_max: int | None, opening: str, tz: str = "Asia/Shanghai") -> int:
     from lookout.registry.models import OrgUnit, Site
     from lookout.store.db import session_scope
 
@@ -104,13 +116,42 @@ def _setup_site(url: str, daily_max: int | None, instant_max: int | None, openin
         city = OrgUnit(tier="city", name="重庆市", division_code="500000", path="/")
         s.add(city)
         s.flush()
-        district = OrgUnit(tier="district", parent_id=city.id, name="演练区", division_code="500100", path=f"/{city.id}/")
+        city.path = f"/{city.id}/"
+        district = OrgUnit(tier="district", parent_id=city.id, name="演练区", division_code="500100", path="/")
         s.add(district)
         s.flush()
-        site = Site(org_unit_id=district.id, name="回放景区", opening_time=opening, daily_max=daily_max, instant_max=instant_max)
+        district.path = f"{city.path}{district.id}/"
+        site = Site(org_unit_id=district.id, name="回放景区", opening_time=opening, daily_max=daily_max,
+                    instant_max=instant_max, timezone=tz)
         s.add(site)
         s.flush()
         return site.id
+
+
+class CountingFeeder:
+    """Each row becomes a count sample in the counting store (``ingest_samples``, one
+    sequence number per source) and the occupancy is fused from the store
+    (``site_occupancy``): the same path as ``POST /api/v1/counts``."""
+
+    def __init__(self, url: str, site_id: int) -> None:
+        self.url, self.site_id = url, site_id
+        self.seq: dict[str, int] = {}
+
+    def __call__(self, row: TraceRow) -> Occupancy:
+        from lookout.counting.fusion import site_occupancy
+        from lookout.counting.sources import ingest_samples
+        from lookout.safety.live import occupancy_from_payload
+        from lookout.store.db import session_scope
+
+        self.seq[row.source] = self.seq.get(row.source, 0) + 1
+        sample = {"source": row.source, "seq": self.seq[row.source], "ts": row.ts, "in": row.inc, "out": row.out}
+        with session_scope(self.url) as s:
+            res = ingest_samples(s, self.site_id, [sample], row.ts)
+            if res.rejected:
+                raise TraceError(f"line {row.line}: {res.rejected[0]['error']}")
+            s.flush()
+            snap = site_occupancy(s, self.site_id, row.ts)
+        return occupancy_from_payload(snap.to_dict())
 
 
 @dataclass
@@ -132,17 +173,19 @@ def replay_rows(
     site_id: int,
     rows: list[TraceRow],
     *,
+    feed: Any = None,
     opening: str = "00:00",
     on_step: Any = None,
 ) -> ReplayResult:
-    """Feed rows through ``service`` with the clock at each row's time (and each deadline)."""
-    acc = CountAccumulator(opening=opening)
+    """Feed rows through ``service`` with the clock at each row's time (and each deadline).
+    ``feed(row) -> Occupancy`` turns a row into occupancy (default: an in-memory accumulator)."""
+    feed = feed or CountAccumulator(opening=opening).add
     transitions: list[Transition] = []
     peak_present = peak_daily = 0
     for row in rows:
         while (due := service.next_deadline()) is not None and due <= row.ts:
             transitions += service.tick(due.astimezone(row.ts.tzinfo))
-        occ = acc.add(row)
+        occ = feed(row)
         peak_present, peak_daily = max(peak_present, occ.present), max(peak_daily, occ.entered_today)
         transitions += service.on_occupancy(site_id, occ, row.ts)
         if on_step is not None:
@@ -166,8 +209,9 @@ def run_replay(
         url = f"sqlite:///{Path(tmp) / 'replay.db'}"
         upgrade(url)
         try:
-            site_id = _setup_site(url, daily_max, instant_max, opening)
+            tz = tz_name_for(rows[0].ts.utcoffset() if rows else None)
+            site_id = _setup_site(url, daily_max, instant_max, opening, tz)
             service = SafetyService(url, publish=lambda topic, payload: None, drill=True)
-            return replay_rows(service, site_id, rows, opening=opening)
+            return replay_rows(service, site_id, rows, feed=CountingFeeder(url, site_id), opening=opening)
         finally:
             dispose_all()
