@@ -40,21 +40,25 @@ def camsim(
     """Serve N RTSP cameras in the foreground; print one JSON line with the URLs when ready."""
     if ctx.invoked_subcommand is not None:
         return
-    sim = CamSim(
-        source,
-        channels,
-        port,
-        codec=codec.value,
-        width=width,
-        height=height,
-        fps=fps,
-        gop=gop,
-        bitrate=bitrate,
-        user=user,
-        password=password,
-        control_port=control_port,
-        echo_log=True,
-    )
+    try:
+        sim = CamSim(
+            source,
+            channels,
+            port,
+            codec=codec.value,
+            width=width,
+            height=height,
+            fps=fps,
+            gop=gop,
+            bitrate=bitrate,
+            user=user,
+            password=password,
+            control_port=control_port,
+            echo_log=True,
+        )
+    except (CamSimError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:

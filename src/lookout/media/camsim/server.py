@@ -69,9 +69,14 @@ class FileReader:
         self.sink = self.pipeline.get_by_name("sink")
         self.path = path
         self.pipeline.set_state(Gst.State.PLAYING)
-        first = self._pull(timeout_s=15.0)
+        first, err = None, None
+        deadline = time.monotonic() + 15.0
+        while first is None and err is None and time.monotonic() < deadline:
+            first = self._pull(timeout_s=0.2)
+            if first is None:
+                err = self._bus_error()
         if first is None:
-            err = self._bus_error() or "no frame within 15 s"
+            err = err or "no frame within 15 s"
             self.close()
             raise SourceError(f"cannot read video {path!r}: {err}")
         s = first.get_caps().get_structure(0)
