@@ -252,3 +252,38 @@ def test_settings_capacity_duty_and_users(web):
     login(client, "operator")
     assert client.get("/settings").status_code == 403
     assert client.post("/settings/site/1", data={"daily_max": "1"}).status_code == 403
+
+
+def test_site_view_uses_counts_and_forecast(web):
+    client, db_url = web
+    from datetime import timedelta
+
+    from lookout.counting.models import CountSample, CountSource
+    from lookout.registry.models import Zone
+    from lookout.safety.models import HourlyHistory
+
+    now = datetime.now(timezone.utc)
+    with session_scope(db_url) as s:
+        zone = s.execute(select(Zone).where(Zone.site_id == 1, Zone.name == "观景台")).scalar_one()
+        src = CountSource(site_id=1, name="观景台相机", kind="presence", zone_id=zone.id)
+        s.add(src)
+        s.flush()
+        s.add(CountSample(source_id=src.id, seq=1, ts=now - timedelta(seconds=30), present=87))
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        for h in range(1, 24 * 15):  # two weeks of hourly history for the forecast
+            s.add(HourlyHistory(site_id=1, hour_start=hour - timedelta(hours=h), arrivals=50 + h % 24,
+                                peak_present=10))
+    page = login(client, "admin").get("/sites/1").text
+    assert 'data-zone-count="1:观景台"' in page
+    cell = re.search(r'data-zone-count="1:观景台"[^>]*>([^<]+)<', page).group(1)
+    assert cell == "87"
+    curve = re.search(r'<script type="application/json" id="curve-data">(.*?)</script>', page, re.S).group(1)
+    import json
+
+    data = json.loads(curve)
+    assert len(data["hours"]) == 24 and data["hours"][0] == "00:00"
+    now_idx = int((now - datetime.fromtimestamp(data["ts"][0], timezone.utc)).total_seconds() // 3600)
+    if now_idx < 23:  # after 23:00 local there is no rest of the day to forecast
+        assert data["forecast"] is not None
+        later = [v for v in data["forecast"][now_idx + 1:] if v is not None]
+        assert later and later == sorted(later)

@@ -103,6 +103,12 @@ def site_view(site_id: int, request: Request, page: int = Query(1, ge=1), db: Se
     now = utcnow()
     row = queries.site_rows(db, user, [site], now)[0]
     live = queries.site_live(db, [site], now)[site.id]
+    counted = queries.counted_live(db, site, now)
+    if counted is not None:  # fresher than the warning engine's last stored snapshot
+        counted.level = live.level
+        live = counted
+        row.present, row.entered_today = live.present, live.entered_today
+        row.capacity_pct = queries.capacity_pct(live.present, live.entered_today, row.instant_max, row.daily_max)
     zones = queries.zone_rows(db, user, site, live)
     cams, info = queries.site_channels(db, user, site.id, page)
     curve = queries.today_curve(db, site, now)

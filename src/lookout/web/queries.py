@@ -282,35 +282,63 @@ def today_curve(db: Session, site: Site, now: datetime) -> dict[str, Any]:
                 total += by_hour[i]
             if i <= now_idx and (by_hour or i == now_idx):
                 actual[i] = total
-    forecast = forecast_curve(db, site, now, start)
+    last = next((v for v in reversed(actual) if v is not None), 0)
+    forecast = forecast_curve(db, site, now, start, last or 0)
     local_hours = [h.astimezone(ZoneInfo(tz)).strftime("%H:00") for h in hours]
     return {"day": day, "hours": local_hours, "ts": [int(h.timestamp()) for h in hours], "actual": actual,
             "forecast": forecast}
 
 
-def forecast_curve(db: Session, site: Site, now: datetime, day_start: datetime) -> list[float | None] | None:
-    """Cumulative forecast per local hour from the crowd-safety forecast, if installed."""
+def forecast_curve(db: Session, site: Site, now: datetime, day_start: datetime, so_far: int) -> list[float | None] | None:
+    """Cumulative visitors expected for the rest of the local day (the crowd-safety forecast
+    of hourly arrivals added to what has arrived so far), when a forecast can be made."""
     fc = optional("lookout.safety.forecast")
-    fn = getattr(fc, "forecast_day", None) if fc else None
+    fn = getattr(fc, "forecast_for_site", None) if fc else None
     if fn is None:
         return None
+    now_idx = int((now - day_start).total_seconds() // 3600)
+    remaining = 24 - now_idx - 1
+    if remaining <= 0:
+        return None
     try:
-        res = fn(db, site.id, day_start, now=now)
-    except TypeError:
+        res = fn(db, site.id, hours=remaining, now=now)
+    except (LookupError, ValueError):  # no history yet: nothing to forecast from
         return None
     except Exception:  # a forecast problem must not take the site page down
         import logging
 
         logging.getLogger(__name__).exception("forecast for site %s failed", site.id)
         return None
-    vals = list(getattr(res, "hourly", None) or (res.get("hourly") if isinstance(res, dict) else res) or [])
-    if len(vals) != 24:
-        return None
-    out, total = [], 0.0
-    for v in vals:
-        total += float(v or 0)
-        out.append(round(total, 1))
+    out: list[float | None] = [None] * 24
+    out[now_idx] = float(so_far)
+    total = float(so_far)
+    for h in res.get("hours", []):
+        ts = datetime.fromisoformat(h["ts"]).astimezone(timezone.utc)
+        idx = int((ts - day_start).total_seconds() // 3600)
+        if now_idx < idx < 24:
+            total += float(h.get("arrivals") or 0.0)
+            out[idx] = round(total, 1)
     return out
+
+
+def counted_live(db: Session, site: Site, now: datetime) -> SiteLive | None:
+    """The counting capability's fused occupancy of one site now, when it has counts today."""
+    fusion = optional("lookout.counting.fusion")
+    fn = getattr(fusion, "site_occupancy", None) if fusion else None
+    if fn is None:
+        return None
+    try:
+        snap = fn(db, site.id, now)
+    except Exception:  # counting trouble must not take the site page down
+        import logging
+
+        logging.getLogger(__name__).exception("occupancy of site %s failed", site.id)
+        return None
+    if not (snap.present or snap.entered_today or snap.zones):
+        return None
+    names = getattr(snap, "zone_names", {}) or {}
+    return SiteLive(present=snap.present, entered_today=snap.entered_today,
+                    zones={names.get(z, str(z)): n for z, n in snap.zones.items()}, updated_at=snap.ts)
 
 
 # ---------------------------------------------------------------- channels and ledger

@@ -81,9 +81,9 @@
       }
       if (p.daily !== null) $all('[data-site-daily-bar="' + id + '"]').forEach(function (b) { b.style.width = Math.min(100, p.daily) + '%'; });
     }
-    var zones = d.zones || {};
-    Object.keys(zones).forEach(function (name) {
-      var key = id + ':' + name, n = zones[name];
+    var zones = d.zones || {}, names = d.zone_names || {};
+    Object.keys(zones).forEach(function (z) {
+      var name = names[z] || z, key = id + ':' + name, n = zones[z];
       $all('[data-zone-count="' + key.replace(/"/g, '\\"') + '"]').forEach(function (el) {
         if (el.textContent !== fmtNum(n)) { el.textContent = fmtNum(n); flash(el); }
         var area = parseFloat(el.dataset.area), cap = parseFloat(el.dataset.capacity);
