@@ -93,6 +93,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "site.curve": ("今日客流曲线", "Today's visitors"),
     "site.curve_actual": ("实际", "actual"),
     "site.curve_forecast": ("预测", "forecast"),
+    "site.curve_hour": ("时间", "hour"),
     "site.no_forecast": ("暂无预测", "no forecast yet"),
     "site.cameras": ("摄像机", "Cameras"),
     "site.plan": ("平面图", "Site plan"),

@@ -106,6 +106,8 @@ def site_view(site_id: int, request: Request, page: int = Query(1, ge=1), db: Se
     counted = queries.counted_live(db, site, now)
     if counted is not None:  # fresher than the warning engine's last stored snapshot
         counted.level = live.level
+        if not counted.entered_today:  # presence-only counting: the day's entries come from the warning state
+            counted.entered_today = live.entered_today
         live = counted
         row.present, row.entered_today = live.present, live.entered_today
         row.capacity_pct = queries.capacity_pct(live.present, live.entered_today, row.instant_max, row.daily_max)

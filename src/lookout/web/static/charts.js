@@ -6,7 +6,7 @@
     var labels = {};
     try { labels = JSON.parse(el.dataset.labels || '{}'); } catch (e) { labels = {}; }
     var xs = data.hours.map(function (_, i) { return i; });
-    var series = [{ label: '', value: function (u, v) { return v === null || v === undefined ? '' : (data.hours[v] || ''); } }, { label: labels.actual || 'actual', stroke: '#4fc3f7', width: 2, fill: 'rgba(79,195,247,0.12)', spanGaps: false }];
+    var series = [{ label: labels.hour || '', value: function (u, v) { return v === null || v === undefined ? '' : (data.hours[v] || ''); } }, { label: labels.actual || 'actual', stroke: '#4fc3f7', width: 2, fill: 'rgba(79,195,247,0.12)', spanGaps: false }];
     var cols = [xs, data.actual];
     if (data.forecast) {
       series.push({ label: labels.forecast || 'forecast', stroke: '#ffb74d', width: 2, dash: [6, 4] });
