@@ -82,3 +82,23 @@ def test_facts_from_packets():
     assert f.bitrate_kbps == pytest.approx(4000, rel=0.01)
     one = facts_from_packets(pk[:1], codec="h264", width=1, height=1, declared_fps=10.0)
     assert one.fps == 10.0 and one.gop is None
+
+
+def test_status_changes_reach_the_event_bus():
+    import asyncio
+
+    from lookout.media.ingest import Status, publish_status
+    from lookout.runtime.bus import bus
+
+    async def run():
+        sub = bus.subscribe("channel.7.")
+        try:
+            publish_status(7, "sub")(Status(State.OFFLINE, "stream not found (404)", 1.0, failures=2))
+            return await asyncio.wait_for(sub.get(), 2)
+        finally:
+            sub.close()
+
+    ev = asyncio.run(run())
+    assert ev.topic == "channel.7.stream"
+    assert ev.payload == {"channel_id": 7, "stream": "sub", "state": "offline", "reason": "stream not found (404)",
+                          "failures": 2, "frames": 0}

@@ -15,6 +15,7 @@ as a state with a reason (and a log line), and the reader retries.
 
 from __future__ import annotations
 
+import errno
 import logging
 import random
 import re
@@ -109,6 +110,8 @@ def classify_error(exc: BaseException) -> Failure:
         return Failure(f"unsupported format: {msg}", definitive=True)
     if isinstance(exc, NoVideoStream):
         return Failure(str(exc), definitive=True)
+    if getattr(exc, "errno", None) == errno.EPROTONOSUPPORT:
+        return Failure("transport refused by the camera (RTSP 461): try the other of TCP/UDP")
     if isinstance(exc, OSError):
         return Failure(f"network error: {msg}")
     return Failure(f"{type(exc).__name__}: {msg}")
@@ -194,6 +197,19 @@ class RateGate:
 
 
 # --------------------------------------------------------------------------- adapter
+def publish_status(channel_id: int, stream: str = "main") -> Callable[[Status], None]:
+    """An ``on_status`` listener that publishes each change on the event bus.
+
+    Topic ``channel.<id>.stream``; payload: state, reason, failures, frames, stream ("main"/"sub").
+    """
+    from lookout.runtime.bus import bus
+
+    def publish(status: Status) -> None:
+        bus.publish(f"channel.{channel_id}.stream", {"channel_id": channel_id, "stream": stream, **status.as_dict()})
+
+    return publish
+
+
 class NoVideoStream(RuntimeError):
     """The source opened but carries no video."""
 

@@ -69,7 +69,8 @@ class CamSim:
     """Start the simulator in a child process; a context manager.
 
     ``port=0`` picks a free RTSP port (tests). ``user``/``password`` make the server demand
-    RTSP basic authentication. ``echo_log`` copies the server's log to this stderr.
+    RTSP basic authentication. ``protocols="udp"`` refuses RTP over TCP (like some cameras),
+    ``"tcp"`` refuses UDP. ``echo_log`` copies the server's log to this stderr.
     """
 
     def __init__(
@@ -86,6 +87,7 @@ class CamSim:
         bitrate: int | None = None,
         user: str | None = None,
         password: str | None = None,
+        protocols: str = "any",
         control_port: int = 0,
         ready_timeout: float = 30.0,
         echo_log: bool = False,
@@ -94,10 +96,12 @@ class CamSim:
             raise ValueError(f"codec must be h264 or h265, not {codec!r}")
         if channels < 1:
             raise ValueError("channels must be at least 1")
+        if protocols not in ("any", "tcp", "udp"):
+            raise ValueError(f"protocols must be any, tcp or udp, not {protocols!r}")
         if source is not None and not Path(source).is_file():
             raise CamSimError(f"source video not found: {source}")
         self.args = [str(SERVER_SCRIPT), "--channels", str(channels), "--port", str(port)]
-        self.args += ["--codec", codec, "--control-port", str(control_port), "--watch-stdin"]
+        self.args += ["--codec", codec, "--control-port", str(control_port), "--protocols", protocols, "--watch-stdin"]
         for flag, value in (
             ("--source", source),
             ("--width", width),

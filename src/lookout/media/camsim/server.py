@@ -32,8 +32,9 @@ import numpy as np
 import gi
 
 gi.require_version("Gst", "1.0")
+gi.require_version("GstRtsp", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from faults import KINDS, MovingScene, apply_fault  # noqa: E402
@@ -307,6 +308,10 @@ class CamSimServer:
         f = GstRtspServer.RTSPMediaFactory()
         f.set_launch(launch)
         f.set_shared(True)
+        if a.protocols == "udp":  # like a camera that refuses RTP over the RTSP connection
+            f.set_protocols(GstRtsp.RTSPLowerTrans.UDP | GstRtsp.RTSPLowerTrans.UDP_MCAST)
+        elif a.protocols == "tcp":
+            f.set_protocols(GstRtsp.RTSPLowerTrans.TCP)
         if self.permissions is not None:
             f.set_permissions(self.permissions)
         f.connect("media-configure", self._on_media_configure, ch)
@@ -525,6 +530,8 @@ def parse_args(argv=None):
     p.add_argument("--fps", type=float)
     p.add_argument("--gop", type=int, help="frames between key frames (default: one second)")
     p.add_argument("--bitrate", type=int, help="main-stream bitrate in kbit/s (sub: a quarter)")
+    p.add_argument("--protocols", choices=("any", "tcp", "udp"), default="any",
+                   help="RTP transports offered to clients (default: UDP and TCP)")
     p.add_argument("--user", help="require RTSP basic authentication with this user")
     p.add_argument("--password")
     p.add_argument("--watch-stdin", action="store_true", help="exit when stdin closes")
