@@ -10,6 +10,7 @@ import typer
 
 from lookout.cliutil import console, print_json
 from lookout.counting.cli import count
+from lookout.federation.cli import gb_app
 from lookout.health.cli import vqd_app
 from lookout.media.camsim_cli import camsim_app
 from lookout.media.record_cli import record, storage_app
@@ -105,6 +106,7 @@ app.add_typer(vqd_app, name="vqd")
 app.add_typer(camsim_app, name="camsim")
 app.add_typer(storage_app, name="storage")
 app.add_typer(forecast_app, name="forecast")
+app.add_typer(gb_app, name="gb28181")
 app.command("record")(record)
 app.command("count")(count)
 app.command("replay")(replay)

@@ -18,7 +18,7 @@ from lookout.settings import Settings
 
 log = logging.getLogger(__name__)
 
-CAPABILITIES = ("media", "health", "counting", "safety")
+CAPABILITIES = ("media", "health", "counting", "safety", "federation")
 
 
 @dataclass
