@@ -122,10 +122,15 @@ class CountingPipeline:
         h, w = frame.shape[:2]
         boxes, run = self.detect(frame, ts)
         tracks = self.tracker.update(boxes, (w, h), timestamp=ts)
-        observed = [(t.track_id, *t.anchor) for t in tracks if t.visible]
+        observed = []
+        for t in tracks:
+            if t.visible:
+                observed += [(t.track_id, (b[0] + b[2]) / 2, b[3], b[3] - b[1]) for b in t.history]
+                observed.append((t.track_id, *t.anchor, t.xyxy[3] - t.xyxy[1]))
         crossings: list[Crossing] = []
         for lc in self.lines:
             crossings += lc.update(observed, ts)
+            crossings += lc.flush(ts)
             if self.frames % 100 == 0:
                 lc.forget(ts - 60.0)
         anchors = [t.anchor for t in tracks]

@@ -31,6 +31,8 @@ class Track:
     score: float
     visible: bool  # matched to a detection in this frame
     missed: int  # analysed frames since the last match (0 when visible)
+    # on the frame a track is confirmed: the boxes it had while tentative, oldest first
+    history: tuple[tuple[float, float, float, float], ...] = ()
 
     @property
     def anchor(self) -> tuple[float, float]:
@@ -52,6 +54,7 @@ class PersonTracker:
         self.coast_frames = int(round(coast_seconds * frame_rate))
         self.edge_margin = edge_margin
         self.frame_size: tuple[int, int] | None = None
+        self._tentative: dict[int, list[tuple[float, float, float, float]]] = {}
 
     def update(self, boxes: PersonBoxes, frame_size: tuple[int, int], timestamp: float | None = None) -> list[Track]:
         """Feed one analysed frame's detections; returns the confirmed tracks (visible or coasting)."""
@@ -60,13 +63,15 @@ class PersonTracker:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             out = self.tracker.update(dets, timestamp=timestamp)
+        history = self._collect_history()
         tracks: list[Track] = []
         seen: set[int] = set()
         for xyxy, score, tid in zip(out.xyxy, out.confidence, out.tracker_id):
             if tid < 0 or tid in seen:
                 continue
             seen.add(int(tid))
-            tracks.append(Track(int(tid), tuple(float(v) for v in xyxy), float(score), True, 0))
+            tracks.append(Track(int(tid), tuple(float(v) for v in xyxy), float(score), True, 0,
+                                tuple(history.get(int(tid), ()))))
         for t in self.tracker.tracks:
             tid = int(t.tracker_id)
             if tid < 0 or tid in seen or t.time_since_update == 0:
@@ -79,6 +84,23 @@ class PersonTracker:
             tracks.append(Track(tid, box, 0.0, False, int(t.time_since_update)))
         return tracks
 
+    def _collect_history(self) -> dict[int, list[tuple[float, float, float, float]]]:
+        """Remember tentative tracklets' boxes; hand them over when a tracklet is confirmed, so
+        the side of a line a person came from is known even if confirmation took a while."""
+        alive, handed = set(), {}
+        for t in self.tracker.tracks:
+            key = id(t)
+            alive.add(key)
+            if t.tracker_id < 0:
+                if t.time_since_update == 0:
+                    self._tentative.setdefault(key, []).append(tuple(float(v) for v in t.get_state_bbox()))
+            elif key in self._tentative:
+                handed[int(t.tracker_id)] = self._tentative.pop(key)
+        for key in list(self._tentative):
+            if key not in alive:
+                del self._tentative[key]
+        return handed
+
     def _inside(self, box: tuple[float, float, float, float]) -> bool:
         """A coasting box whose foot point has left the frame is someone who walked out."""
         if self.frame_size is None:
@@ -90,3 +112,4 @@ class PersonTracker:
 
     def reset(self) -> None:
         self.tracker.reset()
+        self._tentative.clear()
