@@ -68,6 +68,7 @@ def running_server(db_url: str, **overrides):
     cfg = load_config(**opts)
     server = GbServer(cfg, db_url, SECRET)
     loop = asyncio.new_event_loop()
+    server.test_loop = loop
     started = threading.Event()
 
     def run():
