@@ -1,5 +1,101 @@
-"""Camera-health commands: vqd diagnose/batch, patrol."""
+"""Camera-health commands: ``lookout vqd diagnose`` and ``lookout vqd batch``."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
-vqd_app = typer.Typer(help="Video quality diagnosis.")
+from lookout.health.vqd import BadFrame, diagnose
+from lookout.health.vqd.load import SourceError, is_stream, read_any, read_image
+
+log = logging.getLogger(__name__)
+
+vqd_app = typer.Typer(help="Video quality diagnosis.", no_args_is_help=True)
+
+
+def _print_human(d: dict) -> None:
+    faults = d["faults"]
+    typer.echo("faults: " + (", ".join(faults) if faults else "none"))
+    for k, v in d["scores"].items():
+        typer.echo(f"  {k:<13} {v:5.1f}")
+
+
+@vqd_app.command("diagnose")
+def diagnose_cmd(
+    path: Annotated[str, typer.Argument(help="a picture, a video file or a stream URL (rtsp://…)")],
+    reference: Annotated[Path | None, typer.Option("--reference", help="the channel's reference picture")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Diagnose one picture, video (as a whole) or stream; prints faults and 0–100 scores."""
+    try:
+        frames = read_any(path)
+        ref = read_image(reference) if reference is not None else None
+        result = diagnose(frames, ref).to_json()
+    except (SourceError, BadFrame) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
+    if as_json:
+        typer.echo(json.dumps(result))
+    else:
+        _print_human(result)
+
+
+def _resolve(base: Path, p: str) -> str:
+    if is_stream(p):
+        return p
+    q = Path(p)
+    return str(q if q.is_absolute() else base / q)
+
+
+def run_batch(manifest: Path) -> list[dict]:
+    """Diagnose every entry of a manifest; an unreadable entry gets an ``error`` and no faults."""
+    try:
+        entries = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise SourceError(f"{manifest}: cannot read manifest ({e})") from e
+    if not isinstance(entries, list):
+        raise SourceError(f"{manifest}: expected a JSON list of {{'file', 'reference'}} objects")
+    base = manifest.parent
+    refs: dict[str, object] = {}
+    out = []
+    for n, e in enumerate(entries):
+        if not isinstance(e, dict) or not isinstance(e.get("file"), str):
+            out.append({"file": e.get("file") if isinstance(e, dict) else None, "faults": [], "scores": {},
+                        "error": f"entry {n}: needs a 'file' string"})
+            continue
+        try:
+            ref = None
+            rp = e.get("reference")
+            if rp:
+                key = _resolve(base, rp)
+                if key not in refs:
+                    refs[key] = read_image(key)
+                ref = refs[key]
+            result = diagnose(read_any(_resolve(base, e["file"])), ref).to_json()
+            out.append({"file": e["file"], **result})
+        except (SourceError, BadFrame, ValueError) as err:
+            log.warning("vqd batch: %s: %s", e["file"], err)
+            out.append({"file": e["file"], "faults": [], "scores": {}, "error": str(err)})
+    return out
+
+
+@vqd_app.command("batch")
+def batch_cmd(
+    manifest: Annotated[Path, typer.Argument(help='JSON list of {"file": …, "reference": … or null}')],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Diagnose every file of a manifest in one process; results in the manifest's order."""
+    try:
+        results = run_batch(manifest)
+    except SourceError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
+    if as_json:
+        typer.echo(json.dumps(results))
+    else:
+        for r in results:
+            typer.echo(f"{r['file']}: {', '.join(r['faults']) or 'ok'}" + (f" (error: {r['error']})" if "error" in r else ""))

@@ -1,0 +1,257 @@
+"""Build the VQD evaluation corpus from real footage found on this machine.
+
+    .venv/bin/python bench/vqd/build_corpus.py [--out bench/out/vqd-corpus] [--shared-data DIR]
+
+Sources (never committed; the corpus is generated, only this script and its summary are):
+- the PETS 2009 S2.L1 video (``$LOOKOUT_SHARED_DATA/pets09-s2l1.avi``; the same file is
+  Debian opencv-doc's ``vtest.avi``), a raised campus camera with people walking;
+- ``tree.avi`` from Debian's opencv-doc, a real outdoor clip through a window;
+- real photographs shipped in Debian's opencv-doc examples/data (streets, buildings,
+  indoor scenes, aerial views).
+
+Every source is split by whole source (or by halves of a video) into ``tune`` and ``test``:
+thresholds are chosen on ``tune`` and figures are reported on ``test``.
+
+Each source gives a camera view (a window of 70 % of the picture) and from it clean items
+(plain, dimmer, brighter, grey-scale night, slight vibration, low JPEG quality; for clips
+also a live static scene and a pan) and faulty items: every fault at three strengths.
+The manifest (``manifest.json``) is what ``lookout vqd batch`` reads, plus the truth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import inject  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
+
+# (name, split); pairs of the same scene stay together and reference each other
+STILLS: dict[str, list[tuple[str, str | None]]] = {
+    "tune": [
+        ("leuvenA.jpg", None), ("leuvenB.jpg", None),
+        ("basketball1.png", "basketball2.png"), ("basketball2.png", "basketball1.png"),
+        ("building.jpg", None), ("messi5.jpg", None), ("fruits.jpg", None), ("board.jpg", None),
+        ("aero1.jpg", None),
+    ],
+    "test": [
+        ("rubberwhale1.png", "rubberwhale2.png"), ("rubberwhale2.png", "rubberwhale1.png"),
+        ("graf1.png", None), ("home.jpg", None), ("box_in_scene.png", None), ("stuff.jpg", None),
+        ("butterfly.jpg", None), ("aloeL.jpg", None), ("aero3.jpg", None),
+    ],
+}
+CLIP_LEN = 16  # frames, written at 5 frames/s (3.2 s)
+FAULTS = ("signal_loss", "frozen", "blur", "occlusion", "too_dark", "too_bright", "color_cast", "noise",
+          "stripes", "scene_change")
+
+
+def shared_data(arg: str | None) -> Path:
+    if arg:
+        return Path(arg)
+    return Path(os.environ.get("LOOKOUT_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def read_video(path: Path) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        frames.append(f)
+    cap.release()
+    if not frames:
+        raise SystemExit(f"could not read any frame from {path}")
+    return frames
+
+
+def view_size(frame: np.ndarray) -> tuple[int, int]:
+    h, w = frame.shape[:2]
+    s = min(1.0, 640 / (w * 0.7))  # at most 640 px wide, never upscaled
+    return int(w * 0.7 * s) // 2 * 2, int(h * 0.7 * s) // 2 * 2
+
+
+def write_clip(path: Path, frames: list[np.ndarray]) -> None:
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), "w") as out:
+        st = out.add_stream("libx264", rate=5)
+        st.width, st.height, st.pix_fmt = w, h, "yuv420p"
+        st.options = {"crf": "20", "preset": "veryfast", "g": "5"}
+        for f in frames:
+            for pkt in st.encode(av.VideoFrame.from_ndarray(f, format="bgr24")):
+                out.mux(pkt)
+        for pkt in st.encode():
+            out.mux(pkt)
+
+
+class Builder:
+    def __init__(self, out: Path, seed: int = 7) -> None:
+        self.out = out
+        self.items: list[dict] = []
+        self.rng = np.random.default_rng(seed)
+        (out / "items").mkdir(parents=True, exist_ok=True)
+        (out / "refs").mkdir(parents=True, exist_ok=True)
+
+    def ref(self, name: str, frame: np.ndarray) -> str:
+        rel = f"refs/{name}.jpg"
+        cv2.imwrite(str(self.out / rel), frame, [cv2.IMWRITE_JPEG_QUALITY, 92])
+        return rel
+
+    def add(self, name: str, frames: list[np.ndarray], *, split: str, source: str, faults: list[str],
+            variant: str, strength: str | None, reference: str | None) -> None:
+        if len(frames) == 1:
+            rel = f"items/{name}.jpg"
+            cv2.imwrite(str(self.out / rel), frames[0], [cv2.IMWRITE_JPEG_QUALITY, 92])
+        else:
+            rel = f"items/{name}.mp4"
+            write_clip(self.out / rel, frames)
+        self.items.append({"file": rel, "reference": reference, "faults": faults, "split": split,
+                           "source": source, "kind": "clip" if len(frames) > 1 else "still",
+                           "variant": variant, "strength": strength})
+
+    def base(self, tag: str, frames: list[np.ndarray], ref_frame: np.ndarray, other_view: np.ndarray,
+             *, split: str, source: str, still: bool) -> None:
+        """All items of one camera view. frames: the clip's source frames (full pictures)."""
+        size = view_size(frames[0])
+        view = [inject.window(f, 0.5, 0.5, size=size) for f in frames]
+        ref = self.ref(tag, inject.window(ref_frame, 0.5, 0.5, size=size))
+        rng = self.rng
+        seed = int(rng.integers(0, 2**31))
+
+        if still:
+            # a live camera on a still scene: the same picture with fresh sensor noise each frame
+            live = [inject.sensor_noise(view[0], np.random.default_rng(seed + i), 2.0) for i in range(CLIP_LEN)]
+            single = [live[0]]
+        else:
+            live = view
+            single = None
+
+        def items(frames_in: list[np.ndarray]) -> list[np.ndarray]:
+            return frames_in if single is None else single
+
+        def each(fn, frames_in):  # noqa: ANN001
+            return [fn(f, i) for i, f in enumerate(frames_in)]
+
+        add = lambda n, fr, faults, variant, strength=None, reference=ref: self.add(  # noqa: E731
+            f"{tag}-{n}", fr, split=split, source=source, faults=faults, variant=variant,
+            strength=strength, reference=reference)
+
+        # ---- clean
+        add("clean", items(live), [], "plain")
+        add("dim", each(lambda f, i: inject.lighting(f, 0.65, 1.1), items(live)), [], "dimmer")
+        # brighter, as on a sunny day: up to 30 %, never past a mean grey level of 160
+        gain_up = float(min(1.3, max(1.0, 160.0 / max(1.0, cv2.cvtColor(view[0], cv2.COLOR_BGR2GRAY).mean()))))
+        add("bright", each(lambda f, i: inject.lighting(f, gain_up, 0.9), items(live)), [], "brighter")
+        add("night", each(lambda f, i: inject.night_grey(f, np.random.default_rng(seed + i)), items(live)), [], "night_grey")
+        shifted = [inject.window(f, 0.51, 0.515, size=size) for f in frames]
+        if still:
+            shifted = [inject.sensor_noise(shifted[0], np.random.default_rng(seed), 2.0)]
+        add("vibration", shifted, [], "vibration")
+        add("jpeg", each(lambda f, i: inject.jpeg(f, 25), items(live)), [], "jpeg_q25")
+        if still:
+            add("live", live, [], "static_live_clip")
+        pan_src = frames if not still else [frames[0]] * CLIP_LEN
+        pan = [inject.window(f, 0.35 + 0.3 * i / (CLIP_LEN - 1), 0.5, size=size) for i, f in enumerate(pan_src)]
+        if still:
+            pan = [inject.sensor_noise(p, np.random.default_rng(seed + i), 2.0) for i, p in enumerate(pan)]
+        add("pan", pan, [], "pan_clip", reference=None)
+
+        # ---- faults
+        for s in inject.STRENGTHS:
+            k = seed + 101 * inject.STRENGTHS.index(s)
+            add(f"signal_loss-{s}", each(lambda f, i: inject.signal_loss(f, s, np.random.default_rng(k)), items(live)),
+                ["signal_loss"], "signal_loss", s)
+            add(f"frozen-{s}", inject.frozen_clip(live, s, np.random.default_rng(k)), ["frozen"], "frozen", s)
+            add(f"blur-{s}", each(lambda f, i: inject.defocus(f, s), items(live)), ["blur"], "defocus", s)
+            kind = inject._OCCLUDERS[(len(self.items) // 7) % 4]
+            add(f"occlusion-{s}",
+                each(lambda f, i: inject.occlusion(f, s, np.random.default_rng(k), kind)[0], items(live)),
+                ["occlusion"], f"occlusion_{kind}", s)
+            add(f"dark-{s}", each(lambda f, i: inject.too_dark(f, s), items(live)), ["too_dark"], "too_dark", s)
+            add(f"bright-{s}", each(lambda f, i: inject.too_bright(f, s), items(live)), ["too_bright"], "too_bright", s)
+            cast = inject.color_cast(items(live)[0], s, np.random.default_rng(k))[1]
+            add(f"cast-{s}", each(lambda f, i: inject.color_cast(f, s, np.random.default_rng(k))[0], items(live)),
+                ["color_cast"], f"color_cast_{cast}", s)
+            add(f"noise-{s}", each(lambda f, i: inject.noise(f, s, np.random.default_rng(k + i)), items(live)),
+                ["noise"], "snow_noise", s)
+            desc = inject.stripes(items(live)[0], s, np.random.default_rng(k))[1]
+            add(f"stripes-{s}",
+                each(lambda f, i: inject.stripes(f, s, np.random.default_rng(k), phase=0.7 * i)[0], items(live)),
+                ["stripes"], f"stripes_{desc}", s)
+            # the camera turned: the view moves 21 % sideways, diagonally, or onto another scene
+            if s == "mild":
+                moved = [inject.window(f, 0.65, 0.5, size=size) for f in frames]
+            elif s == "medium":
+                moved = [inject.window(f, 0.35, 0.65, size=size) for f in frames]
+            else:
+                o = cv2.resize(other_view, size, interpolation=cv2.INTER_AREA)
+                moved = [inject.sensor_noise(o, np.random.default_rng(k + i), 2.0) for i in range(len(frames))]
+            if still:
+                moved = [inject.sensor_noise(moved[0], np.random.default_rng(k), 2.0)]
+            add(f"scene-{s}", moved, ["scene_change"], "scene_change", s)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=str(REPO / "bench" / "out" / "vqd-corpus"))
+    ap.add_argument("--shared-data", default=None)
+    ap.add_argument("--opencv-data", default=str(OPENCV_DATA))
+    args = ap.parse_args()
+    out = Path(args.out)
+    b = Builder(out)
+    ocv = Path(args.opencv_data)
+
+    pets_path = shared_data(args.shared_data) / "pets09-s2l1.avi"
+    if not pets_path.exists():
+        pets_path = ocv / "vtest.avi"
+    videos = [("pets", read_video(pets_path)), ("tree", read_video(ocv / "tree.avi"))]
+    stills_all = {n: cv2.imread(str(ocv / n)) for split in STILLS.values() for n, _ in split}
+    for n, im in stills_all.items():
+        if im is None:
+            raise SystemExit(f"missing picture {ocv / n} (apt-get install opencv-doc)")
+
+    for split, members in STILLS.items():
+        names = [n for n, _ in members]
+        for j, (name, partner) in enumerate(members):
+            other = stills_all[names[(j + 3) % len(names)]]
+            ref_src = stills_all[partner] if partner else stills_all[name]
+            b.base(f"{split}-{Path(name).stem}", [stills_all[name]], ref_src,
+                   inject.window(other, 0.5, 0.5, size=view_size(other)), split=split, source=name, still=True)
+
+    for vname, frames in videos:
+        n = len(frames)
+        halves = {"tune": frames[: n // 2], "test": frames[n // 2:]}
+        for split, fr in halves.items():
+            count = 3 if vname == "pets" else 1
+            step = 2 if len(fr) >= count * CLIP_LEN * 2 else 1
+            span = CLIP_LEN * step
+            starts = np.linspace(0, len(fr) - span, count).astype(int)
+            other_name = STILLS[split][2][0]
+            other = stills_all[other_name]
+            for c, st in enumerate(starts):
+                clip = fr[st: st + span: step]
+                ref_frame = fr[(st + len(fr) // 2) % len(fr)]  # another moment of the same half
+                b.base(f"{split}-{vname}{c}", clip, ref_frame, inject.window(other, 0.5, 0.5, size=view_size(other)),
+                       split=split, source=vname, still=False)
+
+    (out / "manifest.json").write_text(json.dumps(b.items, indent=1))
+    summary: dict = {}
+    for it in b.items:
+        key = f"{it['split']}/{','.join(it['faults']) or 'clean'}/{it['kind']}"
+        summary[key] = summary.get(key, 0) + 1
+    print(json.dumps(dict(sorted(summary.items())), indent=1))
+    print(f"{len(b.items)} items in {out}")
+
+
+if __name__ == "__main__":
+    main()

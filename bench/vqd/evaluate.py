@@ -1,0 +1,106 @@
+"""Evaluate the video quality diagnosis on the corpus made by build_corpus.py.
+
+    .venv/bin/python bench/vqd/evaluate.py [--corpus bench/out/vqd-corpus] [--split test|tune|all]
+        [--no-reference] [--dump measures.csv]
+
+Prints precision and recall per fault (an item counts for a fault when the fault was
+injected into it; any other fault reported on it is a false positive of that fault), the
+false-alarm rate on clean items (any fault reported), and the worst misses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "src"))
+
+from lookout.health.vqd import FAULTS, diagnose  # noqa: E402
+from lookout.health.vqd.load import read_any, read_image  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--corpus", default=str(REPO / "bench" / "out" / "vqd-corpus"))
+    ap.add_argument("--split", default="test", choices=["test", "tune", "all"])
+    ap.add_argument("--no-reference", action="store_true", help="diagnose without the reference pictures")
+    ap.add_argument("--dump", help="write every item's measures and scores to this CSV")
+    ap.add_argument("--json", help="write the figures to this JSON file")
+    args = ap.parse_args()
+    corpus = Path(args.corpus)
+    items = json.loads((corpus / "manifest.json").read_text())
+    if args.split != "all":
+        items = [i for i in items if i["split"] == args.split]
+    tp, fp, fn = defaultdict(int), defaultdict(int), defaultdict(int)
+    clean_n = clean_alarm = 0
+    rows, misses, alarms = [], [], []
+    t0 = time.perf_counter()
+    ref_cache: dict[str, object] = {}
+    for it in items:
+        ref = None
+        if it.get("reference") and not args.no_reference:
+            if it["reference"] not in ref_cache:
+                ref_cache[it["reference"]] = read_image(corpus / it["reference"])
+            ref = ref_cache[it["reference"]]
+        d = diagnose(read_any(corpus / it["file"]), ref)
+        truth = set(it["faults"])
+        got = set(d.faults)
+        scoreable = set(FAULTS)
+        if ref is None:
+            scoreable.discard("scene_change")  # cannot be told without the reference view
+        if it["kind"] == "still":
+            scoreable.discard("frozen")
+        for f in scoreable:
+            if f in truth and f in got:
+                tp[f] += 1
+            elif f in got:
+                fp[f] += 1
+                alarms.append((f, it["file"], round(d.scores[f])))
+            elif f in truth:
+                fn[f] += 1
+                misses.append((f, it["file"], round(d.scores[f])))
+        if not truth:
+            clean_n += 1
+            if got:
+                clean_alarm += 1
+        rows.append({"file": it["file"], "truth": ",".join(sorted(truth)), "got": ",".join(d.faults),
+                     **{f"m_{k}": round(v, 4) for k, v in d.measures.items()},
+                     **{f"s_{k}": round(v, 1) for k, v in d.scores.items()}})
+    elapsed = time.perf_counter() - t0
+    table = {}
+    print(f"split={args.split} items={len(items)} reference={'no' if args.no_reference else 'yes'} "
+          f"({elapsed:.1f} s incl. decoding)")
+    print(f"{'fault':<14}{'items':>6}{'TP':>5}{'FP':>5}{'FN':>5}{'precision':>11}{'recall':>8}")
+    for f in FAULTS:
+        n = tp[f] + fn[f]
+        p = tp[f] / (tp[f] + fp[f]) if tp[f] + fp[f] else float("nan")
+        r = tp[f] / n if n else float("nan")
+        table[f] = {"items": n, "tp": tp[f], "fp": fp[f], "fn": fn[f], "precision": round(p, 3), "recall": round(r, 3)}
+        print(f"{f:<14}{n:>6}{tp[f]:>5}{fp[f]:>5}{fn[f]:>5}{p:>11.3f}{r:>8.3f}")
+    far = clean_alarm / clean_n if clean_n else float("nan")
+    print(f"clean items: {clean_n}, with any alarm: {clean_alarm} (false-alarm rate {far:.3%})")
+    for name, lst in (("misses", misses), ("false alarms", alarms)):
+        if lst:
+            print(f"{name}:")
+            for f, file, s in sorted(lst)[:400]:
+                print(f"  {f:<13} score {s:>3}  {file}")
+    if args.dump:
+        keys = sorted({k for r in rows for k in r})
+        with open(args.dump, "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=keys)
+            w.writeheader()
+            w.writerows(rows)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"split": args.split, "reference": not args.no_reference,
+                                               "faults": table, "clean_items": clean_n,
+                                               "clean_with_alarm": clean_alarm}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""Colour cast: the picture's average colour is pushed away from neutral, more than its own colour spread.
+
+The cast factor K = D / M (D the distance of the mean chroma from neutral in Lab, M the mean
+distance of pixels from that mean) is the usual measure; a grey-scale night picture has
+D ≈ 0 and so no cast.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from lookout.health.vqd.frames import FrameView
+
+
+def cast_factor(view: FrameView) -> tuple[float, float]:
+    """(K, D): the cast factor and the chroma offset D in Lab units."""
+    lab = cv2.cvtColor(view.color, cv2.COLOR_BGR2LAB)
+    a = lab[..., 1].astype(np.float32) - 128.0
+    b = lab[..., 2].astype(np.float32) - 128.0
+    da, db = float(a.mean()), float(b.mean())
+    d = float(np.hypot(da, db))
+    m = float(np.hypot(np.abs(a - da).mean(), np.abs(b - db).mean()))
+    return d / (m + 2.0), d
+
+
+GRID = (16, 12)
+
+
+def chroma_blocks(color_small: np.ndarray) -> np.ndarray:
+    """Per block: chromaticity (b, g, r each divided by their sum) and mean level, shape (rows, cols, 4).
+
+    Chromaticity does not change when the light gets brighter or dimmer, only when the
+    colour balance does.
+    """
+    gw, gh = GRID
+    h, w = color_small.shape[:2]
+    bh, bw = h // gh, w // gw
+    c = color_small[: bh * gh, : bw * gw].astype(np.float32).reshape(gh, bh, gw, bw, 3).mean(axis=(1, 3))
+    total = c.sum(axis=2, keepdims=True) + 1e-3
+    return np.concatenate([c / total, total / 3.0], axis=2)
+
+
+def chroma_shift(view: FrameView, ref_blocks: np.ndarray) -> float:
+    """Median per-block change of chromaticity from the reference, in percentage points.
+
+    A cast moves every block's colour the same way; a coloured object or cloth moves only
+    the blocks it covers, so the median ignores it. Black and burnt-out blocks carry no
+    colour and are left out; a grey-scale picture (night, IR) has no cast.
+    """
+    cur = chroma_blocks(view.color)
+    valid = (cur[..., 3] > 25) & (cur[..., 3] < 230) & (ref_blocks[..., 3] > 25) & (ref_blocks[..., 3] < 230)
+    if valid.sum() < 8:
+        return 0.0
+    if float(np.abs(cur[..., :3][valid] - 1 / 3).mean()) < 0.004:
+        return 0.0  # grey-scale picture
+    d = (cur[..., :3] - ref_blocks[..., :3])[valid]
+    med = np.median(d, axis=0)
+    return float(100.0 * np.sqrt((med * med).sum()))

@@ -1,0 +1,84 @@
+"""Working copies of a frame for the diagnoses: small colour and grey, a mid-size grey, native crops.
+
+Every diagnosis works on these copies, never on the full frame, so the whole suite costs
+about the same at 720p and 1080p.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+SMALL_WIDTH = 320
+MID_WIDTH = 640
+CROP = 128  # native-resolution crops for the noise estimate
+
+
+class BadFrame(ValueError):
+    """A frame that cannot be diagnosed (wrong type, shape or size)."""
+
+
+@dataclass(frozen=True)
+class FrameView:
+    color: np.ndarray  # BGR uint8, SMALL_WIDTH wide
+    grey: np.ndarray  # uint8, same size as color
+    mid: np.ndarray  # grey uint8, at most MID_WIDTH wide
+    crops: np.ndarray  # grey uint8 crops at native resolution, stacked side by side
+    native_size: tuple[int, int]  # (width, height)
+
+
+def _resize(img: np.ndarray, width: int) -> np.ndarray:
+    h, w = img.shape[:2]
+    if w <= width:
+        return img
+    return cv2.resize(img, (width, max(8, round(h * width / w))), interpolation=cv2.INTER_AREA)
+
+
+def check_frame(frame: object) -> np.ndarray:
+    if not isinstance(frame, np.ndarray):
+        raise BadFrame(f"frame must be a numpy array, got {type(frame).__name__}")
+    if frame.dtype != np.uint8:
+        raise BadFrame(f"frame must be uint8, got {frame.dtype}")
+    if frame.ndim == 2:
+        frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+    elif frame.ndim == 3 and frame.shape[2] == 4:
+        frame = cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
+    elif not (frame.ndim == 3 and frame.shape[2] == 3):
+        raise BadFrame(f"frame must be H×W, H×W×3 (BGR) or H×W×4, got shape {frame.shape}")
+    if frame.shape[0] < 32 or frame.shape[1] < 32:
+        raise BadFrame(f"frame too small to diagnose: {frame.shape[1]}×{frame.shape[0]} (need ≥ 32×32)")
+    return frame
+
+
+def native_crops(frame: np.ndarray) -> np.ndarray:
+    """Three CROP×CROP grey crops across the middle band of the frame, at native resolution."""
+    h, w = frame.shape[:2]
+    c = min(CROP, h, w // 3)
+    y0 = (h - c) // 2
+    xs = [w // 6 - c // 2, w // 2 - c // 2, 5 * w // 6 - c // 2]
+    parts = [frame[y0:y0 + c, max(0, x):max(0, x) + c] for x in xs]
+    return cv2.cvtColor(np.hstack(parts), cv2.COLOR_BGR2GRAY)
+
+
+def prepare(frame: np.ndarray) -> FrameView:
+    frame = check_frame(frame)
+    h, w = frame.shape[:2]
+    mid_c = _resize(frame, MID_WIDTH)
+    small = _resize(mid_c, SMALL_WIDTH)
+    return FrameView(
+        color=small,
+        grey=cv2.cvtColor(small, cv2.COLOR_BGR2GRAY),
+        mid=cv2.cvtColor(mid_c, cv2.COLOR_BGR2GRAY),
+        crops=native_crops(frame),
+        native_size=(w, h),
+    )
+
+
+def ramp(x: float, zero: float, full: float) -> float:
+    """Score 0..100 rising linearly from `zero` (score 0) to `full` (score 100); either direction."""
+    if full == zero:
+        return 100.0 if x >= full else 0.0
+    t = (x - zero) / (full - zero)
+    return float(100.0 * min(1.0, max(0.0, t)))

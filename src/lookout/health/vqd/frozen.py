@@ -1,0 +1,64 @@
+"""Frozen picture: the picture does not change while time passes.
+
+Two pieces of evidence, both needed for "frozen":
+- no structural change: the share of the picture (in blocks) whose mean absolute change
+  exceeds the coding noise in any compared pair — frames a quarter of the clip or more
+  apart and neighbours — stays small. An on-screen clock keeps changing over a frozen
+  picture, but only in one small compact patch, which does not count.
+- no live noise: a live camera's neighbouring frames differ a little even in flat areas
+  (sensor noise); a frozen source encodes to identical frames. Measured as the smallest
+  mean absolute difference, over neighbouring pairs, in the flattest 40 % of blocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from lookout.health.vqd.frames import FrameView
+
+BLOCK = 8
+BLOCK_CHANGE = 3.0  # grey levels of mean absolute change that count as a real change
+
+
+def _blocks(a: np.ndarray) -> np.ndarray:
+    h, w = a.shape
+    h8, w8 = h // BLOCK * BLOCK, w // BLOCK * BLOCK
+    return a[:h8, :w8].reshape(h8 // BLOCK, BLOCK, w8 // BLOCK, BLOCK).mean(axis=(1, 3))
+
+
+def _overlay_discount(union: np.ndarray) -> int:
+    """Blocks of the largest compact patch (an OSD clock or text line) up to 4 % of the picture."""
+    n_lab, _, stats, _ = cv2.connectedComponentsWithStats(union.astype(np.uint8), connectivity=8)
+    if n_lab <= 1:
+        return 0
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    k = int(np.argmax(areas)) + 1
+    bw, bh = stats[k, cv2.CC_STAT_WIDTH], stats[k, cv2.CC_STAT_HEIGHT]
+    if areas[k - 1] <= 0.04 * union.size and bh <= 0.15 * union.shape[0] and bw * bh <= 3 * areas[k - 1]:
+        return int(areas[k - 1])
+    return 0
+
+
+def motion_measures(views: Sequence[FrameView]) -> tuple[float, float] | None:
+    """(changed share, live-noise level) of a clip; None when it has fewer than 2 frames."""
+    n = len(views)
+    if n < 2:
+        return None
+    greys = [v.grey.astype(np.int16) for v in views]
+    if any(g.shape != greys[0].shape for g in greys):
+        return 1.0, 99.0  # the picture size changed: not frozen
+    gap = max(1, n // 4)
+    pairs = {(i, i + 1) for i in range(n - 1)} | {(i, j) for i in range(n) for j in range(i + gap, n, gap)}
+    union = None
+    for i, j in sorted(pairs):
+        ch = _blocks(np.abs(greys[i] - greys[j]).astype(np.float32)) >= BLOCK_CHANGE
+        union = ch if union is None else union | ch
+    count = int(union.sum())
+    changed = max(0, count - _overlay_discount(union)) / union.size if count else 0.0
+    texture = _blocks(cv2.Laplacian(greys[0].astype(np.float32), cv2.CV_32F, ksize=3).__abs__())
+    flat = texture <= np.percentile(texture, 40)
+    live = min(float(_blocks(np.abs(greys[i] - greys[i + 1]).astype(np.float32))[flat].mean()) for i in range(n - 1))
+    return changed, live

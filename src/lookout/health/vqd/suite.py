@@ -1,0 +1,178 @@
+"""The full diagnosis: measures per frame, one score 0–100 per fault, faults over threshold.
+
+Pure functions on numpy frames (BGR uint8). A clip is diagnosed as a whole: per-frame
+scores are combined by their median (a fault present through most of the clip), and
+``frozen`` compares the frames with each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from lookout.health.vqd import color, exposure, frozen, noise, reference, sharpness, signal, stripes
+from lookout.health.vqd.frames import FrameView, prepare, ramp
+
+FAULTS = ("signal_loss", "frozen", "blur", "occlusion", "too_dark", "too_bright", "color_cast", "noise",
+          "stripes", "scene_change")
+
+
+@dataclass(frozen=True)
+class Ramp:
+    zero: float  # raw measure where the score is 0
+    full: float  # raw measure where the score is 100
+
+    def __call__(self, x: float) -> float:
+        return ramp(x, self.zero, self.full)
+
+
+def _default_ramps() -> dict[str, Ramp]:
+    return {
+        "signal_loss": Ramp(0.80, 0.96),  # share of the picture at one grey level
+        "frozen_changed": Ramp(0.06, 0.02),  # share of the picture that changed over the clip
+        "frozen_live": Ramp(0.026, 0.012),  # live-noise level between neighbouring frames
+        "blur": Ramp(0.62, 0.78),  # blur effect 0..1 (no reference)
+        "blur_vs_reference": Ramp(0.04, 0.12),  # blur effect above the reference's
+        "occlusion": Ramp(0.05, 0.15),  # largest unmatched region vs. the reference, share of comparable view
+        "occlusion_noref": Ramp(0.30, 0.50),  # largest flat region at the border, share of view
+        "too_dark": Ramp(110.0, 50.0),  # 95th percentile grey level
+        "too_bright_floor": Ramp(110.0, 150.0),  # 5th percentile grey level (washed out)
+        "too_bright_mean": Ramp(160.0, 190.0),  # mean grey level (with burnt-out parts)
+        "too_bright_burnt": Ramp(0.08, 0.20),  # share of burnt-out pixels
+        "color_cast": Ramp(1.2, 2.4),  # cast factor K (no reference)
+        "color_cast_vs_reference": Ramp(1.5, 4.5),  # median chromaticity change from the reference, points
+        "noise": Ramp(7.0, 10.0),  # noise sigma, grey levels
+        "stripes": Ramp(1.0, 2.0),  # spectral peak prominence, log units
+        "scene_change": Ramp(0.55, 0.85),  # share of informative blocks that no longer match
+        "scene_shift": Ramp(0.05, 0.12),  # global shift, share of width
+    }
+
+
+@dataclass(frozen=True)
+class VqdConfig:
+    """Thresholds (0–100) per fault and the measure→score ramps."""
+
+    thresholds: dict[str, float] = field(default_factory=lambda: {f: 50.0 for f in FAULTS})
+    ramps: dict[str, Ramp] = field(default_factory=_default_ramps)
+    min_cast_offset: float = 4.0  # Lab units: a smaller mean chroma offset is never a cast
+    min_shift_response: float = 0.15
+
+    def threshold(self, fault: str) -> float:
+        return float(self.thresholds.get(fault, 50.0))
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    faults: list[str]
+    scores: dict[str, float]
+    measures: dict[str, float]
+
+    def to_json(self) -> dict:
+        return {"faults": list(self.faults), "scores": {k: round(v, 1) for k, v in self.scores.items()}}
+
+
+def frame_measures(view: FrameView, ref_small: np.ndarray | None, ref_blur: float | None = None,
+                   ref_chroma: np.ndarray | None = None) -> dict[str, float]:
+    p5, mean, p95 = exposure.percentiles(view)
+    k, d = color.cast_factor(view)
+    m = {
+        "solid": signal.solid_fraction(view)[0],
+        "solid_level": float(signal.solid_fraction(view)[1]),
+        "p5": p5,
+        "mean": mean,
+        "p95": p95,
+        "saturated": exposure.saturated_fraction(view),
+        "cast_k": k,
+        "cast_d": d,
+        "noise_sigma": noise.noise_sigma(view),
+        "blur_effect": sharpness.blur_effect(view),
+        "stripe_peak": stripes.peak_prominence(view),
+        "flat_region": reference.flat_region(view),
+    }
+    if ref_small is not None:
+        rc = reference.compare(view, ref_small)
+        m.update(ref_shift=rc.shift, ref_response=rc.shift_response, ref_unmatched=rc.unmatched,
+                 ref_region=rc.occluded_region, ref_informative=rc.informative)
+        if ref_chroma is not None:
+            m["ref_chroma_shift"] = color.chroma_shift(view, ref_chroma)
+        if ref_blur is not None:
+            m["ref_blur_increase"] = m["blur_effect"] - ref_blur
+    return m
+
+
+def scores_from_measures(m: dict[str, float], cfg: VqdConfig) -> dict[str, float]:
+    r = cfg.ramps
+    s = {
+        # a burnt-out white picture is judged as too bright, not as a lost signal
+        "signal_loss": r["signal_loss"](m["solid"]) if m["solid_level"] < 245 else 0.0,
+        "frozen": 0.0,
+        "blur": r["blur_vs_reference"](m["ref_blur_increase"]) if "ref_blur_increase" in m
+        else r["blur"](m["blur_effect"]),
+        "too_dark": r["too_dark"](m["p95"]),
+        "too_bright": max(r["too_bright_floor"](m["p5"]),
+                          min(r["too_bright_mean"](m["mean"]), r["too_bright_burnt"](m["saturated"]))),
+        "color_cast": (r["color_cast_vs_reference"](m["ref_chroma_shift"]) if "ref_chroma_shift" in m
+                       else r["color_cast"](m["cast_k"]) if m["cast_d"] >= cfg.min_cast_offset else 0.0),
+        "noise": r["noise"](m["noise_sigma"]),
+        "stripes": r["stripes"](m["stripe_peak"]),
+    }
+    if not np.isnan(m.get("changed", float("nan"))):
+        s["frozen"] = min(r["frozen_changed"](m["changed"]), r["frozen_live"](m["live_noise"]))
+    if "ref_unmatched" in m:
+        shift_score = r["scene_shift"](m["ref_shift"]) if m["ref_response"] >= cfg.min_shift_response else 0.0
+        s["scene_change"] = max(r["scene_change"](m["ref_unmatched"]), shift_score)
+        s["occlusion"] = r["occlusion"](m["ref_region"])
+    else:
+        s["scene_change"] = 0.0
+        s["occlusion"] = r["occlusion_noref"](m["flat_region"])
+    return {f: float(s[f]) for f in FAULTS}
+
+
+def decide(scores: dict[str, float], cfg: VqdConfig) -> list[str]:
+    over = [f for f in FAULTS if scores[f] >= cfg.threshold(f)]
+    if "signal_loss" in over:
+        return ["signal_loss"]  # no picture: nothing else can be judged
+    if {"too_dark", "too_bright", "noise", "stripes"} & set(over):
+        # the picture itself is degraded all over: comparing it with the reference says nothing more
+        over = [f for f in over if f not in ("occlusion", "scene_change")]
+    if {"too_dark", "too_bright", "occlusion"} & set(over):
+        over = [f for f in over if f != "color_cast"]  # exposure or a coloured cover explains the colour
+    if "scene_change" in over:
+        # a turned camera mismatches everywhere, and its sharpness is not the reference's
+        over = [f for f in over if f not in ("occlusion", "blur", "color_cast")]
+    return over
+
+
+def clip_measures(frames: Sequence[np.ndarray], reference_frame: np.ndarray | None = None) -> dict[str, float]:
+    """Raw measures of a clip (median over frames) plus the clip's ``changed`` share."""
+    if len(frames) == 0:
+        raise ValueError("no frame to diagnose")
+    views = [prepare(f) for f in frames]
+    ref_small = ref_blur = ref_chroma = None
+    if reference_frame is not None:
+        h, w = views[0].grey.shape
+        ref_view = prepare(reference_frame)
+        ref_small = reference.prepare_reference(ref_view.grey, (w, h))
+        ref_blur = sharpness.blur_effect(ref_view)
+        ref_color = cv2.resize(ref_view.color, (w, h), interpolation=cv2.INTER_AREA)
+        ref_chroma = color.chroma_blocks(ref_color)
+    per = [frame_measures(v, ref_small, ref_blur, ref_chroma) for v in views]
+    keys = per[0].keys()
+    m = {k: float(np.median([p[k] for p in per])) for k in keys}
+    mm = frozen.motion_measures(views)
+    m["changed"], m["live_noise"] = (float("nan"), float("nan")) if mm is None else mm
+    return m
+
+
+def diagnose(frames: Sequence[np.ndarray] | np.ndarray, reference_frame: np.ndarray | None = None,
+             config: VqdConfig | None = None) -> Diagnosis:
+    """Diagnose one picture or a clip (a sequence of frames in time order)."""
+    cfg = config or VqdConfig()
+    if isinstance(frames, np.ndarray) and frames.ndim in (2, 3) and (frames.ndim == 2 or frames.shape[2] in (3, 4)):
+        frames = [frames]
+    m = clip_measures(list(frames), reference_frame)
+    scores = scores_from_measures(m, cfg)
+    return Diagnosis(faults=decide(scores, cfg), scores=scores, measures=m)

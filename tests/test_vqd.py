@@ -1,0 +1,148 @@
+"""Video quality diagnosis on real footage (the PETS 2009 clip) with faults injected."""
+
+from __future__ import annotations
+
+import json
+
+import av
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from lookout.cli import app
+from lookout.health.vqd import FAULTS, BadFrame, diagnose
+
+
+@pytest.fixture(scope="module")
+def pets_frames(pets_video):
+    frames = []
+    with av.open(str(pets_video)) as c:
+        for i, f in enumerate(c.decode(video=0)):
+            if i % 3 == 0:
+                frames.append(f.to_ndarray(format="bgr24"))
+            if len(frames) == 24:
+                break
+    return frames
+
+
+def _clip(frames, start=0, n=8):
+    return frames[start:start + n]
+
+
+def test_clean_footage_has_no_fault(pets_frames):
+    d = diagnose(_clip(pets_frames, 8), pets_frames[0])
+    assert d.faults == [], d.scores
+    assert set(d.scores) == set(FAULTS)
+    assert all(0 <= v <= 100 for v in d.scores.values())
+    assert diagnose(pets_frames[5]).faults == []
+
+
+def test_black_screen_with_osd_is_signal_loss_only(pets_frames):
+    black = np.full_like(pets_frames[0], 16)
+    cv2.putText(black, "2026-11-22 14:03:27 CAM 07", (20, 40), cv2.FONT_HERSHEY_SIMPLEX, 1, (235, 235, 235), 2)
+    assert diagnose(black, pets_frames[0]).faults == ["signal_loss"]
+    blue = np.zeros_like(pets_frames[0])
+    blue[:] = (170, 40, 10)
+    cv2.putText(blue, "NO VIDEO", (250, 300), cv2.FONT_HERSHEY_SIMPLEX, 2, (255, 255, 255), 3)
+    assert diagnose([blue, blue.copy()]).faults == ["signal_loss"]
+
+
+def test_frozen_picture_with_ticking_clock_is_frozen(pets_frames):
+    still = pets_frames[4]
+    clip = []
+    for i in range(8):
+        f = still.copy()
+        cv2.putText(f, f"14:03:{10 + i:02d}", (16, 36), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (255, 255, 255), 2)
+        clip.append(f)
+    assert "frozen" in diagnose(clip).faults
+    assert "frozen" not in diagnose(_clip(pets_frames, 0)).faults
+    assert diagnose(still).scores["frozen"] == 0  # one picture cannot show time passing
+
+
+def test_each_injected_fault_is_found(pets_frames):
+    f = pets_frames[6]
+    ref = pets_frames[0]
+    h, w = f.shape[:2]
+    kernel = np.zeros((17, 17), np.float32)
+    cv2.circle(kernel, (8, 8), 8, 1.0, -1)
+    blurred = cv2.filter2D(f, -1, kernel / kernel.sum())
+    dark = np.clip(f.astype(np.float32) * 0.15, 0, 255).astype(np.uint8)
+    bright = np.clip(f.astype(np.float32) * 2.5 + 60, 0, 255).astype(np.uint8)
+    cast = np.clip(f.astype(np.float32) * np.array([0.7, 0.95, 1.4], np.float32), 0, 255).astype(np.uint8)
+    rng = np.random.default_rng(1)
+    noisy = np.clip(f.astype(np.float32) + rng.normal(0, 25, f.shape[:2])[..., None], 0, 255).astype(np.uint8)
+    yy = np.arange(h, dtype=np.float32)[:, None, None]
+    striped = np.clip(f.astype(np.float32) + 22 * np.sin(2 * np.pi * yy / 19.0), 0, 255).astype(np.uint8)
+    covered = f.copy()
+    covered[:, : int(0.4 * w)] = (70, 75, 80)
+    covered = cv2.GaussianBlur(covered, (0, 0), 1.0)
+    turned = cv2.resize(f[:, w // 3:], (w, h))
+    cases = {"blur": blurred, "too_dark": dark, "too_bright": bright, "color_cast": cast, "noise": noisy,
+             "stripes": striped, "occlusion": covered, "scene_change": turned}
+    for fault, img in cases.items():
+        d = diagnose(img, ref)
+        assert fault in d.faults, (fault, d.faults, d.scores)
+
+
+def test_grey_night_picture_is_not_a_colour_cast(pets_frames):
+    grey = cv2.cvtColor(cv2.cvtColor(pets_frames[3], cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    d = diagnose(grey, pets_frames[0])
+    assert "color_cast" not in d.faults
+    assert d.scores["color_cast"] < 20
+
+
+def test_bad_frames_are_refused_clearly():
+    with pytest.raises(BadFrame, match="uint8"):
+        diagnose(np.zeros((100, 100, 3), np.float32))
+    with pytest.raises(BadFrame, match="too small"):
+        diagnose(np.zeros((10, 10, 3), np.uint8))
+    with pytest.raises(ValueError, match="no frame"):
+        diagnose([])
+
+
+def _write_clip(path, frames, fps=5):
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), "w") as out:
+        st = out.add_stream("libx264", rate=fps)
+        st.width, st.height, st.pix_fmt = w, h, "yuv420p"
+        st.options = {"crf": "20", "preset": "ultrafast"}
+        for f in frames:
+            for p in st.encode(av.VideoFrame.from_ndarray(f, format="bgr24")):
+                out.mux(p)
+        for p in st.encode():
+            out.mux(p)
+
+
+def test_cli_diagnose_and_batch(tmp_path, pets_frames):
+    small = [cv2.resize(f, (384, 288), interpolation=cv2.INTER_AREA) for f in pets_frames]
+    cv2.imwrite(str(tmp_path / "ref.jpg"), small[0])
+    cv2.imwrite(str(tmp_path / "ok.jpg"), small[5])
+    cv2.imwrite(str(tmp_path / "black.png"), np.zeros_like(small[0]))
+    _write_clip(tmp_path / "live.mp4", small[:12])
+    _write_clip(tmp_path / "frozen.mp4", [small[4]] * 12)
+    runner = CliRunner()
+    r = runner.invoke(app, ["vqd", "diagnose", str(tmp_path / "ok.jpg"), "--reference", str(tmp_path / "ref.jpg"), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["faults"] == []
+    r = runner.invoke(app, ["vqd", "diagnose", str(tmp_path / "frozen.mp4"), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["faults"] == ["frozen"]
+    manifest = [
+        {"file": "black.png", "reference": None, "note": "ignored"},
+        {"file": "live.mp4", "reference": "ref.jpg"},
+        {"file": "frozen.mp4", "reference": "ref.jpg"},
+        {"file": "missing.jpg", "reference": None},
+    ]
+    (tmp_path / "m.json").write_text(json.dumps(manifest))
+    r = runner.invoke(app, ["vqd", "batch", str(tmp_path / "m.json"), "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert [o["file"] for o in out] == ["black.png", "live.mp4", "frozen.mp4", "missing.jpg"]
+    assert out[0]["faults"] == ["signal_loss"]
+    assert out[1]["faults"] == []
+    assert out[2]["faults"] == ["frozen"]
+    assert "no such file" in out[3]["error"]
+    r = runner.invoke(app, ["vqd", "diagnose", str(tmp_path / "nope.mp4"), "--json"])
+    assert r.exit_code == 2
+    assert "no such file" in r.output
