@@ -217,3 +217,42 @@ class UdpPeer:
     def message(self, user: str, body: bytes, call_id: str = "m1") -> str:
         self.send(self.request("MESSAGE", user, {"Content-Type": "Application/MANSCDP+xml"}, body, call_id))
         return self.recv()
+
+
+class TcpPeer(UdpPeer):
+    """The same peer over one TCP connection (SIP framing by Content-Length)."""
+
+    def __init__(self, port: int) -> None:
+        self.server = ("127.0.0.1", port)
+        self.sock = socket.create_connection(self.server, timeout=5)
+        self.port = self.sock.getsockname()[1]
+        self.cseq = 0
+        self.requests = []
+        self.buf = b""
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def _read_one(self) -> str:
+        while b"\r\n\r\n" not in self.buf:
+            chunk = self.sock.recv(65535)
+            if not chunk:
+                raise ConnectionError("closed")
+            self.buf += chunk
+        head, _, rest = self.buf.partition(b"\r\n\r\n")
+        m = re.search(rb"Content-Length: *(\d+)", head, re.I)
+        n = int(m.group(1)) if m else 0
+        while len(rest) < n:
+            rest += self.sock.recv(65535)
+        self.buf = rest[n:]
+        return (head + b"\r\n\r\n" + rest[:n]).decode("utf-8", "replace")
+
+    def recv(self) -> str:
+        while True:
+            text = self._read_one()
+            if text.startswith("SIP/2.0"):
+                return text
+            self.requests.append(text)
+
+    def request(self, *args, **kwargs) -> bytes:
+        return super().request(*args, **kwargs).replace(b"SIP/2.0/UDP", b"SIP/2.0/TCP", 1)

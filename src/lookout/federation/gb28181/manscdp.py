@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from xml.etree.ElementTree import Element
 
+from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as DET
 
 CONTENT_TYPE = "Application/MANSCDP+xml"
@@ -83,6 +84,8 @@ def _leaf_dict(el: Element) -> dict[str, Any]:
 def _fromstring(body: bytes) -> Element:
     try:
         return DET.fromstring(body)
+    except DefusedXmlException as exc:
+        raise ManscdpError(f"body refused: {exc.__class__.__name__} (entities and DTDs are not accepted)") from None
     except (DET.ParseError, LookupError, ValueError) as first:
         # a multi-byte declaration expat cannot use (GB2312), or one that lies: decode here, drop it
         decl = _DECL.match(body)
@@ -91,11 +94,11 @@ def _fromstring(body: bytes) -> Element:
             try:
                 text = _DECL.sub(b"", body, count=1).decode(enc)
                 return DET.fromstring(text)
+            except DefusedXmlException as exc:
+                raise ManscdpError(f"body refused: {exc.__class__.__name__} (entities and DTDs are not accepted)") from None
             except (UnicodeDecodeError, DET.ParseError, ValueError):
                 continue
         raise ManscdpError(f"body is not well-formed XML: {first}") from None
-    except Exception as exc:  # defusedxml refuses entities / DTDs
-        raise ManscdpError(f"body refused: {exc.__class__.__name__}") from None
 
 
 def parse(body: bytes) -> Manscdp:

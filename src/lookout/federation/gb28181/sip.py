@@ -233,7 +233,7 @@ def uri_user(uri: str) -> str:
     return rest.split("@", 1)[0]
 
 
-_AUTH_PARAM = re.compile(r'\s*([A-Za-z0-9_\-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s,]+)\s*(?:,|$)')
+_AUTH_PARAM = re.compile(r'\s*([A-Za-z0-9_\-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s,"][^\s,]*)\s*(?:,|$)')
 
 
 def parse_auth(value: str) -> tuple[str, dict[str, str]]:
