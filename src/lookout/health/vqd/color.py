@@ -10,17 +10,16 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from lookout.health.vqd.frames import FrameView
+from lookout.health.vqd.frames import FrameView, block_means
 
 
 def cast_factor(view: FrameView) -> tuple[float, float]:
     """(K, D): the cast factor and the chroma offset D in Lab units."""
     lab = cv2.cvtColor(view.color, cv2.COLOR_BGR2LAB)
-    a = lab[..., 1].astype(np.float32) - 128.0
-    b = lab[..., 2].astype(np.float32) - 128.0
-    da, db = float(a.mean()), float(b.mean())
+    mean, std = cv2.meanStdDev(lab)
+    da, db = float(mean[1, 0]) - 128.0, float(mean[2, 0]) - 128.0
     d = float(np.hypot(da, db))
-    m = float(np.hypot(np.abs(a - da).mean(), np.abs(b - db).mean()))
+    m = 0.8 * float(np.hypot(std[1, 0], std[2, 0]))  # ≈ the mean absolute deviation of a normal spread
     return d / (m + 2.0), d
 
 
@@ -33,10 +32,7 @@ def chroma_blocks(color_small: np.ndarray) -> np.ndarray:
     Chromaticity does not change when the light gets brighter or dimmer, only when the
     colour balance does.
     """
-    gw, gh = GRID
-    h, w = color_small.shape[:2]
-    bh, bw = h // gh, w // gw
-    c = color_small[: bh * gh, : bw * gw].astype(np.float32).reshape(gh, bh, gw, bw, 3).mean(axis=(1, 3))
+    c = block_means(color_small.astype(np.float32), GRID)
     total = c.sum(axis=2, keepdims=True) + 1e-3
     return np.concatenate([c / total, total / 3.0], axis=2)
 

@@ -82,3 +82,11 @@ def ramp(x: float, zero: float, full: float) -> float:
         return 100.0 if x >= full else 0.0
     t = (x - zero) / (full - zero)
     return float(100.0 * min(1.0, max(0.0, t)))
+
+
+def block_means(img: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """Mean of each block of a (cols, rows) grid; the picture is cropped to a whole number of blocks."""
+    gw, gh = grid
+    h, w = img.shape[:2]
+    bh, bw = h // gh, w // gw
+    return cv2.resize(img[: bh * gh, : bw * gw], (gw, gh), interpolation=cv2.INTER_AREA)

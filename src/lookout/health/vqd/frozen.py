@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from lookout.health.vqd.frames import FrameView
+from lookout.health.vqd.frames import FrameView, block_means
 
 BLOCK = 8
 BLOCK_CHANGE = 3.0  # grey levels of mean absolute change that count as a real change
@@ -25,8 +25,7 @@ BLOCK_CHANGE = 3.0  # grey levels of mean absolute change that count as a real c
 
 def _blocks(a: np.ndarray) -> np.ndarray:
     h, w = a.shape
-    h8, w8 = h // BLOCK * BLOCK, w // BLOCK * BLOCK
-    return a[:h8, :w8].reshape(h8 // BLOCK, BLOCK, w8 // BLOCK, BLOCK).mean(axis=(1, 3))
+    return block_means(a.astype(np.float32), (w // BLOCK, h // BLOCK))
 
 
 def _overlay_discount(union: np.ndarray) -> int:
@@ -47,18 +46,18 @@ def motion_measures(views: Sequence[FrameView]) -> tuple[float, float] | None:
     n = len(views)
     if n < 2:
         return None
-    greys = [v.grey.astype(np.int16) for v in views]
+    greys = [v.grey for v in views]
     if any(g.shape != greys[0].shape for g in greys):
         return 1.0, 99.0  # the picture size changed: not frozen
     gap = max(1, n // 4)
     pairs = {(i, i + 1) for i in range(n - 1)} | {(i, j) for i in range(n) for j in range(i + gap, n, gap)}
     union = None
     for i, j in sorted(pairs):
-        ch = _blocks(np.abs(greys[i] - greys[j]).astype(np.float32)) >= BLOCK_CHANGE
+        ch = _blocks(cv2.absdiff(greys[i], greys[j])) >= BLOCK_CHANGE
         union = ch if union is None else union | ch
     count = int(union.sum())
     changed = max(0, count - _overlay_discount(union)) / union.size if count else 0.0
-    texture = _blocks(cv2.Laplacian(greys[0].astype(np.float32), cv2.CV_32F, ksize=3).__abs__())
+    texture = _blocks(np.abs(cv2.Laplacian(greys[0], cv2.CV_32F, ksize=3)))
     flat = texture <= np.percentile(texture, 40)
-    live = min(float(_blocks(np.abs(greys[i] - greys[i + 1]).astype(np.float32))[flat].mean()) for i in range(n - 1))
+    live = min(float(_blocks(cv2.absdiff(greys[i], greys[i + 1]))[flat].mean()) for i in range(n - 1))
     return changed, live

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from lookout.health.vqd.frames import FrameView
+from lookout.health.vqd.frames import FrameView, block_means
 
 GRID = (16, 12)  # blocks across, down
 MATCH_NCC = 0.5
@@ -61,18 +61,17 @@ def compare(view: FrameView, ref_small: np.ndarray) -> RefCompare:
     if 0.002 < shift <= 0.06:
         m = np.float32([[1, 0, dx], [0, 1, dy]])
         aligned = cv2.warpAffine(ref_small, m, (w, h), borderMode=cv2.BORDER_REFLECT)
-    rb, cb = _blocks(aligned), _blocks(cur)
-    rz = rb - rb.mean(axis=2, keepdims=True)
-    cz = cb - cb.mean(axis=2, keepdims=True)
-    rs = np.sqrt((rz * rz).mean(axis=2))
-    cs = np.sqrt((cz * cz).mean(axis=2))
-    ncc = (rz * cz).mean(axis=2) / (rs * cs + 1e-3)
+    # block statistics from block means of x, y, x², y², xy (exact for whole blocks)
+    mr, mc = block_means(aligned, GRID), block_means(cur, GRID)
+    rs = np.sqrt(np.maximum(block_means(aligned * aligned, GRID) - mr * mr, 0.0))
+    cs = np.sqrt(np.maximum(block_means(cur * cur, GRID) - mc * mc, 0.0))
+    ncc = (block_means(aligned * cur, GRID) - mr * mc) / (rs * cs + 1e-3)
     # contrast may change as a whole (dusk, gain, exposure): compare texture after that change
     both = (rs >= TEXTURED_STD) & (cs >= 1.0)
     gain = float(np.clip(np.median(cs[both] / rs[both]), 0.05, 20.0)) if both.sum() >= 8 else 1.0
     csn = cs / gain
     lo, hi = np.minimum(rs, csn), np.maximum(rs, csn)
-    cur_mean = cb.mean(axis=2)
+    cur_mean = mc
     exposed = (cur_mean > 8) & (cur_mean < 247)  # black or burnt-out blocks are exposure faults
     # texture appeared or vanished (a cloth, a branch), or both textured and no longer alike
     texture_change = exposed & (hi >= 2 * TEXTURED_STD) & (hi >= 3 * lo)

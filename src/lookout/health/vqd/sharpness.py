@@ -12,7 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from lookout.health.vqd.frames import FrameView
+from lookout.health.vqd.frames import FrameView, block_means
 
 GRID = (8, 6)
 PERCENTILE = 20
@@ -20,16 +20,18 @@ PERCENTILE = 20
 
 def blur_effect(view: FrameView) -> float:
     f = view.mid.astype(np.float32)
-    gw, gh = GRID
     s_f = s_v = None
-    for ksize, axis in (((1, 9), 1), ((9, 1), 0)):
+    for ksize, horizontal in (((9, 1), True), ((1, 9), False)):  # cv2 ksize is (width, height)
         b = cv2.blur(f, ksize)
-        d_f = np.abs(np.diff(f, axis=axis))
-        d_v = np.maximum(0.0, d_f - np.abs(np.diff(b, axis=axis)))
-        h, w = d_f.shape
-        bh, bw = h // gh, w // gw
-        bf = d_f[: bh * gh, : bw * gw].reshape(gh, bh, gw, bw).sum(axis=(1, 3))
-        bv = d_v[: bh * gh, : bw * gw].reshape(gh, bh, gw, bw).sum(axis=(1, 3))
+        if horizontal:
+            d_f = cv2.absdiff(f[:, 1:], f[:, :-1])
+            d_b = cv2.absdiff(b[:, 1:], b[:, :-1])
+        else:
+            d_f = cv2.absdiff(f[1:, :], f[:-1, :])
+            d_b = cv2.absdiff(b[1:, :], b[:-1, :])
+        d_v = cv2.max(cv2.subtract(d_f, d_b), 0.0)
+        bf = block_means(d_f, GRID)
+        bv = block_means(d_v, GRID)
         s_f = bf if s_f is None else s_f + bf
         s_v = bv if s_v is None else s_v + bv
     if float(s_f.max()) <= 1e-6:
