@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 USER_AGENT = "Lookout GB28181"
 ALLOW = "REGISTER, MESSAGE, NOTIFY, OPTIONS"
 T1, TIMER_F = 0.5, 32.0
+ADMISSION_CACHE_S = 10.0  # a challenged device retries at once: look the registry up once, not twice
 MAX_TCP_HEADER = 16_384
 
 
@@ -97,6 +98,7 @@ class GbServer:
         self._cseq = itertools.count(1)
         self._executor: ThreadPoolExecutor | None = None
         self._tasks: set[asyncio.Task] = set()
+        self._admissions: dict[str, tuple[float, gbstore.Admission | None]] = {}
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.base_events.Server | None = None
         self._sweeper: asyncio.Task | None = None
@@ -288,8 +290,7 @@ class GbServer:
             gbcode.parse(code)
         except gbcode.GBCodeError as exc:
             return await self._refuse(msg, peer, code, f"malformed device ID: {exc}")
-        adm: gbstore.Admission | None = await self._db(gbstore.find_admission, code, self.secret,
-                                                        self.cfg.default_password)
+        adm = await self._admission(code)
         if adm is None:
             return await self._refuse(msg, peer, code, "device ID is not in the registry")
         if adm.password is None:
@@ -343,6 +344,17 @@ class GbServer:
         log.info("device %s registered from %s for %d s", code, peer, expires)
         after = (lambda: self._spawn(self.query_catalog(code))) if self.cfg.catalog_on_register else None
         return Reply(self._respond(msg, peer, 200, headers=headers), after)
+
+    async def _admission(self, code: str) -> gbstore.Admission | None:
+        mono = asyncio.get_running_loop().time()
+        hit = self._admissions.get(code)
+        if hit is not None and hit[0] > mono:
+            return hit[1]
+        adm = await self._db(gbstore.find_admission, code, self.secret, self.cfg.default_password)
+        if len(self._admissions) > 100_000:
+            self._admissions.clear()
+        self._admissions[code] = (mono + ADMISSION_CACHE_S, adm)
+        return adm
 
     def _challenge(self, msg: sip.SipMessage, peer: Peer, now: datetime, stale: bool = False) -> bytes:
         nonce = digest.make_nonce(self.nonce_key, now.timestamp())
