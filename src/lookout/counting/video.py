@@ -18,6 +18,8 @@ class VideoError(RuntimeError):
 
 
 def video_fps(path: str | Path) -> float:
+    if not Path(path).is_file():
+        raise VideoError(f"{path}: no such video file")
     try:
         with av.open(str(path)) as c:
             rate = c.streams.video[0].average_rate or c.streams.video[0].guessed_rate
