@@ -150,6 +150,18 @@ def sipp(scenario: str, port: int, *, user: str, password: str | None = None, oo
 
 # ---- a raw UDP peer (for what sipp cannot send) ------------------------------------------------------
 
+def authorization(challenge: str, user: str, password: str, nc: str = "00000001") -> str:
+    """The Authorization header answering a 401's WWW-Authenticate."""
+    nonce = re.search(r'nonce="([^"]+)"', challenge).group(1)
+    realm = re.search(r'realm="([^"]+)"', challenge).group(1)
+    uri = "sip:34020000002000000001@3402000000"
+    ha1 = hashlib.md5(f"{user}:{realm}:{password}".encode()).hexdigest()
+    ha2 = hashlib.md5(f"REGISTER:{uri}".encode()).hexdigest()
+    resp = hashlib.md5(f"{ha1}:{nonce}:{nc}:abc:auth:{ha2}".encode()).hexdigest()
+    return (f'Digest username="{user}", realm="{realm}", nonce="{nonce}", uri="{uri}", '
+            f'response="{resp}", algorithm=MD5, qop=auth, nc={nc}, cnonce="abc"')
+
+
 class UdpPeer:
     def __init__(self, port: int) -> None:
         self.server = ("127.0.0.1", port)
@@ -203,15 +215,8 @@ class UdpPeer:
         r = self.recv()
         if not r.startswith("SIP/2.0 401"):
             return r
-        nonce = re.search(r'nonce="([^"]+)"', r).group(1)
-        realm = re.search(r'realm="([^"]+)"', r).group(1)
-        uri = "sip:34020000002000000001@3402000000"
-        ha1 = hashlib.md5(f"{user}:{realm}:{password}".encode()).hexdigest()
-        ha2 = hashlib.md5(f"REGISTER:{uri}".encode()).hexdigest()
-        resp = hashlib.md5(f"{ha1}:{nonce}:00000001:abc:auth:{ha2}".encode()).hexdigest()
-        auth = (f'Digest username="{user}", realm="{realm}", nonce="{nonce}", uri="{uri}", '
-                f'response="{resp}", algorithm=MD5, qop=auth, nc=00000001, cnonce="abc"')
-        self.send(self.request("REGISTER", user, {"Expires": str(expires), "Authorization": auth}))
+        self.last_auth = authorization(r, user, password)
+        self.send(self.request("REGISTER", user, {"Expires": str(expires), "Authorization": self.last_auth}))
         return self.recv()
 
     def message(self, user: str, body: bytes, call_id: str = "m1") -> str:

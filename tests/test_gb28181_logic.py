@@ -220,6 +220,20 @@ def test_refusals_for_messages(db_url):
             p.close()
 
 
+def test_a_replayed_authorization_is_challenged_again(db_url):
+    seed(db_url)
+    with running_server(db_url, catalog_on_register=False) as srv:
+        p = UdpPeer(srv.udp_port)
+        try:
+            assert p.register(NVR, NVR_PASSWORD).startswith("SIP/2.0 200")
+            p.send(p.request("REGISTER", NVR, {"Expires": "3600", "Authorization": p.last_auth}))
+            r = p.recv()
+            assert r.startswith("SIP/2.0 401") and "stale=TRUE" in r
+            assert p.register(NVR, NVR_PASSWORD).startswith("SIP/2.0 200")
+        finally:
+            p.close()
+
+
 def test_tcp_registration_keepalive_and_catalog_query(db_url):
     seed(db_url)
     with running_server(db_url) as srv:

@@ -99,6 +99,7 @@ class GbServer:
         self._executor: ThreadPoolExecutor | None = None
         self._tasks: set[asyncio.Task] = set()
         self._admissions: dict[str, tuple[float, gbstore.Admission | None]] = {}
+        self._nonce_use: dict[str, tuple[float, int]] = {}  # nonce → (issue time, highest nc accepted)
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.base_events.Server | None = None
         self._sweeper: asyncio.Task | None = None
@@ -310,6 +311,8 @@ class GbServer:
                                 nonce_ttl_s=self.cfg.nonce_ttl_s)
         if verdict.status == 401:
             return Reply(self._challenge(msg, peer, now, stale=verdict.stale))
+        if verdict.ok and not self._fresh_use(params, now.timestamp()):
+            return Reply(self._challenge(msg, peer, now, stale=True))  # a replayed Authorization
         if not verdict.ok:
             self.stats.counts["auth_failed"] += 1
             log.warning("registration of %s from %s refused: %s", code, peer, verdict.reason)
@@ -344,6 +347,19 @@ class GbServer:
         log.info("device %s registered from %s for %d s", code, peer, expires)
         after = (lambda: self._spawn(self.query_catalog(code))) if self.cfg.catalog_on_register else None
         return Reply(self._respond(msg, peer, 200, headers=headers), after)
+
+    def _fresh_use(self, params: dict[str, str], now: float) -> bool:
+        """Each nonce's nc must grow (RFC 2617 replay protection); without qop a nonce is good once."""
+        nonce = params["nonce"]
+        try:
+            nc = int(params.get("nc") or "0", 16)
+        except ValueError:
+            return False
+        seen = self._nonce_use.get(nonce)
+        if seen is not None and nc <= seen[1]:
+            return False
+        self._nonce_use[nonce] = (now, nc)
+        return True
 
     async def _admission(self, code: str) -> gbstore.Admission | None:
         mono = asyncio.get_running_loop().time()
@@ -536,6 +552,9 @@ class GbServer:
             self._publish(await self._db(gbstore.apply_transition, t))
             if not self.book.is_registered(t.code, now):
                 self.peers.pop(t.code, None)
+        limit = now.timestamp() - self.cfg.nonce_ttl_s - 5
+        for nonce in [n for n, (t, _) in self._nonce_use.items() if t < limit]:
+            del self._nonce_use[nonce]
         dirty = self.book.take_dirty()
         if dirty:
             await self._db(gbstore.flush_keepalives, dirty)
