@@ -83,6 +83,7 @@ def test_digest_verify_fresh_stale_forged_and_wrong():
     assert digest.verify(params("other"), now=now + 10, **kw).status == 403
     stale = digest.verify(params(), now=now + 301, **kw)
     assert (stale.status, stale.stale) == (401, True)
+    assert digest.make_nonce(key, now) != digest.make_nonce(key, now)  # unique even within a millisecond
     forged = digest.make_nonce(b"x" * 32, now)
     assert digest.verify(params(nonce=forged), now=now, **kw).reason == "nonce was not issued by this server"
     other_user = dict(kw, username="34020000001180000002")

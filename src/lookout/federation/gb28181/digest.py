@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from dataclasses import dataclass
 
 
@@ -16,20 +17,21 @@ def md5(s: str) -> str:
 
 
 def make_nonce(key: bytes, now: float) -> str:
-    ts = f"{int(now * 1000):x}"
-    return ts + hmac.new(key, ts.encode(), hashlib.sha256).hexdigest()[:24]
+    """``<issue ms, hex>.<8 random hex>`` plus its HMAC: unique per challenge, checkable without state."""
+    body = f"{int(now * 1000):x}.{secrets.token_hex(4)}"
+    return body + hmac.new(key, body.encode(), hashlib.sha256).hexdigest()[:24]
 
 
 def nonce_age(key: bytes, nonce: str, now: float) -> float | None:
     """Seconds since the nonce was issued, or None when this server did not issue it."""
-    ts, sig = nonce[:-24], nonce[-24:]
-    if not ts or len(ts) > 16:
+    body, sig = nonce[:-24], nonce[-24:]
+    if not body or len(body) > 32:
         return None
-    expect = hmac.new(key, ts.encode(), hashlib.sha256).hexdigest()[:24]
+    expect = hmac.new(key, body.encode(), hashlib.sha256).hexdigest()[:24]
     if not hmac.compare_digest(sig, expect):
         return None
     try:
-        return now - int(ts, 16) / 1000
+        return now - int(body.split(".")[0], 16) / 1000
     except ValueError:
         return None
 
