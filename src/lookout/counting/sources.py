@@ -141,10 +141,13 @@ def ensure_source(session: Session, site_id: int, name: str, kind: str, *, categ
         with session.begin_nested():
             session.add(src)
             session.flush()
-    except IntegrityError:  # the (site, name) constraint
-        src = session.execute(
+    except IntegrityError:  # the (site, name) constraint: registered meanwhile by another writer
+        existing = session.execute(
             select(CountSource).where(CountSource.site_id == site_id, CountSource.name == name)
-        ).scalar_one()
+        ).scalar_one_or_none()
+        if existing is None:
+            raise
+        src = existing
     return src
 
 
