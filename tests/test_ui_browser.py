@@ -27,7 +27,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--disable-sync", "--no-first-run"]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "ui"
 PAGES = ("/overview", "/sites/1", "/sites/2", "/wall", "/wall?layout=2", "/wall?layout=4", "/alerts", "/om",
-         "/ledger", "/compliance", "/settings", "/overview?lang=en")
+         "/ledger", "/compliance", "/settings", "/overview?lang=en", "/screen/1")
 
 
 @pytest.fixture(scope="module")

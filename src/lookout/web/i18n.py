@@ -101,6 +101,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "site.hours": ("开放时间", "Opening hours"),
     "site.open_incident": ("当前事件", "Open incident"),
     "site.unlimited": ("未核定", "not set"),
+    "site.screen": ("游客信息屏", "Visitor information screen"),
     # cameras
     "cam.name": ("名称", "Name"),
     "cam.code": ("国标编码", "GB/T 28181 code"),

@@ -33,6 +33,13 @@ def root() -> Response:
     return redirect("/overview")
 
 
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> Response:
+    """Browsers ask for it on every page, the public information screen included."""
+    return FileResponse(Path(__file__).parent / "static" / "favicon.svg", media_type="image/svg+xml",
+                        headers={"Cache-Control": "max-age=86400"})
+
+
 @router.get("/login")
 def login_page(request: Request, next: str | None = None, db: Session = Depends(get_db)):
     return render(request, "login.html", None, next=_safe_next(next))
