@@ -402,3 +402,44 @@ def time_to_threshold(
             minutes = (thr - current) / slope
             return {"level": level, "minutes": round(float(minutes)), "slope_per_hour": round(float(slope * 60), 2), "ratio_now": round(current, 1)}
     return None
+
+
+_DAY_CACHE: dict[tuple[int, str], dict[str, Any]] = {}
+
+
+def forecast_day(session, site_id: int, day_start: datetime, *, now: datetime | None = None, country: str = "CN") -> dict[str, Any] | None:
+    """Forecast arrivals for the 24 local hours from ``day_start`` (the site's local midnight,
+    timezone-aware) using history before it; cached per site and day. ``{"hourly": [24]}`` or None."""
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import select
+
+    from lookout.registry.models import Site
+    from lookout.safety.models import HourlyHistory
+
+    key = (site_id, day_start.isoformat())
+    if key in _DAY_CACHE:
+        return _DAY_CACHE[key]
+    site = session.get(Site, site_id)
+    if site is None:
+        return None
+    tz = ZoneInfo(site.timezone or "Asia/Shanghai")
+    rows = session.execute(
+        select(HourlyHistory).where(HourlyHistory.site_id == site_id, HourlyHistory.hour_start < day_start).order_by(HourlyHistory.hour_start)
+    ).scalars().all()
+    if len(rows) < 24 * 7:
+        return None
+    start = rows[0].hour_start.astimezone(tz).replace(tzinfo=None)
+    origin = day_start.astimezone(tz).replace(tzinfo=None)
+    n = int((origin - start).total_seconds() // 3600)
+    values = np.full(n, np.nan)
+    for r in rows:
+        i = int((r.hour_start.astimezone(tz).replace(tzinfo=None) - start).total_seconds() // 3600)
+        if 0 <= i < n:
+            values[i] = r.arrivals
+    arr = forecast_series(HourlySeries(start, values, site.name), origin=n, hours=24, country=country)
+    out = {"hourly": [round(float(x), 1) for x in arr]}
+    if len(_DAY_CACHE) > 1000:
+        _DAY_CACHE.clear()
+    _DAY_CACHE[key] = out
+    return out

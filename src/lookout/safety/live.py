@@ -413,6 +413,9 @@ class SafetyRunner:
 
 def install(app: Any) -> SafetyRunner:
     """Start the live safety path with the application (``create_app`` startup hooks)."""
+    existing = getattr(app.state, "safety", None)
+    if existing is not None:
+        return existing
     st = app.state.settings
     runner = SafetyRunner(st.db_url, st.data_dir)
     app.state.safety = runner
