@@ -122,3 +122,45 @@ def test_live_view_refuses_unknown_channel_and_anonymous(live_app):
                                    timeout=15_000)
         finally:
             browser.close()
+
+
+@pytest.mark.slow
+def test_video_wall_of_nine_sub_streams_all_play(data_dir, db_url):
+    from playwright.sync_api import sync_playwright
+
+    from lookout.api.app import create_app
+    from lookout.media.camsim import CamSim, CamSimError
+    from lookout.security.secrets import make_token
+    from lookout.settings import load_settings
+
+    try:
+        sim9 = CamSim(channels=9, port=0, width=320, height=240, fps=10).start()
+    except CamSimError as exc:
+        pytest.skip(f"camera simulator unavailable: {exc}")
+    try:
+        settings = load_settings()
+        ids = seed_channels(db_url, list(zip(sim9.urls, sim9.sub_urls)))
+        token = make_token(settings.resolved_secret(), make_user(db_url))
+        errors: list[str] = []
+        with serve(create_app(settings)) as base, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1280, "height": 720})
+                page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                page.goto(f"{base}/api/v1/media/wall.html?channels={','.join(map(str, ids))}&stream=sub&token={token}")
+                page.wait_for_function("Array.from(document.querySelectorAll('video')).length === 9 && "
+                                       "Array.from(document.querySelectorAll('video')).every(v => v.currentTime > 1)",
+                                       timeout=60_000)
+                t1 = page.evaluate("Array.from(document.querySelectorAll('video')).map(v => v.currentTime)")
+                page.wait_for_timeout(2000)
+                t2 = page.evaluate("Array.from(document.querySelectorAll('video')).map(v => v.currentTime)")
+                assert all(b > a + 1.0 for a, b in zip(t1, t2)), (t1, t2)
+                running = _hub_running()
+                assert sorted(running) == sorted(f"{i}:sub" for i in ids) and set(running.values()) == {1}
+                page.screenshot(path=str(data_dir / "wall.png"))
+            finally:
+                browser.close()
+        assert errors == []
+    finally:
+        sim9.stop()

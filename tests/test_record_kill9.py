@@ -49,7 +49,7 @@ def _assert_index_matches_files(db_url: str, cid: int, folder: Path) -> list:
     for r in rows:
         facts = ffprobe_facts(Path(r.path))  # every indexed file is whole and readable
         assert facts["codec"] == "h264"
-        assert abs(facts["duration"] - r.duration_s) < 0.3
+        assert abs(facts["duration"] - r.duration_s) < 0.3, [(Path(x.path).name, x.start.isoformat(), x.duration_s) for x in rows]
         assert r.bytes == Path(r.path).stat().st_size
     return rows
 

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from lookout.media.recorder import FFMPEG, is_network_url
 
 log = logging.getLogger(__name__)
+DEFAULT_FRAG_MS = 200  # fragment length: the player waits for a whole fragment
+DEFAULT_IDLE_STOP_S = 3.0  # a stream's ffmpeg stops this long after its last viewer left
 
 
 # ---------------------------------------------------------------- MP4 box parsing (pure)
@@ -414,5 +416,5 @@ def get_hub() -> LiveHub:
     loop = asyncio.get_running_loop()
     h = _hubs.get(loop)
     if h is None:
-        h = _hubs[loop] = LiveHub()
+        h = _hubs[loop] = LiveHub(idle_stop_s=DEFAULT_IDLE_STOP_S, frag_ms=DEFAULT_FRAG_MS)
     return h

@@ -1,13 +1,18 @@
 """Continuous copy-recording with the ffmpeg program into time-named MP4 segments.
 
-One ffmpeg per channel (``-c copy``, no re-encoding) writes fragmented MP4 segments named
-by their UTC start time (``20261122T101500Z_ab12.mp4``) and appends each *closed* segment to
-a CSV segment list; the recorder tails that list and hands each closed segment on. Only
-closed segments are indexed, so a ``kill -9`` loses at most the open segment: on the next
-start :func:`reconcile` drops index rows whose files are gone, indexes closed files that the
-index misses (times from leftover segment lists, else the file name and ffprobe) and
-repairs or discards a truncated last file (``flush_packets`` keeps it readable up to its
-last complete fragment, so it is usually repaired by a copy-remux).
+One ffmpeg per channel (``-c copy``, no re-encoding) writes fragmented MP4 segments
+(``.<run>_000001.mp4`` while open) and appends each *closed* segment to a CSV segment list;
+the recorder tails that list, gives each closed file its time name
+(``20261122T101500Z_<run><seq>.mp4``, UTC start) and hands it on. Only closed segments are
+indexed, so a ``kill -9`` loses at most the open segment: on the next start
+:func:`reconcile` drops index rows whose files are gone, indexes closed files that the index
+misses (times from leftover segment lists and file times) and repairs or discards a
+truncated open file (``flush_packets`` keeps it readable up to its last complete fragment,
+so it is usually repaired by a copy-remux).
+
+Names are given after closing because ffmpeg's own time names (``-strftime``) have a
+one-second resolution and collide in the burst of segments written right after the stream
+was probed.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ log = logging.getLogger(__name__)
 FFMPEG = shutil.which("ffmpeg") or "ffmpeg"
 FFPROBE = shutil.which("ffprobe") or "ffprobe"
 NAME_RE = re.compile(r"^(\d{8}T\d{6}Z)(?:_([0-9a-f]+))?\.mp4$")
+OPEN_RE = re.compile(r"^\.([0-9a-f]+)_(\d{6})\.mp4$")  # a segment ffmpeg writes, before it is named
 LIST_PREFIX = ".seglist-"
 FRAG_FLAGS = "+frag_keyframe+empty_moov+default_base_moof"
 MIN_SEGMENT_SECONDS = 2
@@ -74,6 +80,13 @@ def is_network_url(source: str) -> bool:
     return "://" in source and not source.startswith("file://")
 
 
+def final_name(start: datetime, open_name: str) -> str:
+    """The time-named file of a closed segment: ``20261122T101500Z_<run><seq>.mp4`` (unique)."""
+    m = OPEN_RE.match(open_name)
+    tag = f"{m.group(1)}{m.group(2)}" if m else "0"
+    return f"{start.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}_{tag}.mp4"
+
+
 def segment_name_time(name: str) -> datetime | None:
     """The UTC start time a segment's file name carries, or None for a foreign file."""
     m = NAME_RE.match(name)
@@ -97,7 +110,7 @@ def record_command(
     """The ffmpeg argv that copy-records ``source`` into time-named fMP4 segments."""
     if segment_seconds < MIN_SEGMENT_SECONDS:
         raise ValueError(f"segment_seconds must be >= {MIN_SEGMENT_SECONDS}, got {segment_seconds}")
-    cmd = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "warning"]
+    cmd = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "warning", "-progress", "pipe:1", "-stats_period", "1"]
     if source.startswith("rtsp://") or source.startswith("rtsps://"):
         cmd += ["-rtsp_transport", "tcp", "-timeout", str(int(io_timeout_s * 1_000_000))]
     elif is_network_url(source):
@@ -113,73 +126,69 @@ def record_command(
         "-segment_format", "mp4",
         "-segment_format_options", f"movflags={FRAG_FLAGS}:flush_packets=1",
         "-reset_timestamps", "1",
-        "-strftime", "1",
         "-segment_list", str(list_file),
         "-segment_list_type", "csv",
-        str(out_dir / f"%Y%m%dT%H%M%SZ_{run_id}.mp4"),
+        str(out_dir / f".{run_id}_%06d.mp4"),
     ]
     return cmd
 
 
 @dataclass
 class SegmentTimer:
-    """Turns segment-list entries (stream times) into wall-clock spans.
+    """Turns segment-list rows (stream times) into wall-clock spans.
 
-    A run's anchor is the wall time of stream time 0. ffmpeg appends a row the moment a
-    segment closes, in real time, so ``seen_at − end`` bounds the anchor from above (delays
-    only add): the smallest such value seen is kept. File names carry the open time to the
-    second, but the first file opens only after ffmpeg has probed the stream (seconds of
-    buffered packets), so names alone anchor a run only when no row was seen live. A stream
-    time jump (a camera resetting its clock) shows as a name far from its predicted start
-    and re-anchors the run.
+    A run's anchor is the wall time of stream time 0. A segment closes when the first packet
+    past its end arrives, so the moment its row is seen (or its file's mtime) is never
+    earlier than anchor + end: ``seen − end`` bounds the anchor from above and the smallest
+    value seen is kept. The first rows of a run come in a burst (ffmpeg buffers packets while
+    it probes the stream) and only raise the bound, never lower it. A stream time jump (a
+    camera resetting its clock) shows as a bound far off and re-anchors the run.
     """
 
     anchor: datetime | None = None
     jump_s: float = 15.0
 
-    def span(self, name: str, t0: float, t1: float, seen_at: datetime | None = None) -> tuple[datetime, datetime] | None:
-        named = segment_name_time(name)
-        if named is None or t1 < t0:
+    def span(self, t0: float, t1: float, seen: datetime) -> tuple[datetime, datetime] | None:
+        if t1 < t0:
             return None
-        est = seen_at - timedelta(seconds=t1) if seen_at is not None else None
-        predicted = None if self.anchor is None else self.anchor + timedelta(seconds=t0)
-        if predicted is None or abs((predicted - named).total_seconds()) > self.jump_s:
-            self.anchor = est if est is not None else named - timedelta(seconds=t0) + timedelta(seconds=0.5)
-        elif est is not None and est < self.anchor:
+        est = seen - timedelta(seconds=t1)
+        if self.anchor is None or abs((est - self.anchor).total_seconds()) > self.jump_s:
+            self.anchor = est
+        elif est < self.anchor:
             self.anchor = est
         return self.anchor + timedelta(seconds=t0), self.anchor + timedelta(seconds=t1)
 
 
-def spans_offline(rows: list[tuple[str, float, float]]) -> dict[str, tuple[datetime, datetime]]:
-    """Spans of a segment list read after the fact (no live sightings).
-
-    The anchor comes from the names of the second and later segments (opened in real time;
-    names are truncated to the second, hence +0.5 s); a single row falls back to its name.
-    """
-    out: dict[str, tuple[datetime, datetime]] = {}
-    run: list[tuple[str, float, float, datetime]] = []
-
-    def flush() -> None:
-        if not run:
-            return
-        later = sorted(n - timedelta(seconds=t0) for _, t0, _, n in run[1:]) or [
-            run[0][3] - timedelta(seconds=run[0][1])]
-        anchor = later[len(later) // 2] + timedelta(seconds=0.5)
-        for name, t0, t1, _ in run:
-            out[name] = (anchor + timedelta(seconds=t0), anchor + timedelta(seconds=t1))
-        run.clear()
-
-    for name, t0, t1 in rows:
-        named = segment_name_time(name)
-        if named is None or t1 < t0:
-            continue
-        if run:
-            prev_anchor = run[-1][3] - timedelta(seconds=run[-1][1])
-            if abs((named - timedelta(seconds=t0) - prev_anchor).total_seconds()) > 15.0 and len(run) > 1:
-                flush()
-        run.append((name, t0, t1, named))
-    flush()
+def spans_offline(rows: list[tuple[str, float, float]], closed_at: dict[str, datetime]) -> dict[str, tuple[datetime, datetime]]:
+    """Spans of a leftover segment list, anchored on the files' mtimes (their close times)."""
+    seen = [(n, t0, t1, closed_at[n]) for n, t0, t1 in rows if n in closed_at and t1 >= t0]
+    if not seen:
+        return {}
+    timer = SegmentTimer()
+    # two passes: the first finds the best (smallest) anchor, the second applies it to all rows
+    for _, t0, t1, at in seen:
+        timer.span(t0, t1, at)
+    out = {}
+    for n, t0, t1, at in seen:
+        est = at - timedelta(seconds=t1)
+        if abs((est - timer.anchor).total_seconds()) > timer.jump_s:  # another clock epoch
+            out[n] = (est + timedelta(seconds=t0), at)
+        else:
+            out[n] = (timer.anchor + timedelta(seconds=t0), timer.anchor + timedelta(seconds=t1))
     return out
+
+
+def _mtime(p: Path) -> datetime:
+    return datetime.fromtimestamp(p.stat().st_mtime, timezone.utc)
+
+
+def name_closed(p: Path, start: datetime) -> Path:
+    """Give a closed open-named segment its time name (atomic rename); returns the new path."""
+    if segment_name_time(p.name) is not None:
+        return p
+    target = p.with_name(final_name(start, p.name))
+    os.replace(p, target)
+    return target
 
 
 def parse_segment_list(text: str) -> list[tuple[str, float, float]]:
@@ -260,7 +269,7 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child
 
 def _ffmpeg_env() -> dict[str, str]:
     env = dict(os.environ)
-    env["TZ"] = "UTC"  # strftime names carry UTC
+    env["TZ"] = "UTC"
     return env
 
 
@@ -329,14 +338,35 @@ class SegmentListTail:
         self.offset += complete
         out = []
         for name, t0, t1 in parse_segment_list(data[:complete].decode(errors="replace")):
-            span = self.timer.span(name, t0, t1, seen_at)
+            span = self.timer.span(t0, t1, seen_at)
             p = self.out_dir / name
             if span is None or name in self.seen or not p.exists():
                 continue
             self.seen.add(name)
-            self.last_end = span[1]
-            out.append(ClosedSegment(p, span[0], span[1], p.stat().st_size))
+            seg = closed_with_probe(p, span[0], span[1])
+            try:
+                seg = ClosedSegment(name_closed(p, seg.start), seg.start, seg.end, seg.bytes, seg.codec)
+            except OSError as exc:
+                log.error("cannot name segment %s: %s", p, exc)
+                continue
+            out.append(seg)
+            self.last_end = seg.end
         return out
+
+
+def closed_with_probe(p: Path, start: datetime, end: datetime) -> ClosedSegment:
+    """A closed segment whose length is what the file holds, ending where the list says.
+
+    ffmpeg's list gives the first segment of a run a start of 0 even when the stream's first
+    packet came later, so the file's own duration is the truth and the list's end the anchor.
+    """
+    try:
+        dur, codec = probe_file(p)
+    except RecordError:
+        return ClosedSegment(p, start, end, p.stat().st_size)
+    if dur > 0:
+        start = end - timedelta(seconds=dur)
+    return ClosedSegment(p, start, end, p.stat().st_size, codec)
 
 
 def run_segmenter(cmd: list[str], out_dir: Path, list_file: Path, run_id: str,
@@ -351,14 +381,22 @@ def run_segmenter(cmd: list[str], out_dir: Path, list_file: Path, run_id: str,
     """
     err_tail: deque[str] = deque(maxlen=20)
     try:
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env=_ffmpeg_env(), preexec_fn=_die_with_parent)
     except OSError as exc:
         return None, f"cannot start ffmpeg: {exc}"
     if on_start:
         on_start(proc)
+    progressing = threading.Event()
+
+    def read_progress() -> None:  # ffmpeg's -progress lines: out_time_us > 0 once packets are written
+        for ln in proc.stdout:
+            if ln.startswith("out_time_us=") and ln[12:].strip().lstrip("-").isdigit() and int(ln[12:]) > 0:
+                progressing.set()
+
     reader = threading.Thread(target=lambda: [err_tail.append(ln.rstrip()) for ln in proc.stderr], daemon=True)
     reader.start()
+    threading.Thread(target=read_progress, daemon=True).start()
     tail = SegmentListTail(list_file, out_dir)
     interrupted_at = None
     recording = False
@@ -368,7 +406,7 @@ def run_segmenter(cmd: list[str], out_dir: Path, list_file: Path, run_id: str,
             emit(seg)
         if done:
             break
-        if not recording and on_recording and any(out_dir.glob(f"*_{run_id}.mp4")):
+        if not recording and on_recording and progressing.is_set():
             recording = True
             on_recording()
         if should_stop():
@@ -380,12 +418,18 @@ def run_segmenter(cmd: list[str], out_dir: Path, list_file: Path, run_id: str,
         time.sleep(0.2)
     reader.join(2)
     list_file.unlink(missing_ok=True)
-    for p in sorted(out_dir.glob(f"*_{run_id}.mp4")):  # the open segment of an abrupt end
+    for p in sorted(out_dir.glob(f".{run_id}_*.mp4")):  # the open segment of an abrupt end
         if p.name in tail.seen:
             continue
+        end_guess = _mtime(p) if p.exists() else None
         fixed = repair_segment(p)
         if fixed:
-            start = tail.last_end or segment_name_time(p.name)
+            start = tail.last_end or (end_guess - timedelta(seconds=fixed[0]))
+            try:
+                p = name_closed(p, start)
+            except OSError as exc:
+                log.error("cannot name segment %s: %s", p, exc)
+                continue
             emit(ClosedSegment(p, start, start + timedelta(seconds=fixed[0]), p.stat().st_size, fixed[1]))
     return proc.returncode, _last_error("\n".join(err_tail))
 
@@ -519,24 +563,42 @@ def closed_segments_in(directory: Path, skip: set[str]) -> tuple[list[ClosedSegm
     report = ReconcileReport()
     found: list[ClosedSegment] = []
     listed: dict[str, tuple[datetime, datetime]] = {}
-    for lst in sorted(directory.glob(f"{LIST_PREFIX}*.csv")):
-        listed.update(spans_offline(parse_segment_list(lst.read_text(errors="replace"))))
     for tmp in directory.glob("*.repair.mp4"):
         tmp.unlink(missing_ok=True)
-    for p in sorted(directory.glob("*.mp4")):
-        start = segment_name_time(p.name)
-        if start is None or str(p) in skip:
-            continue
+    for tmp in directory.glob(".*.repair.mp4"):
+        tmp.unlink(missing_ok=True)
+    open_files = {p.name: p for p in directory.glob(".*.mp4") if OPEN_RE.match(p.name)}
+    for lst in sorted(directory.glob(f"{LIST_PREFIX}*.csv")):
+        rows = parse_segment_list(lst.read_text(errors="replace"))
+        listed.update(spans_offline(rows, {n: _mtime(open_files[n]) for n, _, _ in rows if n in open_files}))
+    run_end: dict[str, datetime] = {}  # per run, the end of its last closed segment
+    for name, (_, e) in listed.items():
+        run = OPEN_RE.match(name).group(1) if OPEN_RE.match(name) else ""
+        run_end[run] = max(run_end.get(run, e), e)
+    candidates = sorted(open_files.values()) + sorted(
+        p for p in directory.glob("*.mp4") if segment_name_time(p.name) and str(p) not in skip)
+    for p in candidates:
         if p.name in listed:
             s, e = listed[p.name]
-            found.append(ClosedSegment(p, s, e, p.stat().st_size))
+            seg = closed_with_probe(p, s, e)
+            p = name_closed(p, seg.start)
+            found.append(ClosedSegment(p, seg.start, seg.end, seg.bytes, seg.codec))
             report.indexed += 1
             continue
+        end_guess = _mtime(p)
         fixed = repair_segment(p)
         if fixed is None:
             report.discarded += 1
             continue
         report.repaired += 1
+        m = OPEN_RE.match(p.name)
+        if m and m.group(1) in run_end:  # the open segment of a run: it follows the run's last closed one
+            start = run_end[m.group(1)]
+        elif m:
+            start = end_guess - timedelta(seconds=fixed[0])
+        else:
+            start = segment_name_time(p.name)
+        p = name_closed(p, start)
         found.append(ClosedSegment(p, start, start + timedelta(seconds=fixed[0]), p.stat().st_size, fixed[1]))
     for lst in directory.glob(f"{LIST_PREFIX}*.csv"):
         lst.unlink(missing_ok=True)
