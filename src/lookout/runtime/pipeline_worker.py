@@ -121,23 +121,23 @@ def open_frames(job: ChannelJob):
     import av
 
     options = {"rtsp_transport": "tcp", "fflags": "nobuffer", "flags": "low_delay"} if job.url.startswith("rtsp") else {}
+    offset = 0.0  # a looping file keeps its time rising
     while True:
         container = av.open(job.url, options=options, timeout=10.0)
+        last = 0.0
         try:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             stream.codec_context.thread_count = job.threads
-            t0 = None
+            step = 1.0 / float(stream.average_rate or 25)
             for frame in container.decode(stream):
-                if frame.time is not None:
-                    ts = float(frame.time)
-                else:
-                    ts = time.monotonic() if t0 is None else t0 + (time.monotonic() - t0)
-                yield ts, frame
+                last = float(frame.time) if frame.time is not None else last + step
+                yield offset + last, frame
         finally:
             container.close()
         if not job.loop or job.live:
             return
+        offset += last + step
 
 
 def run_worker(job_dict: dict[str, Any], queue: Any, stop: Any) -> None:
@@ -154,6 +154,7 @@ def run_worker(job_dict: dict[str, Any], queue: Any, stop: Any) -> None:
     frames_seen = 0
     busy = 0.0
     started = time.monotonic()
+    first_at: float | None = None  # when the first frame was analysed (model loaded, stream open)
     wall_of_emit = time.time()
     offset = None  # stream seconds → wall seconds
     last_period = None
@@ -171,10 +172,10 @@ def run_worker(job_dict: dict[str, Any], queue: Any, stop: Any) -> None:
                    for lid, v in flows.items()]
         samples += [{"source": f"ch{job.channel_id}-zone{zid}", "seq": period, "ts": ts, "present": n}
                     for zid, n in zones_now.items()]
-        elapsed = max(1e-6, time.monotonic() - started)
+        elapsed = max(1e-6, time.monotonic() - (first_at or started))
         queue.put({"type": "samples", "channel_id": job.channel_id, "site_id": job.site_id, "samples": samples,
                    "stats": {"analysed": analysed, "frames": frames_seen, "dropped": gate.dropped,
-                             "analysis_fps": analysed / elapsed, "busy": busy / elapsed,
+                             "analysis_fps": max(0, analysed - 1) / elapsed, "busy": busy / elapsed,
                              "detector_calls": pipe.detector_calls}})
         flows = {lid: [0, 0] for lid in flows}
 
@@ -186,6 +187,8 @@ def run_worker(job_dict: dict[str, Any], queue: Any, stop: Any) -> None:
             if not gate.take(ts):
                 continue
             t0 = time.monotonic()
+            if first_at is None:
+                first_at = t0
             res = pipe.process(frame.to_ndarray(format="bgr24"), ts)
             busy += time.monotonic() - t0
             analysed += 1
