@@ -112,13 +112,12 @@ def load_registrations(session: Session) -> list[GbRegistration]:
 
 
 def flush_keepalives(session: Session, seen: dict[str, datetime]) -> int:
-    if not seen:
-        return 0
-    regs = session.execute(select(GbRegistration).where(GbRegistration.code.in_(list(seen)))).scalars()
+    codes = list(seen)
     n = 0
-    for reg in regs:
-        reg.last_keepalive_at = seen[reg.code]
-        n += 1
+    for i in range(0, len(codes), 500):  # bounded IN lists
+        for reg in session.execute(select(GbRegistration).where(GbRegistration.code.in_(codes[i:i + 500]))).scalars():
+            reg.last_keepalive_at = seen[reg.code]
+            n += 1
     return n
 
 
