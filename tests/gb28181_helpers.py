@@ -130,12 +130,13 @@ class SippRun:
 
 
 def sipp(scenario: str, port: int, *, user: str, password: str | None = None, ooc: str | None = None,
-         keys: dict[str, str] | None = None, timeout: float = 15.0, tmp: Path | None = None) -> SippRun:
-    """Run one sipp call of a scenario from tests/sipp against 127.0.0.1:port (UDP)."""
+         keys: dict[str, str] | None = None, timeout: float = 15.0, tmp: Path | None = None,
+         transport: str = "u1") -> SippRun:
+    """Run one sipp call of a scenario from tests/sipp against 127.0.0.1:port (UDP; ``t1`` for TCP)."""
     tmp = tmp or Path(tempfile.mkdtemp(prefix="sipp"))
     errors = tmp / f"{Path(scenario).stem}-errors.log"
     local = free_port()
-    cmd = ["sipp", f"127.0.0.1:{port}", "-sf", str(SIPP_DIR / scenario), "-m", "1", "-t", "u1",
+    cmd = ["sipp", f"127.0.0.1:{port}", "-sf", str(SIPP_DIR / scenario), "-m", "1", "-t", transport,
            "-i", "127.0.0.1", "-p", str(local), "-s", user, "-au", user, "-ap", password or "none",
            "-timeout", f"{int(timeout)}s", "-timeout_error", "-nostdin", "-trace_err", "-error_file", str(errors),
            "-key", "device", user]

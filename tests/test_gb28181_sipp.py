@@ -43,6 +43,16 @@ def test_register_with_digest_then_unregister(db_url):
     assert ("status", "device", "online") in acts and ("status", "device", "offline") in acts
 
 
+def test_register_and_keepalive_over_tcp(db_url):
+    seed(db_url)
+    with running_server(db_url, catalog_on_register=False) as srv:
+        run = sipp("keepalive.xml", srv.tcp_port, user=NVR, password=NVR_PASSWORD, transport="t1")
+        assert run.ok, run.explain()
+        assert srv.stats["keepalive"] == 1
+    (reg,) = _rows(db_url, GbRegistration)
+    assert (reg.transport, reg.online) == ("TCP", True)
+
+
 def test_wrong_password_gets_403(db_url):
     seed(db_url)
     with running_server(db_url) as srv:
