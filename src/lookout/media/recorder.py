@@ -804,3 +804,28 @@ def run_service_forever(service: RecordingService) -> None:  # pragma: no cover 
         pass
     service.stop()
     sys.exit(0)
+
+
+async def run_recording_service(settings, root: Path | None = None, housekeeping_every_s: float = 300.0) -> None:
+    """The recording service as a coroutine for ``lookout.runtime.supervisor`` (runs until cancelled).
+
+    Records every enabled channel into ``<data_dir>/recordings`` and runs the janitor and the
+    disk guard every ``housekeeping_every_s``. Channel changes are picked up on restart.
+    """
+    import asyncio
+
+    from lookout.media.retention import housekeeping
+
+    base = Path(root) if root else Path(settings.data_dir) / "recordings"
+    db_url = settings.db_url
+    targets = await asyncio.to_thread(load_targets, db_url, base)
+    service = RecordingService(
+        db_url, targets, housekeeping=lambda url, now: housekeeping(url, now, root=base),
+        housekeeping_every_s=housekeeping_every_s,
+    )
+    await asyncio.to_thread(service.start)
+    try:
+        while True:
+            await asyncio.sleep(3600)
+    finally:
+        await asyncio.to_thread(service.stop)
