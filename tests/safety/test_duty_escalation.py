@@ -1,5 +1,6 @@
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import select
 
 from lookout.safety import duty
@@ -11,6 +12,8 @@ from lookout.store.db import session_scope
 
 T0 = datetime(2026, 10, 1, 2, 0, tzinfo=timezone.utc)
 HOOK = "http://127.0.0.1:9/hook"
+
+pytestmark = pytest.mark.db
 
 
 def alerts(db_url):

@@ -3,6 +3,7 @@
 import json
 import socket
 import threading
+import pytest
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -16,6 +17,8 @@ from lookout.safety.outbox import Backoff, deliver_due, enqueue
 from lookout.store.db import session_scope
 
 T0 = datetime(2026, 10, 1, 1, 0, tzinfo=timezone.utc)
+
+pytestmark = pytest.mark.db
 
 
 class Receiver:

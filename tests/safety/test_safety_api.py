@@ -3,6 +3,8 @@ incident report JSON/PDF, plan items and acknowledgement."""
 
 from __future__ import annotations
 
+import pytest
+
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
@@ -15,6 +17,8 @@ from lookout.safety.models import Alert, Gate, PlanItem
 from lookout.security import accounts
 from lookout.security.models import AuditRecord
 from lookout.store.db import session_scope
+
+pytestmark = pytest.mark.db
 
 
 def test_screen_capacity_and_incident_flow(data_dir, db_url, safety_site):

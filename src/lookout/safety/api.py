@@ -227,14 +227,14 @@ def put_capacity(site_id: int, body: CapacityIn, user: User = Depends(require_ro
         if "thresholds" in fields:
             Thresholds.from_dict(fields["thresholds"])
     except (cap.CapacityError, ThresholdError) as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     for k in ("instant_max", "daily_max", "opening_time", "closing_time", "avg_visit_minutes", "thresholds"):
         if k in fields:
             setattr(site, k, fields[k])
     for zin in body.zones:
         z = db.get(Zone, zin.id)
         if z is None or z.site_id != site.id:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"zone {zin.id} is not a zone of site {site.id}")
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"zone {zin.id} is not a zone of site {site.id}")
         for k, v in zin.model_dump(exclude_unset=True).items():
             if k != "id":
                 setattr(z, k, v)
@@ -277,7 +277,7 @@ def put_config(site_id: int, body: SafetyConfigIn, user: User = Depends(require_
         db.add(cfg)
     for k, v in body.model_dump(exclude_unset=True).items():
         if k.endswith("_url") and v and not v.startswith(("http://", "https://")):
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"{k} must be an http(s) URL, got {v!r}")
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{k} must be an http(s) URL, got {v!r}")
         setattr(cfg, k, v)
     db.flush()
     after = _config_view(cfg, site.id)
