@@ -49,8 +49,12 @@ def test_serve_command_admits_a_device_and_status_shows_it(db_url, data_dir):
         run = sipp("keepalive.xml", port, user=IPC, password=DEFAULT_PASSWORD)
         assert run.ok, run.explain()
         time.sleep(0.1)
-        out = subprocess.run([LOOKOUT, "gb28181", "status", "--json"], capture_output=True, text=True, timeout=60)
-        assert out.returncode == 0, out.stderr
+        from typer.testing import CliRunner
+
+        from lookout.cli import app
+
+        out = CliRunner().invoke(app, ["gb28181", "status", "--json"])
+        assert out.exit_code == 0, out.output
         st = json.loads(out.stdout)
         assert st["online"] == 1 and st["devices"][0]["code"] == IPC
         assert st["devices"][0]["address"] == f"127.0.0.1:{run.port}"
