@@ -17,7 +17,7 @@ from lookout.store.db import get_engine, session_factory
 
 log = logging.getLogger(__name__)
 
-CAPABILITY_ROUTERS = ("registry", "security", "media", "health", "counting", "safety")
+CAPABILITY_ROUTERS = ("registry", "security", "media", "health", "counting", "safety", "federation")
 
 
 def _optional_module(name: str):
