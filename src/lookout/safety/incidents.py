@@ -134,14 +134,16 @@ def mark_item_done(session: Session, item_id: int, actor: str, now: datetime) ->
     return item
 
 
-def mark_auto_done(session: Session, incident: Incident, level: str, auto: str, now: datetime, detail: dict[str, Any]) -> None:
+def mark_auto_done(session: Session, incident: Incident, level: str, auto: str, now: datetime, detail: dict[str, Any],
+                   *, event: bool = True) -> None:
     keys = [i.key for i in PLANS[level].items if i.auto == auto] if level in PLANS else []
     for item in session.execute(
         select(PlanItem).where(PlanItem.incident_id == incident.id, PlanItem.level == level, PlanItem.key.in_(keys))
     ).scalars():
         if item.done_at is None:
             item.done_at, item.done_by = now, SYSTEM_ACTOR
-    add_event(session, incident, now, "action", level=level, detail={"auto": auto, **detail}, actor=SYSTEM_ACTOR)
+    if event:
+        add_event(session, incident, now, "action", level=level, detail={"auto": auto, **detail}, actor=SYSTEM_ACTOR)
 
 
 def timeline(session: Session, incident_id: int) -> list[IncidentEvent]:

@@ -329,6 +329,9 @@ class SafetyService:
                 continue
             if inc is not None and RANK[tr.level] > RANK[tr.previous]:
                 incidents.mark_auto_done(s, inc, tr.level, act, now, detail)
+                for lv in ("yellow", "orange"):  # the same action on the levels jumped over
+                    if RANK[tr.previous] < RANK[lv] < RANK[tr.level]:
+                        incidents.mark_auto_done(s, inc, lv, act, now, detail, event=False)
             elif inc is not None:
                 incidents.add_event(s, inc, now, "action", level=tr.level, detail={"auto": act, **detail}, actor=incidents.SYSTEM_ACTOR)
 

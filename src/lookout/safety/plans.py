@@ -112,9 +112,6 @@ PLANS: dict[str, LevelPlan] = {
     ),
 }
 
-# What happens automatically when the level falls back below a step.
-ON_LEAVE: dict[str, tuple[str, ...]] = {"orange": ("resume_sales",), "red": ("resume_sales",)}
-
 SCREEN_TEXT = {
     "none": ("游客您好,景区当前客流正常,祝您游览愉快。", "Visitor numbers are normal. Enjoy your visit."),
     "yellow": (
@@ -137,11 +134,14 @@ def plan_for(level: str) -> LevelPlan | None:
 
 
 def auto_actions(previous: str, level: str) -> list[str]:
-    """Automatic actions for a level change: the plan's auto items when escalating;
+    """Automatic actions for a level change: the auto items of every level crossed when escalating;
     screen/broadcast updates and resuming sales when de-escalating below orange."""
-    if RANK[level] > RANK[previous]:
-        plan = PLANS[level]
-        return [i.auto for i in plan.items if i.auto]
+    if RANK[level] > RANK[previous]:  # every level crossed: none → red also stops ticket sales
+        acts: list[str] = []
+        for lv in ("yellow", "orange", "red"):
+            if RANK[previous] < RANK[lv] <= RANK[level]:
+                acts += [i.auto for i in PLANS[lv].items if i.auto and i.auto not in acts]
+        return acts
     acts = ["screen", "broadcast"]
     if RANK[previous] >= RANK["orange"] > RANK[level]:
         acts.append("resume_sales")
