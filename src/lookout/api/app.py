@@ -6,14 +6,15 @@ import importlib
 import logging
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, WebSocket
 from fastapi.responses import JSONResponse
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 from lookout import __version__
+from lookout.api.live import relay
 from lookout.api.ratelimit import SlidingWindowLimiter
 from lookout.settings import Settings, get_settings
-from lookout.store.db import get_engine, session_factory
+from lookout.store.db import get_engine
 
 log = logging.getLogger(__name__)
 
@@ -90,37 +91,7 @@ def create_app(settings: Settings | None = None, services: bool = False) -> Fast
     @app.websocket("/api/v1/ws")
     async def events(ws: WebSocket):
         """Live events (levels, occupancy, camera states) for what the account may see."""
-        from lookout.api.deps import user_from_token
-        from lookout.registry.models import Channel, Site
-        from lookout.runtime.bus import bus
-        from lookout.security import scope
-
-        token = ws.cookies.get("lookout_session") or ws.query_params.get("token")
-        with session_factory(settings.db_url)() as db:
-            user = user_from_token(db, app.state.secret, token)
-            if user is None:
-                await ws.close(code=4401, reason="not signed in")
-                return
-            sites = {str(i) for i in db.execute(scope.site_filter(select(Site.id), user)).scalars()}
-            channels = {str(i) for i in db.execute(scope.channel_filter(select(Channel.id), user)).scalars()}
-        prefixes = [p for p in ws.query_params.get("topics", "").split(",") if p] or [""]
-        await ws.accept()
-        sub = bus.subscribe("")
-        try:
-            while True:
-                ev = await sub.get()
-                if not any(ev.topic.startswith(p) for p in prefixes):
-                    continue
-                parts = ev.topic.split(".")
-                if len(parts) > 1 and parts[0] == "site" and parts[1] not in sites:
-                    continue
-                if len(parts) > 1 and parts[0] == "channel" and parts[1] not in channels:
-                    continue
-                await ws.send_json({"topic": ev.topic, "ts": ev.ts, "data": ev.payload})
-        except (WebSocketDisconnect, RuntimeError):
-            pass
-        finally:
-            sub.close()
+        await relay(ws, settings.db_url, app.state.secret)
 
     web = _optional_module("lookout.web.app")
     if web is not None and hasattr(web, "mount"):
