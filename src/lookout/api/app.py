@@ -93,6 +93,11 @@ def create_app(settings: Settings | None = None, services: bool = False) -> Fast
         """Live events (levels, occupancy, camera states) for what the account may see."""
         await relay(ws, settings.db_url, app.state.secret)
 
+    if services:
+        from lookout.safety.live import install as install_safety
+
+        install_safety(app)  # occupancy → warning levels → incidents, actions, outbox, duty
+
     web = _optional_module("lookout.web.app")
     if web is not None and hasattr(web, "mount"):
         web.mount(app, settings)
