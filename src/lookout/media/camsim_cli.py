@@ -36,6 +36,10 @@ def camsim(
     user: Optional[str] = typer.Option(None, help="Require RTSP basic authentication with this user."),
     password: Optional[str] = typer.Option(None, help="Password for --user."),
     control_port: int = typer.Option(0, min=0, max=65535, help="HTTP control port (0: any free port)."),
+    passthrough: bool = typer.Option(
+        False, help="Serve an H.264/H.265 --source as it is: no re-encoding, no sub-stream, only the offline fault."
+    ),
+    protocols: str = typer.Option("any", help="RTP transports offered: any, tcp or udp."),
 ) -> None:
     """Serve N RTSP cameras in the foreground; print one JSON line with the URLs when ready."""
     if ctx.invoked_subcommand is not None:
@@ -54,6 +58,8 @@ def camsim(
             user=user,
             password=password,
             control_port=control_port,
+            passthrough=passthrough,
+            protocols=protocols,
             echo_log=True,
         )
     except (CamSimError, ValueError) as exc:

@@ -252,6 +252,9 @@ def _open_options(url: str, transport: str | None, opts: ReaderOptions) -> dict[
     return o
 
 
+_worked_with: dict[str, str] = {}  # URL -> the RTP transport that last worked in "auto" mode
+
+
 def open_stream(url: str, opts: ReaderOptions | None = None) -> tuple[av.container.InputContainer, str | None]:
     """Open ``url`` with the configured transport; returns the container and the transport used.
 
@@ -261,6 +264,8 @@ def open_stream(url: str, opts: ReaderOptions | None = None) -> tuple[av.contain
     if opts.transport not in ("auto", "tcp", "udp"):
         raise ValueError(f"transport must be auto, tcp or udp, not {opts.transport!r}")
     transports: list[str | None] = ["tcp", "udp"] if opts.transport == "auto" else [opts.transport]
+    if opts.transport == "auto" and _worked_with.get(url) == "udp":
+        transports = ["udp", "tcp"]  # this camera refused TCP before: do not ask again first
     if not url.startswith(("rtsp://", "rtsps://")):
         transports = [None]  # a file or another protocol
     last: BaseException | None = None
@@ -285,9 +290,24 @@ def open_stream(url: str, opts: ReaderOptions | None = None) -> tuple[av.contain
         if not container.streams.video:
             container.close()
             raise NoVideoStream(f"no video stream in {redact(url)}")
+        if transport is not None and opts.transport == "auto":
+            _worked_with[url] = transport
         return container, transport
     assert last is not None
     raise last
+
+
+def open_with_retry(url: str, opts: ReaderOptions, attempts: int = 2, pause: float = 0.5):
+    """:func:`open_stream`, tried again after ``pause`` when the failure may be passing
+    (a server error, a reset); a wrong password or a missing stream fail at once."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return open_stream(url, opts)
+        except Exception as exc:
+            if attempt == attempts or classify_error(exc).definitive or isinstance(exc, ConnectionRefusedError):
+                raise
+            time.sleep(pause)
+    raise AssertionError("unreachable")
 
 
 class StreamReader:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from lookout.media.ingest import ReaderOptions, classify_error, open_stream, redact
+from lookout.media.ingest import ReaderOptions, classify_error, open_with_retry, redact
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ def probe_stream(url: str, seconds: float = 3.0, keyframes: int = 3, options: Re
     """Read packets for up to ``seconds`` (or until ``keyframes`` key frames) and measure the stream."""
     opts = options or ReaderOptions(open_timeout=5.0, read_timeout=5.0)
     try:
-        container, transport = open_stream(url, opts)
+        container, transport = open_with_retry(url, opts)
     except Exception as exc:
         raise ProbeError(f"{redact(url)}: {classify_error(exc).reason}") from exc
     try:

@@ -7,7 +7,7 @@ import time
 import cv2
 import numpy as np
 
-from lookout.media.ingest import ReaderOptions, classify_error, open_stream, redact
+from lookout.media.ingest import ReaderOptions, classify_error, open_with_retry, redact
 
 
 class SnapshotError(RuntimeError):
@@ -19,7 +19,7 @@ def grab_frame(url: str, timeout: float = 10.0) -> np.ndarray:
     opts = ReaderOptions(open_timeout=min(5.0, timeout), read_timeout=min(5.0, timeout))
     deadline = time.monotonic() + timeout
     try:
-        container, _ = open_stream(url, opts)
+        container, _ = open_with_retry(url, opts)
     except Exception as exc:
         raise SnapshotError(f"{redact(url)}: {classify_error(exc).reason}") from exc
     try:

@@ -70,7 +70,9 @@ class CamSim:
 
     ``port=0`` picks a free RTSP port (tests). ``user``/``password`` make the server demand
     RTSP basic authentication. ``protocols="udp"`` refuses RTP over TCP (like some cameras),
-    ``"tcp"`` refuses UDP. ``echo_log`` copies the server's log to this stderr.
+    ``"tcp"`` refuses UDP. ``passthrough=True`` serves an H.264/H.265 ``source`` as it is
+    (no re-encoding, so little CPU; no sub-streams; only the ``offline`` fault).
+    ``echo_log`` copies the server's log to this stderr.
     """
 
     def __init__(
@@ -88,6 +90,7 @@ class CamSim:
         user: str | None = None,
         password: str | None = None,
         protocols: str = "any",
+        passthrough: bool = False,
         control_port: int = 0,
         ready_timeout: float = 30.0,
         echo_log: bool = False,
@@ -102,6 +105,10 @@ class CamSim:
             raise CamSimError(f"source video not found: {source}")
         self.args = [str(SERVER_SCRIPT), "--channels", str(channels), "--port", str(port)]
         self.args += ["--codec", codec, "--control-port", str(control_port), "--protocols", protocols, "--watch-stdin"]
+        if passthrough:
+            if source is None:
+                raise ValueError("passthrough needs a source file (H.264 or H.265, no B-frames)")
+            self.args.append("--passthrough")
         for flag, value in (
             ("--source", source),
             ("--width", width),

@@ -134,6 +134,79 @@ class FileReader:
         self.pipeline.set_state(Gst.State.NULL)
 
 
+class EncodedReader:
+    """Reads the coded pictures of an H.264/H.265 file (no decoding), looping at the end.
+
+    For ``--passthrough``: the stream is served as the file carries it, like a camera that
+    did its own encoding. The file must not use B-frames (cameras do not), because the
+    pictures are re-timed in arrival order.
+    """
+
+    def __init__(self, path: str, start: float = 0.0):
+        self.path = path
+        self.codec = None
+        for codec in ("h264", "h265"):
+            pipe = Gst.parse_launch(
+                f"filesrc name=file ! parsebin ! {codec}parse config-interval=-1 ! "
+                f"video/x-{codec},stream-format=byte-stream,alignment=au ! appsink name=sink sync=false max-buffers=8"
+            )
+            pipe.get_by_name("file").set_property("location", path)
+            self.pipeline, self.sink = pipe, pipe.get_by_name("sink")
+            pipe.set_state(Gst.State.PLAYING)
+            first = self._first_sample()
+            if first is not None:
+                self.codec = codec
+                break
+            pipe.set_state(Gst.State.NULL)
+        if self.codec is None:
+            raise SourceError(f"cannot serve {path!r} without re-encoding: it is not H.264 or H.265 video")
+        st = first.get_caps().get_structure(0)
+        self.caps = first.get_caps().to_string()
+        self.width, self.height = st.get_value("width"), st.get_value("height")
+        ok, num, den = st.get_fraction("framerate")
+        self.fps = Fraction(num, den) if ok and num > 0 else Fraction(25)
+        self._pending = first
+        self.warned_reorder = False
+        ok, dur = self.pipeline.query_duration(Gst.Format.TIME)
+        self.duration = dur / Gst.SECOND if ok and dur > 0 else 0.0
+        if start > 0 and self.duration > 0:
+            self._pending = None
+            self.pipeline.seek_simple(
+                Gst.Format.TIME, Gst.SeekFlags.FLUSH | Gst.SeekFlags.KEY_UNIT, int((start % self.duration) * Gst.SECOND)
+            )
+
+    def _first_sample(self):
+        deadline = time.monotonic() + 15.0
+        bus = self.pipeline.get_bus()
+        while time.monotonic() < deadline:
+            sample = self.sink.emit("try-pull-sample", int(0.2 * Gst.SECOND))
+            if sample is not None:
+                return sample
+            if bus.pop_filtered(Gst.MessageType.ERROR) is not None or self.sink.get_property("eos"):
+                return None
+        return None
+
+    def next_frame(self) -> tuple[bytes, bool]:
+        """The next coded picture and whether it is a key frame."""
+        sample, self._pending = self._pending, None
+        for _ in range(3):
+            if sample is not None:
+                break
+            sample = self.sink.emit("try-pull-sample", int(5 * Gst.SECOND))
+            if sample is None and self.sink.get_property("eos"):
+                self.pipeline.seek_simple(Gst.Format.TIME, Gst.SeekFlags.FLUSH | Gst.SeekFlags.KEY_UNIT, 0)
+        if sample is None:
+            raise SourceError(f"reading {self.path!r} stalled")
+        buf = sample.get_buffer()
+        if not self.warned_reorder and buf.dts != Gst.CLOCK_TIME_NONE and buf.pts != buf.dts:
+            self.warned_reorder = True
+            log(f"{self.path}: the file uses B-frames; served pictures will be mis-timed (encode with -bf 0)")
+        return buf.extract_dup(0, buf.get_size()), not buf.has_flags(Gst.BufferFlags.DELTA_UNIT)
+
+    def close(self) -> None:
+        self.pipeline.set_state(Gst.State.NULL)
+
+
 class SceneReader:
     """The generated moving scene (no file)."""
 
@@ -157,6 +230,9 @@ class Channel:
     def __init__(self, number: int, reader, width: int, height: int, fps: Fraction):
         self.number = number
         self.reader = reader
+        self.encoded = isinstance(reader, EncodedReader)
+        self.waiting_key: set[int] = set()  # appsrcs that start at the next key frame
+        self.last_pts: dict[int, int] = {}
         self.width, self.height, self.fps = width, height, fps
         self.fault = "clear"
         self.lock = threading.Lock()
@@ -168,23 +244,51 @@ class Channel:
 
     @property
     def caps(self) -> str:
+        if self.encoded:
+            return self.reader.caps
         return f"video/x-raw,format=RGB,width={self.width},height={self.height},framerate={self.fps.numerator}/{self.fps.denominator}"
 
     def attach(self, appsrc, media) -> None:
         appsrc.set_property("caps", Gst.Caps.from_string(self.caps))
         with self.lock:
             self.appsrcs.append((appsrc, media))
+            self.waiting_key.add(id(appsrc))
         media.connect("unprepared", self._on_unprepared, appsrc)
 
     def _on_unprepared(self, media, appsrc) -> None:
         with self.lock:
             self.appsrcs = [(a, m) for a, m in self.appsrcs if a is not appsrc]
+            self.waiting_key.discard(id(appsrc))
+            self.last_pts.pop(id(appsrc), None)
+
+    def _stamp(self, appsrc, buf) -> None:
+        """Time a buffer on the frame grid of the media's running time.
+
+        Stamping with the arrival time (``do-timestamp``) gives jittery, sometimes equal
+        timestamps when the machine is busy; clients then see non-increasing DTS. Rounded
+        to whole frame periods and kept strictly increasing, the stream stays regular.
+        """
+        clock = appsrc.get_clock()
+        if clock is None:  # not playing yet: do-timestamp stamps it
+            return
+        period = int(Gst.SECOND / float(self.fps))
+        running = clock.get_time() - appsrc.get_base_time()
+        pts = max(0, round(running / period) * period)
+        last = self.last_pts.get(id(appsrc))
+        if last is not None and pts <= last:
+            pts = last + period
+        self.last_pts[id(appsrc)] = pts
+        buf.pts = buf.dts = pts
+        buf.duration = period
 
     def medias(self) -> list:
         with self.lock:
             return [m for _, m in self.appsrcs]
 
     def _pump(self) -> None:
+        if self.encoded:
+            self._pump_encoded()
+            return
         period = 1.0 / float(self.fps)
         next_t = time.monotonic()
         last_sent: np.ndarray | None = None
@@ -209,7 +313,9 @@ class Channel:
                     last_sent = out
                 data = out.tobytes()
                 for appsrc in targets:
-                    appsrc.emit("push-buffer", Gst.Buffer.new_wrapped(data))
+                    buf = Gst.Buffer.new_wrapped(data)
+                    self._stamp(appsrc, buf)
+                    appsrc.emit("push-buffer", buf)
             elif fault != "freeze":
                 last_sent = frame
             next_t += period
@@ -217,6 +323,42 @@ class Channel:
             if delay > 0:
                 time.sleep(delay)
             elif delay < -1.0:  # far behind (machine busy): do not try to catch up
+                next_t = time.monotonic()
+
+    def _pump_encoded(self) -> None:
+        """Passthrough: coded pictures go out as they are; a new stream starts at a key frame."""
+        period = 1.0 / float(self.fps)
+        next_t = time.monotonic()
+        while self.running:
+            try:
+                data, key = self.reader.next_frame()
+            except Exception as exc:
+                if self.error is None:
+                    self.error = str(exc)
+                    log(f"channel {self.number}: {exc}")
+                time.sleep(0.5)
+                continue
+            with self.lock:
+                targets = [a for a, _ in self.appsrcs]
+                fault = self.fault
+                if key:
+                    self.waiting_key.clear()
+                waiting = set(self.waiting_key)
+            self.frames += 1
+            if fault != "offline":
+                for appsrc in targets:
+                    if id(appsrc) in waiting:
+                        continue
+                    buf = Gst.Buffer.new_wrapped(data)
+                    if not key:
+                        buf.set_flags(Gst.BufferFlags.DELTA_UNIT)
+                    self._stamp(appsrc, buf)
+                    appsrc.emit("push-buffer", buf)
+            next_t += period
+            delay = next_t - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            elif delay < -1.0:
                 next_t = time.monotonic()
 
     def stop(self) -> None:
@@ -268,6 +410,12 @@ class CamSimServer:
         fps = Fraction(a.fps).limit_denominator(1001) if a.fps else None
         width, height = a.width, a.height
         for k in range(1, a.channels + 1):
+            if a.passthrough:
+                offset = (k - 1) * (self.channels[0].reader.duration / a.channels) if self.channels else 0.0
+                reader = EncodedReader(a.source, start=offset)
+                self.args.codec = reader.codec
+                self.channels.append(Channel(k, reader, reader.width, reader.height, reader.fps))
+                continue
             if a.source:
                 if not self.channels:
                     probe = FileReader(a.source, width, height, fps)
@@ -291,6 +439,8 @@ class CamSimServer:
 
     def _factory(self, ch: Channel, sub: bool) -> GstRtspServer.RTSPMediaFactory:
         a = self.args
+        if ch.encoded:
+            return self._passthrough_factory(ch)
         fps = float(ch.fps)
         gop = a.gop or max(1, round(fps))
         main_kbps = a.bitrate or max(200, int(ch.width * ch.height * fps * 0.1 / 1000))
@@ -317,11 +467,28 @@ class CamSimServer:
         f.connect("media-configure", self._on_media_configure, ch)
         return f
 
+    def _passthrough_factory(self, ch: Channel) -> GstRtspServer.RTSPMediaFactory:
+        codec = ch.reader.codec
+        launch = (
+            "( appsrc name=src is-live=true format=time do-timestamp=true block=false "
+            f"max-buffers=30 leaky-type=downstream ! {codec}parse config-interval=-1 ! "
+            f"rtp{codec}pay name=pay0 pt=96 config-interval=-1 )"
+        )
+        f = GstRtspServer.RTSPMediaFactory()
+        f.set_launch(launch)
+        f.set_shared(True)
+        if self.permissions is not None:
+            f.set_permissions(self.permissions)
+        f.connect("media-configure", self._on_media_configure, ch)
+        return f
+
     def _on_media_configure(self, factory, media, ch: Channel) -> None:
         appsrc = media.get_element().get_by_name_recurse_up("src")
         ch.attach(appsrc, media)
 
     def paths(self, ch: Channel) -> list[str]:
+        if ch.encoded:  # a sub-stream would need re-encoding
+            return [f"/ch{ch.number}"]
         return [f"/ch{ch.number}", f"/ch{ch.number}/sub"]
 
     def mount(self, ch: Channel) -> None:
@@ -380,6 +547,11 @@ class CamSimServer:
         if kind not in KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {', '.join(KINDS)}")
         ch = self.channels[number - 1]
+        if ch.encoded and kind not in ("offline", "clear"):
+            raise ValueError(
+                f"channel {number} serves the source without re-encoding (--passthrough): "
+                "only offline and clear apply"
+            )
         with ch.lock:
             before, ch.fault = ch.fault, kind
         if kind == "offline" and before != "offline":
@@ -399,13 +571,14 @@ class CamSimServer:
                 {
                     "channel": c.number,
                     "url": self.url(c),
-                    "sub_url": self.url(c) + "/sub",
+                    "sub_url": None if c.encoded else self.url(c) + "/sub",
+                    "passthrough": c.encoded,
                     "fault": c.fault,
                     "width": c.width,
                     "height": c.height,
                     "fps": float(c.fps),
                     "codec": self.args.codec,
-                    "clients": len(c.medias()),
+                    "active_streams": len(c.medias()),
                     "error": c.error,
                 }
                 for c in self.channels
@@ -432,7 +605,7 @@ class CamSimServer:
         control = f"http://{self.args.host}:{self.http.server_address[1]}"
         ready = {
             "urls": [self.url(c) for c in self.channels],
-            "sub_urls": [self.url(c) + "/sub" for c in self.channels],
+            "sub_urls": [] if self.args.passthrough else [self.url(c) + "/sub" for c in self.channels],
             "control": control,
             "codec": self.args.codec,
             "width": self.channels[0].width,
@@ -530,6 +703,8 @@ def parse_args(argv=None):
     p.add_argument("--fps", type=float)
     p.add_argument("--gop", type=int, help="frames between key frames (default: one second)")
     p.add_argument("--bitrate", type=int, help="main-stream bitrate in kbit/s (sub: a quarter)")
+    p.add_argument("--passthrough", action="store_true",
+                   help="serve an H.264/H.265 source as it is (no re-encoding, no sub-stream; faults: offline only)")
     p.add_argument("--protocols", choices=("any", "tcp", "udp"), default="any",
                    help="RTP transports offered to clients (default: UDP and TCP)")
     p.add_argument("--user", help="require RTSP basic authentication with this user")
@@ -540,6 +715,8 @@ def parse_args(argv=None):
         p.error("--channels must be at least 1")
     if a.source and not os.path.isfile(a.source):
         p.error(f"source video not found: {a.source}")
+    if a.passthrough and not a.source:
+        p.error("--passthrough needs --source (an H.264 or H.265 file without B-frames)")
     return a
 
 
