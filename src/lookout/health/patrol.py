@@ -1,0 +1,454 @@
+"""Patrols: every channel on a schedule, key-frame-only decoding, diagnosis, results stored.
+
+A patrol of one channel opens its stream (:func:`lookout.media.ingest.open_stream`: RTSP over TCP,
+UDP as fallback), decodes the first two frames (a pair of neighbouring frames, which the frozen
+check needs), then only key frames (non-key packets are not even handed to the decoder), up to
+``keyframes`` more or ``budget_s`` seconds. The frames go to the video quality diagnosis
+(:func:`lookout.health.vqd.diagnose`) with the channel's reference picture when it has one.
+
+Scheduling (pure, :func:`due_channels`): a channel is due when it was never patrolled or its last
+diagnosis is older than its interval (30 min; 10 min for key areas); the most overdue go first.
+Channels are patrolled by a thread pool of ``concurrency`` workers (PyAV decodes with the GIL
+released; most of a patrol is waiting for key frames), so thousands of channels fit in the interval.
+
+Storing (:func:`store_results`): a ``health_diagnoses`` row per channel, the channel's status
+(:mod:`lookout.health.status`), work-order decisions (:mod:`lookout.health.workorders`), one audit
+record per run, then events on the bus after commit: ``channel.<id>.status``,
+``channel.<id>.diagnosis`` (``{"channel_id", "online", "faults", "scores", "at"}``) and the work-order
+events. A snapshot JPEG of a faulty picture is kept under ``<data_dir>/health/snapshots/``.
+
+Settings: environment ``LOOKOUT_PATROL_*`` (see :class:`PatrolConfig`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import av
+import av.error
+import cv2
+import numpy as np
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lookout.health import status as health_status
+from lookout.health import workorders
+from lookout.health.models import ChannelReference, DiagnosisRecord, PatrolRun
+from lookout.media.ingest import ReaderOptions, classify_error, open_stream, redact
+from lookout.registry.models import Channel, Site
+
+log = logging.getLogger(__name__)
+Publish = tuple[str, dict[str, Any]]
+ACTOR = "patrol"
+
+
+class PatrolConfig(BaseSettings):
+    """Patrol and work-order settings (environment ``LOOKOUT_PATROL_<NAME>``)."""
+
+    model_config = SettingsConfigDict(env_prefix="LOOKOUT_PATROL_", extra="ignore", frozen=True)
+
+    enabled: bool = True
+    interval_s: float = 1800.0  # every channel every 30 min
+    key_interval_s: float = 600.0  # key areas every 10 min
+    tick_s: float = 30.0  # how often the service looks for due channels
+    concurrency: int = 16  # channels patrolled at once
+    max_per_tick: int = 2000  # channels started per tick (the rest wait for the next)
+    keyframes: int = 2  # key frames decoded after the first two frames
+    open_timeout: float = 5.0
+    read_timeout: float = 5.0
+    budget_s: float = 20.0  # wall time per channel, opening included
+    stream: str = "main"  # "main" or "sub"
+    transport: str = "auto"
+    snapshot_faults: bool = True  # keep a JPEG of a faulty picture
+    deadline_h: float = 24.0
+    key_deadline_h: float = 4.0
+    consecutive: int = 2
+    daily_refresh_s: float = 600.0
+
+    @property
+    def policy(self) -> workorders.Policy:
+        return workorders.Policy(deadline_h=self.deadline_h, key_deadline_h=self.key_deadline_h,
+                                 consecutive=self.consecutive)
+
+
+# --------------------------------------------------------------------------- pure logic
+def interval_for(key: bool, cfg: PatrolConfig) -> float:
+    return cfg.key_interval_s if key else cfg.interval_s
+
+
+def due_channels(entries: Sequence[tuple[int, bool, datetime | None]], now: datetime, cfg: PatrolConfig) -> list[int]:
+    """Channels due for a patrol, most overdue first. ``entries``: (channel id, key area?, last patrol)."""
+    due: list[tuple[float, int]] = []
+    for cid, key, last in entries:
+        if last is None:
+            due.append((float("inf"), cid))
+            continue
+        late = (now - last).total_seconds() - interval_for(key, cfg)
+        if late >= 0:
+            due.append((late, cid))
+    due.sort(key=lambda x: (-x[0], x[1]))
+    return [cid for _, cid in due]
+
+
+# --------------------------------------------------------------------------- decoding and diagnosis
+class GrabError(RuntimeError):
+    """No picture could be had from the stream; the message says why."""
+
+
+@dataclass
+class Grab:
+    frames: list[np.ndarray]
+    keyframes: int  # key frames among them
+    packets: int  # packets read from the stream
+    transport: str | None
+
+
+def grab_patrol_frames(url: str, keyframes: int = 2, *, open_timeout: float = 5.0, read_timeout: float = 5.0,
+                       budget_s: float = 20.0, transport: str = "auto") -> Grab:
+    """The first two frames of the stream, then up to ``keyframes`` key frames (key-frame-only decoding)."""
+    opts = ReaderOptions(open_timeout=open_timeout, read_timeout=read_timeout, transport=transport, threads=1)
+    started = time.monotonic()
+    try:
+        container, used = open_stream(url, opts)
+    except Exception as exc:
+        raise GrabError(classify_error(exc).reason) from exc
+    frames: list[np.ndarray] = []
+    keys = packets = 0
+    fed_key = False
+    want = 2 + max(0, keyframes)
+    try:
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        ctx.thread_count = 1
+        for packet in container.demux(stream):
+            if time.monotonic() - started > budget_s:
+                break
+            if packet.size == 0:
+                continue
+            packets += 1
+            if not packet.is_keyframe and (not fed_key or len(frames) >= 2):
+                continue  # before the first key frame nothing decodes; after the pair, key frames only
+            fed_key = fed_key or bool(packet.is_keyframe)
+            try:
+                decoded = packet.decode()
+            except av.error.InvalidDataError:
+                continue  # a corrupt packet: wait for the next key frame
+            for f in decoded:
+                frames.append(f.to_ndarray(format="bgr24"))
+                keys += int(bool(f.key_frame))
+            if len(frames) >= 2 and ctx.skip_frame != "NONKEY":
+                ctx.skip_frame = "NONKEY"
+            if len(frames) >= want:
+                break
+    except Exception as exc:
+        if not frames:
+            raise GrabError(classify_error(exc).reason) from exc
+        log.info("%s: stream broke after %d frames (%s)", redact(url), len(frames), exc)
+    finally:
+        try:
+            container.close()
+        except Exception:
+            pass
+    if not frames:
+        raise GrabError(f"no picture within {budget_s:.0f} s")
+    return Grab(frames, keys, packets, used)
+
+
+@dataclass(frozen=True)
+class Target:
+    channel_id: int
+    url: str
+    key: bool = False
+    reference_path: Path | None = None
+
+
+@dataclass
+class PatrolResult:
+    channel_id: int
+    online: bool
+    error: str | None = None
+    faults: list[str] = field(default_factory=list)
+    scores: dict[str, float] = field(default_factory=dict)
+    frames: int = 0
+    used_reference: bool = False
+    snapshot: np.ndarray | None = None
+    elapsed_s: float = 0.0
+
+
+class ReferenceCache:
+    """Reference pictures read from disk once per (path, modification time)."""
+
+    def __init__(self) -> None:
+        self._items: dict[Path, tuple[float, np.ndarray]] = {}
+
+    def get(self, path: Path | None) -> np.ndarray | None:
+        if path is None:
+            return None
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            log.warning("reference picture %s is missing; diagnosing without it", path)
+            return None
+        hit = self._items.get(path)
+        if hit and hit[0] == mtime:
+            return hit[1]
+        img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if img is None:
+            log.warning("reference picture %s is unreadable; diagnosing without it", path)
+            return None
+        self._items[path] = (mtime, img)
+        return img
+
+
+def patrol_channel(target: Target, cfg: PatrolConfig, refs: ReferenceCache | None = None,
+                   diagnose: Callable | None = None) -> PatrolResult:
+    """Patrol one channel: grab frames, diagnose them. Never raises; failures are in the result."""
+    from lookout.health.vqd import BadFrame
+    from lookout.health.vqd import diagnose as vqd_diagnose
+
+    diagnose = diagnose or vqd_diagnose
+    t0 = time.monotonic()
+    try:
+        grab = grab_patrol_frames(target.url, cfg.keyframes, open_timeout=cfg.open_timeout,
+                                  read_timeout=cfg.read_timeout, budget_s=cfg.budget_s, transport=cfg.transport)
+    except GrabError as exc:
+        return PatrolResult(target.channel_id, False, error=str(exc)[:255], elapsed_s=time.monotonic() - t0)
+    except Exception as exc:  # anything else is a bug, but one channel must not stop the patrol
+        log.exception("patrol of channel %s failed", target.channel_id)
+        return PatrolResult(target.channel_id, False, error=f"{type(exc).__name__}: {exc}"[:255],
+                            elapsed_s=time.monotonic() - t0)
+    ref = (refs or ReferenceCache()).get(target.reference_path)
+    try:
+        d = diagnose(grab.frames, ref)
+    except (BadFrame, ValueError) as exc:
+        log.warning("channel %s: picture cannot be diagnosed: %s", target.channel_id, exc)
+        return PatrolResult(target.channel_id, True, error=f"not diagnosable: {exc}"[:255], frames=len(grab.frames),
+                            elapsed_s=time.monotonic() - t0)
+    return PatrolResult(target.channel_id, True, faults=list(d.faults),
+                        scores={k: round(float(v), 1) for k, v in d.scores.items()}, frames=len(grab.frames),
+                        used_reference=ref is not None, snapshot=grab.frames[-1] if d.faults else None,
+                        elapsed_s=time.monotonic() - t0)
+
+
+def run_patrol(targets: Sequence[Target], cfg: PatrolConfig, refs: ReferenceCache | None = None) -> list[PatrolResult]:
+    """Patrol the targets with at most ``cfg.concurrency`` at once; results in the targets' order."""
+    if not targets:
+        return []
+    refs = refs or ReferenceCache()
+    workers = max(1, min(cfg.concurrency, len(targets)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="patrol") as pool:
+        return list(pool.map(lambda t: patrol_channel(t, cfg, refs), targets))
+
+
+# --------------------------------------------------------------------------- database adapters
+def last_patrols(session: Session, channel_ids: Sequence[int] | None = None) -> dict[int, datetime]:
+    stmt = select(DiagnosisRecord.channel_id, func.max(DiagnosisRecord.at)).group_by(DiagnosisRecord.channel_id)
+    if channel_ids is not None:
+        stmt = stmt.where(DiagnosisRecord.channel_id.in_(list(channel_ids)))
+    return dict(session.execute(stmt).all())
+
+
+def load_targets(session: Session, now: datetime, cfg: PatrolConfig, data_dir: Path, secret: str | None,
+                 channel_ids: Sequence[int] | None = None, due_only: bool = True) -> tuple[list[Target], list[int]]:
+    """Targets to patrol (with URLs, credentials and reference paths) and the ids skipped for having no URL."""
+    from lookout.media.recorder import channel_stream_url
+
+    stmt = select(Channel, Site.key_unit).join(Site, Site.id == Channel.site_id).order_by(Channel.id)
+    if channel_ids is not None:
+        stmt = stmt.where(Channel.id.in_(list(channel_ids)))
+    rows = list(session.execute(stmt))
+    refs = dict(session.execute(select(ChannelReference.channel_id, ChannelReference.path)).all())
+    keyed = {ch.id: (ch, bool(ch.key_area or key_unit)) for ch, key_unit in rows}
+    if due_only:
+        last = last_patrols(session, list(keyed))
+        order = due_channels([(cid, key, last.get(cid)) for cid, (_, key) in keyed.items()], now, cfg)
+    else:
+        order = list(keyed)
+    targets, no_url = [], []
+    for cid in order:
+        ch, key = keyed[cid]
+        url = channel_stream_url(ch, cfg.stream, secret)
+        if not url:
+            no_url.append(cid)
+            continue
+        ref = refs.get(cid)
+        targets.append(Target(cid, url, key, data_dir / ref if ref else None))
+    return targets, no_url
+
+
+def _save_snapshot(data_dir: Path, channel_id: int, now: datetime, image: np.ndarray) -> str | None:
+    from lookout.media.snapshot import encode_jpeg
+
+    rel = Path("health") / "snapshots" / str(channel_id) / f"{now.strftime('%Y%m%dT%H%M%S')}.jpg"
+    try:
+        data = encode_jpeg(image, quality=80, max_width=960)
+        (data_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+        (data_dir / rel).write_bytes(data)
+    except Exception as exc:
+        log.warning("could not keep the snapshot of channel %s: %s", channel_id, exc)
+        return None
+    return str(rel)
+
+
+def store_results(session: Session, results: Sequence[PatrolResult], now: datetime, cfg: PatrolConfig,
+                  data_dir: Path, trigger: str = "schedule", cpu_s: float | None = None,
+                  started_at: datetime | None = None) -> tuple[PatrolRun, list[Publish]]:
+    """Write the diagnoses, statuses and work-order decisions of one patrol in the caller's transaction."""
+    from lookout.security import audit
+
+    run = PatrolRun(trigger=trigger, started_at=started_at or now, finished_at=now, channels=len(results),
+                    online=sum(r.online for r in results), faulty=sum(bool(r.faults) for r in results), cpu_s=cpu_s)
+    session.add(run)
+    session.flush()
+    pubs: list[Publish] = []
+    audits: list = []
+    channels = {c.id: c for c in session.execute(
+        select(Channel).where(Channel.id.in_([r.channel_id for r in results]))).scalars()}
+    stored: list[int] = []
+    for r in results:
+        ch = channels.get(r.channel_id)
+        if ch is None:  # deleted while it was patrolled
+            continue
+        snap = None
+        if r.snapshot is not None and cfg.snapshot_faults:
+            snap = _save_snapshot(data_dir, ch.id, now, r.snapshot)
+        faults = r.faults if r.online else [workorders.OFFLINE_FAULT]
+        session.add(DiagnosisRecord(channel_id=ch.id, run_id=run.id, at=now, online=r.online, error=r.error,
+                                    faults=faults, scores=r.scores, frames=r.frames, used_reference=r.used_reference,
+                                    snapshot_path=snap, trigger=trigger, elapsed_s=round(r.elapsed_s, 3)))
+        st, reason = health_status.status_from_patrol(r.online, r.error, r.faults)
+        ev = health_status.apply_status(session, ch, st, reason, "probe" if not r.online else "patrol", now, audits)
+        if ev:
+            pubs.append(ev)
+        pubs.append((f"channel.{ch.id}.diagnosis", {"channel_id": ch.id, "online": r.online, "faults": faults,
+                                                     "scores": r.scores, "error": r.error, "at": now.isoformat()}))
+        stored.append(ch.id)
+    session.flush()
+    audits.append(("patrol", "patrol_run", run.id, None,
+                   {"trigger": trigger, "channels": run.channels, "online": run.online, "faulty": run.faulty}))
+    audit.record_many(session, ACTOR, audits, now=now)
+    pubs += workorders.process_diagnoses(session, stored, now, cfg.policy)
+    return run, pubs
+
+
+def _secret(settings: Any) -> str | None:
+    try:
+        return settings.resolved_secret()
+    except RuntimeError:
+        return None
+
+
+def patrol_once(settings: Any, cfg: PatrolConfig | None = None, *, now_fn: Callable[[], datetime] | None = None,
+                channel_ids: Sequence[int] | None = None, due_only: bool = True, trigger: str = "schedule",
+                refs: ReferenceCache | None = None, limit: int | None = None) -> dict[str, Any]:
+    """One patrol: pick the (due) channels, patrol them, store everything, publish. Returns a summary."""
+    from lookout.store.base import utcnow
+    from lookout.store.db import session_scope
+
+    cfg = cfg or PatrolConfig()
+    now_fn = now_fn or utcnow
+    data_dir = Path(settings.data_dir)
+    with session_scope(settings.db_url) as s:
+        targets, no_url = load_targets(s, now_fn(), cfg, data_dir, _secret(settings), channel_ids, due_only)
+    targets = targets[: limit or cfg.max_per_tick]
+    started = now_fn()
+    cpu0 = time.process_time()
+    results = run_patrol(targets, cfg, refs)
+    cpu = time.process_time() - cpu0
+    pubs: list[Publish] = []
+    run_id = None
+    if results:
+        with session_scope(settings.db_url) as s:
+            run, pubs = store_results(s, results, now_fn(), cfg, data_dir, trigger, cpu, started)
+            run_id = run.id
+        health_status.publish(pubs)
+    return {"run_id": run_id, "channels": len(results), "online": sum(r.online for r in results),
+            "faulty": sum(bool(r.faults) for r in results), "no_url": no_url, "cpu_s": round(cpu, 3),
+            "results": [{"channel_id": r.channel_id, "online": r.online, "error": r.error, "faults": r.faults,
+                         "scores": r.scores, "frames": r.frames, "elapsed_s": round(r.elapsed_s, 2)}
+                        for r in results]}
+
+
+def escalate_and_refresh(settings: Any, now: datetime, cfg: PatrolConfig | None = None, refresh_daily: bool = True
+                         ) -> dict[str, Any]:
+    """Escalate overdue orders; refresh yesterday's and today's online history."""
+    from zoneinfo import ZoneInfo
+
+    from lookout.health import rates
+    from lookout.store.db import session_scope
+
+    cfg = cfg or PatrolConfig()
+    with session_scope(settings.db_url) as s:
+        pubs = workorders.escalate_overdue(s, now, cfg.policy)
+        rows = 0
+        if refresh_daily:
+            tz = ZoneInfo(settings.timezone)
+            today = rates.local_day(now, tz)
+            rows = rates.refresh_daily(s, today - timedelta(days=1), today, now, tz)
+    health_status.publish(pubs)
+    return {"escalated": sum(1 for t, _ in pubs if t.endswith("workorder_escalated")), "daily_rows": rows}
+
+
+# --------------------------------------------------------------------------- reference pictures
+def reference_path(channel_id: int, now: datetime) -> Path:
+    return Path("health") / "references" / f"{channel_id}-{now.strftime('%Y%m%dT%H%M%S')}.jpg"
+
+
+def set_reference(session: Session, data_dir: Path, channel: Channel, image: np.ndarray, actor: str,
+                  now: datetime) -> tuple[ChannelReference, Path | None]:
+    """Store ``image`` as the channel's reference picture (JPEG under the data folder); audited.
+
+    Returns the row and the file of the picture it replaces (remove it after the commit).
+    """
+    from lookout.media.snapshot import encode_jpeg
+    from lookout.security import audit
+
+    rel = reference_path(channel.id, now)
+    (data_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+    (data_dir / rel).write_bytes(encode_jpeg(image, quality=92))
+    ref = session.execute(select(ChannelReference).where(ChannelReference.channel_id == channel.id)).scalar_one_or_none()
+    before = None
+    old_path = None
+    if ref is None:
+        ref = ChannelReference(channel_id=channel.id, path=str(rel), taken_at=now, taken_by=actor)
+        session.add(ref)
+    else:
+        before = {"path": ref.path, "taken_at": ref.taken_at.isoformat(), "taken_by": ref.taken_by}
+        old_path = ref.path
+        ref.path, ref.taken_at, ref.taken_by = str(rel), now, actor
+    ref.height, ref.width = int(image.shape[0]), int(image.shape[1])
+    session.flush()
+    audit.record(session, actor, "set_reference", "channel", channel.id, before,
+                 {"path": str(rel), "taken_at": now.isoformat()}, now=now)
+    return ref, (data_dir / old_path if old_path and old_path != str(rel) else None)
+
+
+def clear_reference(session: Session, data_dir: Path, channel: Channel, actor: str, now: datetime) -> Path | None:
+    """Forget the channel's reference picture (audited); returns its file (remove it after the commit)."""
+    from lookout.security import audit
+
+    ref = session.execute(select(ChannelReference).where(ChannelReference.channel_id == channel.id)).scalar_one_or_none()
+    if ref is None:
+        return None
+    before = {"path": ref.path, "taken_at": ref.taken_at.isoformat(), "taken_by": ref.taken_by}
+    session.delete(ref)
+    audit.record(session, actor, "clear_reference", "channel", channel.id, before, None, now=now)
+    session.flush()
+    return data_dir / before["path"]
+
+
+def unlink_quietly(p: Path | None) -> None:
+    if p is None:
+        return
+    try:
+        p.unlink()
+    except OSError:
+        pass

@@ -1,0 +1,411 @@
+"""Work orders: open on a fault seen in two patrols in a row, re-check on close, escalate when overdue.
+
+Rules (pure, :func:`decide_patrol` and :func:`decide_escalations`, ``now`` passed in):
+
+- A fault (a picture fault of the diagnosis, or ``offline`` when no picture could be had) present in
+  each of a channel's last two diagnoses opens a work order, unless the channel already has a
+  not-closed order for that fault (one live order per channel and fault; the ``open_key`` unique
+  column enforces it in the database too).
+- The order is assigned to the site's O&M contact (``Site.om_contact``) with a deadline of 24 h, or
+  4 h for key areas (a ``key_area`` channel or a ``key_unit`` site).
+- Closing an order (:func:`request_close`) sets it ``rechecking`` and asks for an immediate patrol
+  of the channel; the first diagnosis after the close request is the re-check. It passes when the
+  fault is gone (and, for a picture fault, a picture was had): the order is ``closed`` and its repair
+  time counts. Otherwise the order re-opens (``open``) with a note saying what the re-check saw.
+- An ``open`` order past its deadline escalates: level 1 at the deadline, level 2 when overdue by as
+  long again as the time it was given. Each level sets ``escalated``/``escalation_level``, adds a
+  ``work_order_escalations`` row and publishes ``site.<site_id>.workorder_escalated``.
+
+Every order change is audited (entity ``work_order``) and published on the bus as
+``channel.<channel_id>.workorder`` with ``{"order_id", "kind", "fault", "status", …}`` — kind one of
+``opened``, ``close_requested``, ``recheck_passed``, ``recheck_failed``, ``escalated``.
+
+Repair statistics (:func:`repair_statistics`, :func:`repair_stats`): per site or device vendor, the
+orders opened in a period, how many closed, mean / median / 90th-percentile / longest repair hours
+(opened → re-check passed), the share closed by the deadline, and the open and overdue counts.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from lookout.health.models import (OFFLINE_FAULT, DiagnosisRecord, WorkOrder, WorkOrderEscalation,
+                                   WorkOrderEvent)
+from lookout.registry.models import Channel, Device, Site
+
+log = logging.getLogger(__name__)
+Publish = tuple[str, dict[str, Any]]
+ACTOR = "patrol"
+
+
+# --------------------------------------------------------------------------- pure logic
+@dataclass(frozen=True)
+class Policy:
+    deadline_h: float = 24.0
+    key_deadline_h: float = 4.0
+    consecutive: int = 2  # patrols in a row that must show a fault before an order opens
+    escalation_levels: int = 2
+
+    def deadline(self, opened: datetime, key: bool) -> datetime:
+        return opened + timedelta(hours=self.key_deadline_h if key else self.deadline_h)
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A diagnosis as the rules see it."""
+
+    diagnosis_id: int
+    at: datetime
+    online: bool
+    faults: frozenset[str]
+    scores: dict[str, float] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def effective(self) -> frozenset[str]:
+        """The faults an order can be about: ``offline`` when there was no picture."""
+        return frozenset({OFFLINE_FAULT}) if not self.online else self.faults
+
+
+@dataclass(frozen=True)
+class ChannelInfo:
+    channel_id: int
+    site_id: int
+    key: bool
+    assignee: str | None
+    vendor: str | None = None
+
+
+@dataclass(frozen=True)
+class OrderState:
+    order_id: int
+    channel_id: int
+    site_id: int
+    fault: str
+    status: str
+    opened_at: datetime
+    deadline_at: datetime
+    close_requested_at: datetime | None = None
+    escalation_level: int = 0
+
+
+@dataclass(frozen=True)
+class Open:
+    channel_id: int
+    site_id: int
+    fault: str
+    deadline_at: datetime
+    assignee: str | None
+    key: bool
+    vendor: str | None
+    diagnosis_id: int
+
+
+@dataclass(frozen=True)
+class RecheckPassed:
+    order_id: int
+    diagnosis_id: int
+    note: str
+
+
+@dataclass(frozen=True)
+class RecheckFailed:
+    order_id: int
+    diagnosis_id: int
+    note: str
+
+
+@dataclass(frozen=True)
+class Escalate:
+    order_id: int
+    level: int
+    overdue_s: float
+
+
+Action = Open | RecheckPassed | RecheckFailed | Escalate
+
+
+def _describe(seen: Seen, fault: str) -> str:
+    if fault == OFFLINE_FAULT or not seen.online:
+        return "no picture (offline)"
+    score = seen.scores.get(fault)
+    return f"{fault}" + (f" (score {score:.0f})" if score is not None else "")
+
+
+def decide_patrol(now: datetime, channels: dict[int, ChannelInfo], recent: dict[int, Sequence[Seen]],
+                  orders: Iterable[OrderState], policy: Policy | None = None) -> list[Action]:
+    """What the latest diagnoses of these channels mean for their work orders.
+
+    ``recent`` holds each channel's latest diagnoses, newest first (at least ``policy.consecutive``
+    when there are that many); ``orders`` the channels' not-closed orders.
+    """
+    p = policy or Policy()
+    live: dict[tuple[int, str], OrderState] = {}
+    for o in orders:
+        if o.status != "closed":
+            live[(o.channel_id, o.fault)] = o
+    actions: list[Action] = []
+    for cid, seen in recent.items():
+        if not seen or cid not in channels:
+            continue
+        latest = seen[0]
+        # the re-check: the first diagnosis after a close request
+        for (ocid, fault), o in sorted(live.items(), key=lambda kv: kv[1].order_id):
+            if ocid != cid or o.status != "rechecking" or o.close_requested_at is None:
+                continue
+            if latest.at < o.close_requested_at:
+                continue
+            when = latest.at.isoformat(timespec="seconds")
+            if fault in latest.effective:
+                actions.append(RecheckFailed(o.order_id, latest.diagnosis_id,
+                                             f"re-check at {when} still shows {_describe(latest, fault)}"))
+            elif not latest.online:
+                actions.append(RecheckFailed(o.order_id, latest.diagnosis_id,
+                                             f"re-check at {when}: no picture (offline), the repair cannot be confirmed"))
+            else:
+                actions.append(RecheckPassed(o.order_id, latest.diagnosis_id, f"re-check at {when}: {fault} gone"))
+        if len(seen) < p.consecutive:
+            continue
+        common = frozenset.intersection(*(s.effective for s in seen[: p.consecutive]))
+        info = channels[cid]
+        for fault in sorted(common):
+            if (cid, fault) in live:
+                continue
+            actions.append(Open(cid, info.site_id, fault, p.deadline(now, info.key), info.assignee, info.key,
+                                info.vendor, latest.diagnosis_id))
+    return actions
+
+
+def decide_escalations(now: datetime, orders: Iterable[OrderState], policy: Policy | None = None) -> list[Escalate]:
+    """Open orders past their deadline that reached a new escalation level."""
+    p = policy or Policy()
+    out = []
+    for o in orders:
+        if o.status != "open" or now <= o.deadline_at:
+            continue
+        overdue = now - o.deadline_at
+        allowed = max(o.deadline_at - o.opened_at, timedelta(minutes=1))
+        level = min(p.escalation_levels, 1 + int(overdue / allowed))
+        if level > o.escalation_level:
+            out.append(Escalate(o.order_id, level, overdue.total_seconds()))
+    return out
+
+
+@dataclass(frozen=True)
+class RepairRow:
+    group_id: Any
+    group_name: str
+    opened_at: datetime
+    deadline_at: datetime
+    closed_at: datetime | None
+
+
+def _pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    k = (len(s) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def repair_statistics(rows: Iterable[RepairRow], now: datetime) -> list[dict[str, Any]]:
+    """Per group: orders, closed, open, overdue open, repair hours (mean/median/p90/max), on-time share."""
+    groups: dict[Any, dict[str, Any]] = {}
+    for r in rows:
+        g = groups.setdefault(r.group_id, {"id": r.group_id, "name": r.group_name, "orders": 0, "closed": 0,
+                                           "open": 0, "overdue_open": 0, "on_time": 0, "_hours": []})
+        g["orders"] += 1
+        if r.closed_at is not None:
+            g["closed"] += 1
+            g["_hours"].append((r.closed_at - r.opened_at).total_seconds() / 3600.0)
+            g["on_time"] += int(r.closed_at <= r.deadline_at)
+        else:
+            g["open"] += 1
+            g["overdue_open"] += int(now > r.deadline_at)
+    out = []
+    for g in groups.values():
+        h = g.pop("_hours")
+        on_time = g.pop("on_time")
+        g.update(mean_h=round(statistics.fmean(h), 3) if h else None,
+                 median_h=round(statistics.median(h), 3) if h else None,
+                 p90_h=round(_pct(h, 0.9), 3) if h else None,
+                 max_h=round(max(h), 3) if h else None,
+                 on_time_rate=round(on_time / len(h), 5) if h else None)
+        out.append(g)
+    return sorted(out, key=lambda g: (str(g["name"]), str(g["id"])))
+
+
+# --------------------------------------------------------------------------- adapters
+def _state(o: WorkOrder) -> OrderState:
+    return OrderState(o.id, o.channel_id, o.site_id, o.fault, o.status, o.opened_at, o.deadline_at,
+                      o.close_requested_at, o.escalation_level)
+
+
+def _seen(d: DiagnosisRecord) -> Seen:
+    return Seen(d.id, d.at, d.online, frozenset(d.faults or []), dict(d.scores or {}))
+
+
+def _order_json(o: WorkOrder) -> dict[str, Any]:
+    return {"id": o.id, "channel_id": o.channel_id, "site_id": o.site_id, "fault": o.fault, "status": o.status,
+            "assignee": o.assignee, "deadline_at": o.deadline_at.isoformat(), "reopen_count": o.reopen_count,
+            "escalation_level": o.escalation_level}
+
+
+def _event(o: WorkOrder, kind: str, now: datetime, **extra: Any) -> Publish:
+    return (f"channel.{o.channel_id}.workorder", {"order_id": o.id, "kind": kind, "fault": o.fault,
+                                                   "status": o.status, "site_id": o.site_id,
+                                                   "assignee": o.assignee, "at": now.isoformat(), **extra})
+
+
+def load_recent(session: Session, channel_ids: Sequence[int], n: int) -> dict[int, list[Seen]]:
+    """The latest ``n`` diagnoses of each channel, newest first."""
+    if not channel_ids:
+        return {}
+    rn = func.row_number().over(partition_by=DiagnosisRecord.channel_id,
+                                order_by=(DiagnosisRecord.at.desc(), DiagnosisRecord.id.desc())).label("rn")
+    sub = select(DiagnosisRecord.id, rn).where(DiagnosisRecord.channel_id.in_(list(channel_ids))).subquery()
+    rows = session.execute(select(DiagnosisRecord).join(sub, sub.c.id == DiagnosisRecord.id).where(sub.c.rn <= n)
+                           .order_by(DiagnosisRecord.channel_id, DiagnosisRecord.at.desc(), DiagnosisRecord.id.desc())
+                           ).scalars()
+    out: dict[int, list[Seen]] = {}
+    for d in rows:
+        out.setdefault(d.channel_id, []).append(_seen(d))
+    return out
+
+
+def load_channel_info(session: Session, channel_ids: Sequence[int]) -> dict[int, ChannelInfo]:
+    if not channel_ids:
+        return {}
+    rows = session.execute(
+        select(Channel.id, Channel.site_id, Channel.key_area, Site.key_unit, Site.om_contact, Device.vendor)
+        .join(Site, Site.id == Channel.site_id).outerjoin(Device, Device.id == Channel.device_id)
+        .where(Channel.id.in_(list(channel_ids))))
+    return {cid: ChannelInfo(cid, sid, bool(ka or ku), om, vendor) for cid, sid, ka, ku, om, vendor in rows}
+
+
+def live_orders(session: Session, channel_ids: Sequence[int] | None = None) -> list[WorkOrder]:
+    stmt = select(WorkOrder).where(WorkOrder.status != "closed")
+    if channel_ids is not None:
+        stmt = stmt.where(WorkOrder.channel_id.in_(list(channel_ids)))
+    return list(session.execute(stmt).scalars())
+
+
+def apply_actions(session: Session, actions: Sequence[Action], now: datetime, actor: str = ACTOR) -> list[Publish]:
+    """Carry out the decisions in the caller's transaction (audited); returns the events to publish."""
+    from lookout.security import audit
+
+    pubs: list[Publish] = []
+    audits: list = []
+    for a in actions:
+        if isinstance(a, Open):
+            o = WorkOrder(channel_id=a.channel_id, site_id=a.site_id, fault=a.fault, status="open",
+                          open_key=f"{a.channel_id}:{a.fault}", assignee=a.assignee, key_area=a.key,
+                          opened_at=now, deadline_at=a.deadline_at, opened_by_diagnosis_id=a.diagnosis_id,
+                          vendor=a.vendor)
+            session.add(o)
+            session.flush()
+            o.events.append(WorkOrderEvent(at=now, kind="opened", actor=actor, diagnosis_id=a.diagnosis_id,
+                                           note=f"{a.fault} seen in consecutive patrols"))
+            audits.append(("open", "work_order", o.id, None, _order_json(o)))
+            pubs.append(_event(o, "opened", now))
+            continue
+        o = session.get(WorkOrder, a.order_id)
+        if o is None:
+            log.warning("work order %s vanished before %s", a.order_id, type(a).__name__)
+            continue
+        before = _order_json(o)
+        if isinstance(a, RecheckPassed):
+            o.status, o.open_key, o.closed_at = "closed", None, now
+            o.recheck_at, o.recheck_passed, o.recheck_diagnosis_id, o.recheck_note = now, True, a.diagnosis_id, a.note
+            o.events.append(WorkOrderEvent(at=now, kind="recheck_passed", actor=actor, note=a.note,
+                                           diagnosis_id=a.diagnosis_id))
+            audits.append(("recheck_passed", "work_order", o.id, before, _order_json(o)))
+            pubs.append(_event(o, "recheck_passed", now, note=a.note))
+        elif isinstance(a, RecheckFailed):
+            o.status, o.reopen_count = "open", o.reopen_count + 1
+            o.recheck_at, o.recheck_passed, o.recheck_diagnosis_id, o.recheck_note = now, False, a.diagnosis_id, a.note
+            o.events.append(WorkOrderEvent(at=now, kind="recheck_failed", actor=actor, note=a.note,
+                                           diagnosis_id=a.diagnosis_id))
+            audits.append(("recheck_failed", "work_order", o.id, before, _order_json(o)))
+            pubs.append(_event(o, "recheck_failed", now, note=a.note))
+        elif isinstance(a, Escalate):
+            o.escalated, o.escalation_level, o.escalated_at = True, a.level, now
+            session.add(WorkOrderEscalation(order_id=o.id, site_id=o.site_id, at=now, level=a.level,
+                                            overdue_s=a.overdue_s, assignee=o.assignee))
+            note = f"overdue by {a.overdue_s / 3600:.1f} h: escalated to level {a.level}"
+            o.events.append(WorkOrderEvent(at=now, kind="escalated", actor=actor, note=note))
+            audits.append(("escalate", "work_order", o.id, before, _order_json(o)))
+            pubs.append(_event(o, "escalated", now, level=a.level))
+            pubs.append((f"site.{o.site_id}.workorder_escalated",
+                         {"order_id": o.id, "channel_id": o.channel_id, "fault": o.fault, "level": a.level,
+                          "assignee": o.assignee, "overdue_s": round(a.overdue_s), "at": now.isoformat()}))
+    audit.record_many(session, actor, audits, now=now)
+    return pubs
+
+
+def process_diagnoses(session: Session, channel_ids: Sequence[int], now: datetime, policy: Policy | None = None,
+                      actor: str = ACTOR) -> list[Publish]:
+    """After diagnoses of these channels were stored: open orders, settle re-checks."""
+    p = policy or Policy()
+    ids = list(channel_ids)
+    actions = decide_patrol(now, load_channel_info(session, ids), load_recent(session, ids, p.consecutive),
+                            [_state(o) for o in live_orders(session, ids)], p)
+    return apply_actions(session, actions, now, actor)
+
+
+def escalate_overdue(session: Session, now: datetime, policy: Policy | None = None,
+                     actor: str = ACTOR) -> list[Publish]:
+    stmt = select(WorkOrder).where(WorkOrder.status == "open", WorkOrder.deadline_at < now)
+    actions = decide_escalations(now, [_state(o) for o in session.execute(stmt).scalars()], policy)
+    return apply_actions(session, actions, now, actor)
+
+
+class OrderError(ValueError):
+    """A work-order request that cannot be done (the message says why)."""
+
+
+def request_close(session: Session, order: WorkOrder, actor: str, note: str | None, now: datetime) -> list[Publish]:
+    """The engineer says it is repaired: the order waits for its re-check (an immediate patrol)."""
+    from lookout.security import audit
+
+    if order.status == "closed":
+        raise OrderError(f"work order {order.id} is already closed")
+    if order.status == "rechecking":
+        raise OrderError(f"work order {order.id} is already waiting for its re-check")
+    before = _order_json(order)
+    order.status = "rechecking"
+    order.close_requested_at, order.close_requested_by, order.close_note = now, actor, (note or None)
+    order.events.append(WorkOrderEvent(at=now, kind="close_requested", actor=actor, note=note or None))
+    audit.record(session, actor, "close", "work_order", order.id, before, {**_order_json(order), "note": note},
+                 now=now)
+    return [_event(order, "close_requested", now, by=actor)]
+
+
+def repair_rows(session: Session, by: str, start: datetime, end: datetime,
+                channel_ids: Select | Sequence[int] | None = None) -> list[RepairRow]:
+    """Orders opened in [start, end), grouped by ``site`` or ``vendor``."""
+    if by == "site":
+        stmt = select(WorkOrder.site_id, Site.name, WorkOrder.opened_at, WorkOrder.deadline_at,
+                      WorkOrder.closed_at).join(Site, Site.id == WorkOrder.site_id)
+    elif by == "vendor":
+        stmt = select(WorkOrder.vendor, WorkOrder.vendor, WorkOrder.opened_at, WorkOrder.deadline_at,
+                      WorkOrder.closed_at)
+    else:
+        raise ValueError(f"unknown grouping {by!r}: use site or vendor")
+    stmt = stmt.where(WorkOrder.opened_at >= start, WorkOrder.opened_at < end)
+    if channel_ids is not None:
+        stmt = stmt.where(WorkOrder.channel_id.in_(channel_ids if isinstance(channel_ids, Select)
+                                                   else list(channel_ids)))
+    return [RepairRow(g if g is not None else "unknown", n or "unknown", o, d, c)
+            for g, n, o, d, c in session.execute(stmt)]
+
+
+def repair_stats(session: Session, by: str, start: datetime, end: datetime, now: datetime,
+                 channel_ids: Select | Sequence[int] | None = None) -> list[dict[str, Any]]:
+    return repair_statistics(repair_rows(session, by, start, end, channel_ids), now)

@@ -1,0 +1,181 @@
+"""Patrols against the camera simulator: a fault seen in two patrols opens a work order; closing it
+triggers a re-check that passes once the fault is gone and re-opens the order while it is not.
+
+The simulator serves the PETS video (real footage: a clean picture for the diagnosis) on two channels.
+The clock is controlled: each patrol happens 30 minutes after the previous one.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from lookout.health import workorders
+from lookout.health.models import ChannelStatusChange, DiagnosisRecord, WorkOrder, WorkOrderEscalation
+from lookout.health.patrol import PatrolConfig, escalate_and_refresh, grab_patrol_frames, patrol_once
+from lookout.media.camsim import CamSim, CamSimError
+from lookout.registry import service
+from lookout.registry.models import Channel, Device, Site
+from lookout.security.models import AuditRecord
+from lookout.settings import load_settings
+from lookout.store.db import session_scope
+
+pytestmark = [
+    pytest.mark.media,
+    pytest.mark.skipif(shutil.which("ffprobe") is None, reason="ffmpeg/ffprobe not installed"),
+]
+
+OPENCV_DOC_VIDEO = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+CFG = PatrolConfig(concurrency=2, keyframes=2, budget_s=15.0, open_timeout=5.0, read_timeout=5.0)
+
+
+@pytest.fixture(scope="module")
+def source_video() -> Path:
+    from conftest import _shared_data_dir
+
+    for p in (_shared_data_dir() / "pets09-s2l1.avi", OPENCV_DOC_VIDEO):
+        if p.exists():
+            return p
+    pytest.skip("no real footage for the simulator (PETS video in LOOKOUT_SHARED_DATA, or opencv-doc)")
+
+
+@pytest.fixture(scope="module")
+def sim(source_video):
+    try:
+        s = CamSim(source_video, channels=2, port=0, width=384, height=288, fps=10).start()
+    except CamSimError as exc:
+        pytest.skip(f"GStreamer RTSP server unavailable: {exc}")
+    yield s
+    s.stop()
+
+
+@pytest.fixture(autouse=True)
+def _clear_faults(sim):
+    for ch in (1, 2):
+        sim.set_fault(ch, "clear")
+    yield
+    for ch in (1, 2):
+        sim.set_fault(ch, "clear")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = datetime(2026, 11, 22, 2, 0, tzinfo=timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.t
+
+    def advance(self, **kw) -> None:
+        self.t += timedelta(**kw)
+
+
+def seed(db_url: str, sim: CamSim) -> dict[str, int]:
+    with session_scope(db_url) as s:
+        dist = service.create_org_unit(s, "t", "district", "武隆区", "500156")
+        site = service.create(s, "t", Site, {"name": "仙女山", "org_unit_id": dist.id, "om_contact": "om_wang"}, "site")
+        dev = service.create(s, "t", Device, {"site_id": site.id, "code": "50015600001180000001", "kind": "nvr",
+                                              "vendor": "Hikvision"}, "device")
+        ids = {"site": site.id}
+        for n, key in ((1, True), (2, False)):
+            ch = service.create(s, "t", Channel, {"site_id": site.id, "device_id": dev.id, "key_area": key,
+                                                  "code": f"5001560000132000000{n}", "name": f"cam{n}",
+                                                  "main_url": sim.url(n)}, "channel")
+            ids[f"ch{n}"] = ch.id
+    return ids
+
+
+def orders(db_url: str, channel_id: int) -> list[WorkOrder]:
+    with session_scope(db_url) as s:
+        rows = list(s.execute(select(WorkOrder).where(WorkOrder.channel_id == channel_id)).scalars())
+        s.expunge_all()
+    return rows
+
+
+def test_patrol_decodes_a_pair_then_key_frames_only(sim):
+    g = grab_patrol_frames(sim.url(1), keyframes=2, budget_s=15)
+    assert len(g.frames) == 4
+    assert g.keyframes == 3  # the first frame and the two key frames after the pair
+    assert g.frames[0].shape == (288, 384, 3)
+
+
+def test_fault_opens_an_order_after_two_patrols_and_the_recheck_passes_once_it_is_gone(sim, data_dir, db_url):
+    ids = seed(db_url, sim)
+    settings = load_settings(data_dir=data_dir)
+    clock = Clock()
+    sim.set_fault(1, "dark")
+
+    first = patrol_once(settings, CFG, now_fn=clock)
+    assert first["channels"] == 2 and first["online"] == 2
+    by_ch = {r["channel_id"]: r for r in first["results"]}
+    assert "too_dark" in by_ch[ids["ch1"]]["faults"]
+    assert orders(db_url, ids["ch1"]) == []  # one patrol is not enough
+
+    clock.advance(minutes=30)
+    patrol_once(settings, CFG, now_fn=clock)
+    (order,) = [o for o in orders(db_url, ids["ch1"]) if o.fault == "too_dark"]
+    assert order.status == "open" and order.assignee == "om_wang" and order.vendor == "Hikvision"
+    assert order.deadline_at - order.opened_at == timedelta(hours=4)  # a key area
+    assert all(o.fault != "too_dark" for o in orders(db_url, ids["ch2"]))
+
+    clock.advance(minutes=30)
+    patrol_once(settings, CFG, now_fn=clock)  # still dark: no second order for the same fault
+    assert len([o for o in orders(db_url, ids["ch1"]) if o.fault == "too_dark"]) == 1
+
+    # the repair: the picture is back; the engineer closes the order; the re-check patrol passes
+    sim.set_fault(1, "clear")
+    clock.advance(minutes=5)
+    with session_scope(db_url) as s:
+        workorders.request_close(s, s.get(WorkOrder, order.id), "om_wang", "lens cleaned", clock())
+    assert orders(db_url, ids["ch1"])[0].status == "rechecking"
+    clock.advance(seconds=10)
+    recheck = patrol_once(settings, CFG, now_fn=clock, channel_ids=[ids["ch1"]], due_only=False, trigger="recheck")
+    assert "too_dark" not in recheck["results"][0]["faults"]
+    done = next(o for o in orders(db_url, ids["ch1"]) if o.id == order.id)
+    assert done.status == "closed" and done.recheck_passed is True and done.open_key is None
+    assert done.closed_at == clock()
+
+    with session_scope(db_url) as s:
+        actions = set(s.execute(select(AuditRecord.action).where(AuditRecord.entity == "work_order")).scalars())
+        assert {"open", "close", "recheck_passed"} <= actions
+        statuses = [c.status for c in s.execute(select(ChannelStatusChange).where(
+            ChannelStatusChange.channel_id == ids["ch1"]).order_by(ChannelStatusChange.id)).scalars()]
+        assert statuses[0] == "fault" and statuses[-1] == "online"
+        assert s.get(Channel, ids["ch1"]).status == "online"
+        stats = workorders.repair_stats(s, "vendor", clock() - timedelta(days=1), clock(), clock())
+    (hik,) = [g for g in stats if g["id"] == "Hikvision" and g["closed"]]
+    assert hik["mean_h"] == pytest.approx((done.closed_at - done.opened_at).total_seconds() / 3600, abs=1e-3)
+
+
+def test_closing_while_the_fault_is_still_on_fails_the_recheck_and_reopens(sim, data_dir, db_url):
+    ids = seed(db_url, sim)
+    settings = load_settings(data_dir=data_dir)
+    clock = Clock()
+    sim.set_fault(2, "offline")
+    for _ in range(2):
+        patrol_once(settings, CFG, now_fn=clock, channel_ids=[ids["ch2"]])
+        clock.advance(minutes=30)
+    (order,) = orders(db_url, ids["ch2"])
+    assert order.fault == "offline" and order.deadline_at - order.opened_at == timedelta(hours=24)
+    with session_scope(db_url) as s:
+        ch = s.get(Channel, ids["ch2"])
+        assert ch.status == "offline" and "404" in ch.status_reason
+        workorders.request_close(s, s.get(WorkOrder, order.id), "om_wang", "restarted", clock())
+    patrol_once(settings, CFG, now_fn=clock, channel_ids=[ids["ch2"]], due_only=False, trigger="recheck")
+    (again,) = orders(db_url, ids["ch2"])
+    assert again.status == "open" and again.recheck_passed is False and again.reopen_count == 1
+    assert "still shows no picture" in again.recheck_note
+
+    # overdue: escalated once per level, with a record
+    clock.advance(hours=25)
+    assert escalate_and_refresh(settings, clock(), CFG)["escalated"] == 1
+    assert escalate_and_refresh(settings, clock(), CFG)["escalated"] == 0
+    with session_scope(db_url) as s:
+        o = s.get(WorkOrder, order.id)
+        assert o.escalated and o.escalation_level == 1
+        (esc,) = s.execute(select(WorkOrderEscalation)).scalars()
+        assert esc.assignee == "om_wang" and esc.overdue_s == pytest.approx(5400)
+        assert s.execute(select(DiagnosisRecord).where(DiagnosisRecord.channel_id == ids["ch2"])).scalars().all()
