@@ -59,8 +59,9 @@ def demo_occupancy(site_id: int, ratio: float, now: datetime):
     from lookout.safety.engine import Occupancy
     from lookout.web.queries import local_day_bounds
 
-    daily = demo.SITES[site_id - 1].daily_max
-    return Occupancy(present=int(daily * ratio / 3), entered_today=int(daily * ratio),
+    site = demo.SITES[site_id - 1]
+    instant = sum(int(area / per_capita) for _, area, per_capita in site.zones)
+    return Occupancy(present=int(instant * 0.5), entered_today=int(site.daily_max * ratio),
                      zones={demo.SITES[site_id - 1].zones[0][0]: 123}, day=local_day_bounds(now, "Asia/Shanghai")[2])
 
 
@@ -90,7 +91,7 @@ def test_overview_shows_live_figures_and_levels(web):
     raise_yellow(db_url)
     r = login(client, "operator").get("/overview")
     assert 'data-site-level="1"' in r.text and "lv-yellow" in r.text
-    assert "1,020" in r.text  # visitors today: 85 % of 1,200
+    assert f"{int(demo.SITES[0].daily_max * 0.85):,}" in r.text  # visitors today: 85 % of the daily maximum
     r = client.get("/sites/1")
     assert "123" in r.text and "入口广场" in r.text
     assert "/alerts?incident=" in r.text

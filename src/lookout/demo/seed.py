@@ -1,15 +1,10 @@
-"""`lookout demo`: a demo district on the embedded default (SQLite), then the server.
-
-The district: a city, one district, two scenic areas and a hotel, with their NVRs, cameras,
-zones and an entrance line; accounts for each role. Later capabilities (camera simulator,
-counting, warnings, patrols) are started here when they are installed, so the demo comes alive.
-"""
+"""The demo district: a city, one district, two scenic areas and a hotel, with their NVRs, cameras,
+zones and an entrance line, and an account for each role."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,8 +13,6 @@ from lookout.registry import gbcode, service
 from lookout.registry.models import Channel, CountingLine, Device, OrgUnit, Site, Zone, default_retention_days
 from lookout.security import accounts
 from lookout.security.models import User
-from lookout.settings import Settings
-from lookout.store.db import session_scope
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +31,14 @@ class DemoSite:
     zones: tuple[tuple[str, float, float], ...]  # name, area m², per-capita m²
     lon: float
     lat: float
+    avg_visit_minutes: int = 180
 
 
 SITES = (
-    DemoSite("仙女湖景区", "scenic_area", 5, 1200, 4,
-             (("入口广场", 1200.0, 2.0), ("观景台", 300.0, 1.5), ("湖滨步道", 900.0, 3.0)), 107.72, 29.42),
+    # instantaneous capacity 600 + 200 + 300 = 1,100; daily C2 = 1,100 × Int(600 min / 90 min) = 6,600,
+    # approved daily maximum 6,000
+    DemoSite("仙女湖景区", "scenic_area", 5, 6000, 4,
+             (("入口广场", 1200.0, 2.0), ("观景台", 300.0, 1.5), ("湖滨步道", 900.0, 3.0)), 107.72, 29.42, 90),
     DemoSite("三桥峡谷景区", "scenic_area", 4, 3000, 4,
              (("游客中心", 800.0, 2.0), ("峡谷栈道", 1500.0, 2.5)), 107.80, 29.44),
     DemoSite("山城大酒店", "hotel", None, 800, 2, (("大堂", 400.0, 2.0),), 107.75, 29.33),
@@ -70,7 +66,7 @@ def seed(session: Session, camera_urls: list[str] | None = None, password: str =
     for si, d in enumerate(SITES):
         site = service.create(session, actor, Site, dict(
             name=d.name, org_unit_id=district.id, category=d.category, a_level=d.a_level, key_unit=si == 0,
-            daily_max=d.daily_max, opening_time="08:00", closing_time="18:00", avg_visit_minutes=180,
+            daily_max=d.daily_max, opening_time="08:00", closing_time="18:00", avg_visit_minutes=d.avg_visit_minutes,
             longitude=d.lon, latitude=d.lat, om_contact="om"), "site")
         first_site = first_site or site
         zones = [service.create(session, actor, Zone, dict(site_id=site.id, name=z, area_m2=a, per_capita_m2=p,
@@ -104,21 +100,3 @@ def seed(session: Session, camera_urls: list[str] | None = None, password: str =
     accounts.add_user(session, actor, "manager", password, "site_manager", display_name="景区管理员",
                       scope_site_id=first_site.id, clearance=3)
     return {"seeded": True, "cameras": cam}
-
-
-def run_demo(settings: Settings, host: str, port: int, source: Path | None = None, seed_only: bool = False) -> None:
-    import uvicorn
-
-    from lookout.api.app import create_app
-    from lookout.bootstrap import initialise
-
-    initialise(settings)
-    with session_scope(settings.db_url) as s:
-        res = seed(s)
-    log.info("demo district %s", "seeded" if res["seeded"] else "already present")
-    if seed_only:
-        return
-    app = create_app(settings)
-    print(f"Lookout demo: http://{host}:{port}/  (accounts admin/operator/om/official/manager, "
-          f"password {DEMO_PASSWORD})", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="info")

@@ -99,12 +99,14 @@ class SiteFields(BaseModel):
     @classmethod
     def _thr(cls, v: dict[str, float] | None) -> dict[str, float] | None:
         if v is not None:
-            bad = set(v) - {"yellow", "orange", "red"}
+            bad = set(v) - {"yellow", "orange", "red", "hysteresis", "hold_minutes"}
             if bad:
-                raise ValueError(f"unknown level(s) {sorted(bad)}: use yellow, orange, red")
+                raise ValueError(f"unknown key(s) {sorted(bad)}: use yellow, orange, red, hysteresis, hold_minutes")
             vals = [v.get(k) for k in ("yellow", "orange", "red") if v.get(k) is not None]
             if vals != sorted(vals) or any(not 0 < x <= 200 for x in vals):
                 raise ValueError("thresholds must rise yellow < orange < red, in percent")
+            if any(v.get(k) is not None and v[k] < 0 for k in ("hysteresis", "hold_minutes")):
+                raise ValueError("hysteresis and hold_minutes must be ≥ 0")
         return v
 
 
