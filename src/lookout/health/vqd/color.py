@@ -10,7 +10,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from lookout.health.vqd.frames import FrameView, block_means
+from lookout.health.vqd.frames import FrameView
+from lookout.health.vqd.reference import chroma_blocks, is_grey_picture
+
+__all__ = ["cast_factor", "chroma_blocks", "chroma_shift"]
 
 
 def cast_factor(view: FrameView) -> tuple[float, float]:
@@ -23,32 +26,18 @@ def cast_factor(view: FrameView) -> tuple[float, float]:
     return d / (m + 2.0), d
 
 
-GRID = (16, 12)
-
-
-def chroma_blocks(color_small: np.ndarray) -> np.ndarray:
-    """Per block: chromaticity (b, g, r each divided by their sum) and mean level, shape (rows, cols, 4).
-
-    Chromaticity does not change when the light gets brighter or dimmer, only when the
-    colour balance does.
-    """
-    c = block_means(color_small.astype(np.float32), GRID)
-    total = c.sum(axis=2, keepdims=True) + 1e-3
-    return np.concatenate([c / total, total / 3.0], axis=2)
-
-
-def chroma_shift(view: FrameView, ref_blocks: np.ndarray) -> float:
+def chroma_shift(cur: np.ndarray, ref_blocks: np.ndarray) -> float:
     """Median per-block change of chromaticity from the reference, in percentage points.
 
-    A cast moves every block's colour the same way; a coloured object or cloth moves only
-    the blocks it covers, so the median ignores it. Black and burnt-out blocks carry no
-    colour and are left out; a grey-scale picture (night, IR) has no cast.
+    `cur` and `ref_blocks` come from ``chroma_blocks``. A cast moves every block's colour
+    the same way; a coloured object or cloth moves only the blocks it covers, so the median
+    ignores it. Black and burnt-out blocks carry no colour and are left out; a grey-scale
+    picture (night, IR) has no cast.
     """
-    cur = chroma_blocks(view.color)
     valid = (cur[..., 3] > 25) & (cur[..., 3] < 230) & (ref_blocks[..., 3] > 25) & (ref_blocks[..., 3] < 230)
     if valid.sum() < 8:
         return 0.0
-    if float(np.abs(cur[..., :3][valid] - 1 / 3).mean()) < 0.004:
+    if is_grey_picture(cur):
         return 0.0  # grey-scale picture
     d = (cur[..., :3] - ref_blocks[..., :3])[valid]
     med = np.median(d, axis=0)

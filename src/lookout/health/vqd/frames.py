@@ -1,11 +1,15 @@
 """Working copies of a frame for the diagnoses: small colour and grey, a mid-size grey, native crops.
 
 Every diagnosis works on these copies, never on the full frame, so the whole suite costs
-about the same at 720p and 1080p.
+about the same at 720p and 1080p. The copies are made once per frame: the full frame is
+reduced to at most MID_WIDTH (one area resize, the fast 2:1 or 3:1 path at 720p and 1080p),
+then to SMALL_WIDTH; grey copies come from the reduced colour ones.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import cv2
@@ -27,6 +31,26 @@ class FrameView:
     mid: np.ndarray  # grey uint8, at most MID_WIDTH wide
     crops: np.ndarray  # grey uint8 crops at native resolution, stacked side by side
     native_size: tuple[int, int]  # (width, height)
+
+
+@contextmanager
+def single_thread() -> Iterator[None]:
+    """Run OpenCV calls on the calling thread only, restoring the previous setting afterwards.
+
+    The diagnosis works on pictures of at most 640×360, where OpenCV's worker threads cost
+    more than they save; on a busy machine every parallel call also waits for a worker to be
+    scheduled, which made single measures many times slower than their arithmetic. A patrol
+    runs one diagnosis per process thread instead.
+    """
+    before = cv2.getNumThreads()
+    if before == 1:
+        yield
+        return
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
 
 
 def _resize(img: np.ndarray, width: int) -> np.ndarray:
@@ -90,3 +114,19 @@ def block_means(img: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
     h, w = img.shape[:2]
     bh, bw = h // gh, w // gw
     return cv2.resize(img[: bh * gh, : bw * gw], (gw, gh), interpolation=cv2.INTER_AREA)
+
+
+def block_sums(img: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """Sum of each block of a (cols, rows) grid of a one-channel picture, as float64, via the integral image.
+
+    Exact for uint8 input (no rounding to the input type, unlike an area resize), and the
+    cheapest way to get block statistics of uint8 pictures.
+    """
+    gw, gh = grid
+    h, w = img.shape[:2]
+    bh, bw = h // gh, w // gw
+    ii = cv2.integral(img, sdepth=cv2.CV_64F)
+    ys = np.arange(gh + 1) * bh
+    xs = np.arange(gw + 1) * bw
+    c = ii[np.ix_(ys, xs)]
+    return c[1:, 1:] - c[:-1, 1:] - c[1:, :-1] + c[:-1, :-1]

@@ -4,8 +4,16 @@ With a reference: estimate the global shift (phase correlation); a large confide
 means the camera turned. Otherwise align the small shift (vibration) away and compare the
 two pictures block by block with zero-mean normalised correlation of smoothed grey
 levels, which ignores lighting changes and grey-scale night pictures. Blocks that no
-longer match form either one large connected region with the rest of the view still
-matching (occlusion) or most of the view (scene change).
+longer match make up most of the view when the camera turned (scene change).
+
+Occlusion is told apart from passers-by and lighting by what a cover near the lens looks
+like: it is out of focus, so a covered block is *plain* now (little texture, after the
+picture's overall contrast change is taken out), and it differs from the reference there —
+in structure, in texture, in level (after the overall tone change, fitted robustly over
+all blocks, is taken out) or in colour (after the overall colour change is taken out), so
+a cover over a plain wall is seen too. The measure is the largest connected region of
+covered blocks as a share of the whole view; over a clip, a block counts only when it is
+covered in most frames (people walk on, a cover stays).
 
 Without a reference: occlusion is a large connected region of texture-less blocks joined
 to the frame border, well below the picture's own texture, which is weaker evidence.
@@ -23,6 +31,22 @@ from lookout.health.vqd.frames import FrameView, block_means
 GRID = (16, 12)  # blocks across, down
 MATCH_NCC = 0.5
 TEXTURED_STD = 4.0
+PLAIN_STD = 2.5  # grey levels: a block this flat (after smoothing) has no texture of its own
+LEVEL_TOL = 18.0  # grey levels off the fitted overall tone change
+CHROMA_TOL = 0.045  # chromaticity change beyond the overall colour change
+PLAIN_PIXEL_STD = 3.0  # local (5×5) grey-level spread of a plain, out-of-focus cover
+COVER_SHARE = 0.5  # share of a block's pixels that look covered for the block to count as covered
+REGION_SEED = 0.2  # share of a block's pixels that look covered for it to join a covered region
+
+
+@dataclass(frozen=True)
+class RefView:
+    """The reference picture, prepared once per channel and picture size."""
+
+    smooth: np.ndarray  # small grey float32, smoothed, the current picture's size
+    chroma: np.ndarray  # per block: chromaticity b, g, r (each over their sum) and level, GRID
+    is_grey: bool
+    color: np.ndarray | None = None  # small BGR float32, the current picture's size
 
 
 @dataclass(frozen=True)
@@ -30,26 +54,53 @@ class RefCompare:
     shift: float  # global shift as a share of the picture width
     shift_response: float  # phase-correlation confidence 0..1
     unmatched: float  # share of informative blocks that no longer match
-    occluded_region: float  # share of all blocks in the largest connected unmatched region
+    cover: np.ndarray  # per block 0..1: share that is plain now and different from the reference there
+    covered: np.ndarray  # bool per block: cover ≥ COVER_SHARE
+    exposed: np.ndarray  # bool per block: neither black nor burnt out now
     informative: float  # share of blocks usable for matching
+    rest_unmatched: float  # share of informative blocks outside the covered ones that no longer match
 
 
-def _blocks(img: np.ndarray) -> np.ndarray:
-    gw, gh = GRID
-    h, w = img.shape
-    bh, bw = h // gh, w // gw
-    return img[: bh * gh, : bw * gw].reshape(gh, bh, gw, bw).transpose(0, 2, 1, 3).reshape(gh, gw, bh * bw)
+def _smooth(grey: np.ndarray) -> np.ndarray:
+    return cv2.GaussianBlur(grey.astype(np.float32), (0, 0), 1.5)
 
 
-def prepare_reference(ref: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """The reference as a small smoothed grey float32 picture of `size` (w, h)."""
-    g = ref if ref.ndim == 2 else cv2.cvtColor(ref, cv2.COLOR_BGR2GRAY)
-    g = cv2.resize(g, size, interpolation=cv2.INTER_AREA)
-    return cv2.GaussianBlur(g.astype(np.float32), (0, 0), 1.5)
+def chroma_blocks(color_small: np.ndarray) -> np.ndarray:
+    """Per block: chromaticity (b, g, r each divided by their sum) and mean level, shape (rows, cols, 4)."""
+    c = block_means(color_small.astype(np.float32), GRID)
+    total = c.sum(axis=2, keepdims=True) + 1e-3
+    return np.concatenate([c / total, total / 3.0], axis=2)
 
 
-def compare(view: FrameView, ref_small: np.ndarray) -> RefCompare:
-    cur = cv2.GaussianBlur(view.grey.astype(np.float32), (0, 0), 1.5)
+def is_grey_picture(chroma: np.ndarray) -> bool:
+    return float(np.abs(chroma[..., :3] - 1 / 3).mean()) < 0.004
+
+
+def prepare_reference(ref: FrameView, size: tuple[int, int]) -> RefView:
+    """The reference at the current pictures' small size `size` (w, h)."""
+    g = cv2.resize(ref.grey, size, interpolation=cv2.INTER_AREA) if ref.grey.shape[::-1] != size else ref.grey
+    c = cv2.resize(ref.color, size, interpolation=cv2.INTER_AREA) if ref.grey.shape[::-1] != size else ref.color
+    ch = chroma_blocks(c)
+    return RefView(smooth=_smooth(g), chroma=ch, is_grey=is_grey_picture(ch), color=c.astype(np.float32))
+
+
+def _robust_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+    """y ≈ a·x + b fitted on the better-fitting 60 % of points (twice); (a, b, typical residual)."""
+    keep = np.ones(x.size, bool)
+    a, b = 1.0, 0.0
+    for _ in range(3):
+        if keep.sum() < 4 or float(np.ptp(x[keep])) < 1e-3:
+            a, b = 1.0, float(np.median(y - x))
+        else:
+            a, b = np.polyfit(x[keep], y[keep], 1)
+        r = np.abs(y - (a * x + b))
+        keep = r <= np.percentile(r, 60)
+    return float(a), float(b), float(np.median(np.abs(y - (a * x + b))))
+
+
+def compare(view: FrameView, ref: RefView, cur_chroma: np.ndarray | None = None) -> RefCompare:
+    cur = _smooth(view.grey)
+    ref_small = ref.smooth
     if cur.shape != ref_small.shape:
         ref_small = cv2.resize(ref_small, (cur.shape[1], cur.shape[0]), interpolation=cv2.INTER_AREA)
     h, w = cur.shape
@@ -71,28 +122,90 @@ def compare(view: FrameView, ref_small: np.ndarray) -> RefCompare:
     gain = float(np.clip(np.median(cs[both] / rs[both]), 0.05, 20.0)) if both.sum() >= 8 else 1.0
     csn = cs / gain
     lo, hi = np.minimum(rs, csn), np.maximum(rs, csn)
-    cur_mean = mc
-    exposed = (cur_mean > 8) & (cur_mean < 247)  # black or burnt-out blocks are exposure faults
+    exposed = (mc > 12) & (mc < 240)  # black or burnt-out blocks are exposure faults
     # texture appeared or vanished (a cloth, a branch), or both textured and no longer alike
     texture_change = exposed & (hi >= 2 * TEXTURED_STD) & (hi >= 3 * lo)
     comparable = exposed & (lo >= TEXTURED_STD) & (cs >= 2.0)
     informative = comparable | texture_change
-    unmatched = texture_change | (comparable & (ncc < MATCH_NCC))
+    mismatch = texture_change | (comparable & (ncc < MATCH_NCC))
     n_inf = int(informative.sum())
-    un_share = float(unmatched.sum() / n_inf) if n_inf else 0.0
-    # covered: the block no longer matches and lost texture (things near the lens are out of
-    # focus and plain); people and cars passing by bring texture of their own
-    covered = (texture_change & (csn < rs)) | (comparable & (ncc < MATCH_NCC) & (csn < 0.5 * rs))
-    region = 0.0
-    if covered.any() and n_inf:
-        # close one-block gaps so a cover that left a few blocks matching is still one region
-        closed = cv2.morphologyEx(covered.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
-        closed &= informative.astype(np.uint8)
-        n_lab, _, stats, _ = cv2.connectedComponentsWithStats(closed, connectivity=8)
-        if n_lab > 1:
-            region = float(stats[1:, cv2.CC_STAT_AREA].max() / n_inf)
-    return RefCompare(shift=shift, shift_response=float(resp), unmatched=un_share, occluded_region=region,
-                      informative=n_inf / unmatched.size)
+    un_share = float(mismatch.sum() / n_inf) if n_inf else 0.0
+
+    # covered: plain now, and different from the reference in structure, texture, level or colour
+    plain = exposed & ((cs < PLAIN_STD) | (csn < 0.5 * rs))
+    cover = (plain & mismatch).astype(np.float32)
+    fit = exposed & (mr > 8) & (mr < 247)
+    if fit.sum() >= 8:
+        if cur_chroma is None:
+            cur_chroma = chroma_blocks(view.color)
+        share = block_means(_cover_pixels(view, ref, cur, aligned, mr[fit], mc[fit], cur_chroma), GRID)
+        cover = np.maximum(cover, np.where(exposed, share, 0.0))
+    covered = cover >= COVER_SHARE
+    rest = informative & ~covered
+    rest_unmatched = float((mismatch & rest).sum() / rest.sum()) if rest.sum() >= 8 else 1.0
+    return RefCompare(shift=shift, shift_response=float(resp), unmatched=un_share, cover=cover, covered=covered,
+                      exposed=exposed, informative=n_inf / mismatch.size, rest_unmatched=rest_unmatched)
+
+
+def _channel_gains(cur: np.ndarray, ref: np.ndarray) -> np.ndarray | None:
+    """Overall change per colour channel (white balance, a cast): median ratio over well-lit blocks."""
+    cur_bgr = cur[..., :3] * (3.0 * cur[..., 3:4])
+    ref_bgr = ref[..., :3] * (3.0 * ref[..., 3:4])
+    lit = (cur_bgr.min(axis=2) > 12) & (cur_bgr.max(axis=2) < 235) & (ref_bgr.min(axis=2) > 12) & (ref_bgr.max(axis=2) < 235)
+    if lit.sum() < 8:
+        return None
+    return np.median(cur_bgr[lit] / ref_bgr[lit], axis=0).astype(np.float32)
+
+
+def _cover_pixels(view: FrameView, ref: RefView, cur: np.ndarray, aligned: np.ndarray, ref_levels: np.ndarray,
+                  cur_levels: np.ndarray, cur_chroma: np.ndarray) -> np.ndarray:
+    """Per pixel (float32 0/1): locally plain now, and off the overall tone or colour change from the reference.
+
+    The overall tone change is a line fitted robustly to block levels (clipped like a
+    camera clips); the overall colour change a gain per channel.
+    """
+    a, b, typical = _robust_line(ref_levels, cur_levels)
+    predicted = np.clip(a * aligned + b, 0.0, 255.0)
+    changed = cv2.absdiff(cur, predicted) > max(LEVEL_TOL * max(a, 0.25), 4.0 * typical)
+    if not ref.is_grey and not is_grey_picture(cur_chroma) and ref.color is not None:
+        gains = _channel_gains(cur_chroma, ref.chroma)
+        if gains is not None:
+            c = view.color.astype(np.float32)
+            e = np.minimum(ref.color * gains, 255.0)
+            cs_, es_ = c.sum(axis=2), e.sum(axis=2)
+            d = c / (cs_[..., None] + 1.0) - e / (es_[..., None] + 1.0)
+            lit = (cs_ > 75) & (es_ > 75)
+            changed |= lit & (np.sqrt((d * d).sum(axis=2)) > CHROMA_TOL)
+    mean = cv2.blur(cur, (5, 5))
+    var = cv2.blur(cur * cur, (5, 5)) - mean * mean
+    plain = var < PLAIN_PIXEL_STD**2
+    return (changed & plain).astype(np.float32)
+
+
+def largest_region(cover: np.ndarray) -> float:
+    """Covered share of the whole view in the largest connected region of partly covered blocks.
+
+    `cover` is per block 0..1 (or bool). Blocks at least REGION_SEED covered are joined,
+    one-block gaps closed, and the region's blocks contribute their covered share: scattered
+    leaves over many blocks add up to what they really hide.
+    """
+    cover = cover.astype(np.float32)
+    seed = cover >= REGION_SEED
+    if not seed.any():
+        return 0.0
+    closed = cv2.morphologyEx(seed.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
+    n_lab, labels = cv2.connectedComponents(closed, connectivity=8)
+    if n_lab <= 1:
+        return 0.0
+    sums = np.bincount(labels.ravel(), weights=cover.ravel(), minlength=n_lab)[1:]
+    return float(sums.max() / cover.size)
+
+
+def _blocks(img: np.ndarray) -> np.ndarray:
+    gw, gh = GRID
+    h, w = img.shape
+    bh, bw = h // gh, w // gw
+    return img[: bh * gh, : bw * gw].reshape(gh, bh, gw, bw).transpose(0, 2, 1, 3).reshape(gh, gw, bh * bw)
 
 
 def flat_region(view: FrameView) -> float:

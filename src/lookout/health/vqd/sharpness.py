@@ -1,41 +1,94 @@
-"""Blur (defocus): the blur effect of Crété-Roffet et al. (2007), taken where the picture is sharpest.
+"""Blur (defocus): the blur effect of Crété-Roffet et al. (2007), per block.
 
 Blurring a sharp picture removes much of its neighbour-to-neighbour variation; blurring an
-already blurred one removes little. The ratio is 0 (sharp) … 1 (blurred). A scene may be
-mostly sky or wall, but a focused camera still has sharp edges somewhere: so the measure
-is a low percentile of the per-block blur effect over the better-textured half of the
-blocks. With a reference picture the increase over the reference's own value is used.
+already blurred one removes little. The ratio is 0 (sharp) … 1 (blurred), and does not
+depend on contrast or brightness.
+
+Without a reference a scene may be mostly sky or wall, but a focused camera still has sharp
+edges somewhere: the measure is a low percentile of the per-block blur effect over the
+better-textured half of the blocks (on a coarser grid).
+
+With a reference the measure is the rise of the blur effect over the reference's, block by
+block, in the blocks that are textured in the reference and not covered now, and its median
+over those blocks: a defocus raises it everywhere; people walking, a cover, or a different
+moment's detail change only some blocks.
+
+All arithmetic is on uint8 pictures with saturating subtraction and block sums from the
+integral image: no float copies of the picture.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
-from lookout.health.vqd.frames import FrameView, block_means
+from lookout.health.vqd.frames import FrameView, block_sums
 
-GRID = (8, 6)
+GRID = (16, 12)  # the same grid as the reference comparison, so masks can be shared
 PERCENTILE = 20
+_TAPS = 9
 
 
-def blur_effect(view: FrameView) -> float:
-    f = view.mid.astype(np.float32)
-    s_f = s_v = None
-    for ksize, horizontal in (((9, 1), True), ((1, 9), False)):  # cv2 ksize is (width, height)
-        b = cv2.blur(f, ksize)
+@dataclass(frozen=True)
+class BlurBlocks:
+    variation: np.ndarray  # per block: sum of neighbour differences (both directions)
+    removed: np.ndarray  # per block: how much of it a further blur removes
+
+    @property
+    def effect(self) -> np.ndarray:
+        """Per-block blur effect 0 (sharp) … 1 (blurred)."""
+        return 1.0 - self.removed / (self.variation + 1e-6)
+
+
+def blur_blocks(view: FrameView) -> BlurBlocks:
+    f = view.mid
+    var = rem = None
+    for horizontal in (True, False):
         if horizontal:
+            b = cv2.blur(f, (_TAPS, 1))
             d_f = cv2.absdiff(f[:, 1:], f[:, :-1])
             d_b = cv2.absdiff(b[:, 1:], b[:, :-1])
         else:
+            b = cv2.blur(f, (1, _TAPS))
             d_f = cv2.absdiff(f[1:, :], f[:-1, :])
             d_b = cv2.absdiff(b[1:, :], b[:-1, :])
-        d_v = cv2.max(cv2.subtract(d_f, d_b), 0.0)
-        bf = block_means(d_f, GRID)
-        bv = block_means(d_v, GRID)
-        s_f = bf if s_f is None else s_f + bf
-        s_v = bv if s_v is None else s_v + bv
-    if float(s_f.max()) <= 1e-6:
+        d_v = cv2.subtract(d_f, d_b)  # uint8: saturates at 0, i.e. max(d_f - d_b, 0)
+        sf, sv = block_sums(d_f, GRID), block_sums(d_v, GRID)
+        var = sf if var is None else var + sf
+        rem = sv if rem is None else rem + sv
+    return BlurBlocks(variation=var, removed=rem)
+
+
+def _coarse(a: np.ndarray) -> np.ndarray:
+    gh, gw = a.shape
+    return a[: gh // 2 * 2, : gw // 2 * 2].reshape(gh // 2, 2, gw // 2, 2).sum(axis=(1, 3))
+
+
+def blur_effect(view: FrameView, blocks: BlurBlocks | None = None) -> float:
+    """No reference: low percentile of the blur effect over the better-textured half (8×6 blocks)."""
+    bb = blocks or blur_blocks(view)
+    var, rem = _coarse(bb.variation), _coarse(bb.removed)
+    if float(var.max()) <= 1e-6:
         return 1.0
-    per_block = (s_f - s_v) / (s_f + 1e-6)
-    textured = s_f >= np.percentile(s_f, 50)
+    per_block = 1.0 - rem / (var + 1e-6)
+    textured = var >= np.percentile(var, 50)
     return float(np.percentile(per_block[textured], PERCENTILE))
+
+
+def blur_rise(cur: BlurBlocks, ref: BlurBlocks, usable: np.ndarray | None = None) -> float:
+    """Median rise of the per-block blur effect over the reference's, in reference-textured blocks.
+
+    `usable` (same grid) leaves out blocks known to be covered or badly exposed now.
+    """
+    if cur.variation.shape != ref.variation.shape:
+        raise ValueError("reference and current blur blocks differ in grid")
+    textured = ref.variation >= np.percentile(ref.variation, 50)
+    textured &= ref.variation > 1e-6
+    sel = textured if usable is None else textured & usable
+    if int(sel.sum()) < 6:
+        sel = textured
+    if not sel.any():
+        return 0.0
+    return float(np.median(cur.effect[sel] - ref.effect[sel]))

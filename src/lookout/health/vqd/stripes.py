@@ -21,9 +21,10 @@ _BAND = (_R >= 4) & (_R <= SIZE // 2 - 2)
 
 def peak_prominence(view: FrameView) -> float:
     g = cv2.resize(view.grey, (SIZE, SIZE), interpolation=cv2.INTER_AREA).astype(np.float32)
-    g = (g - g.mean()) * _WIN
-    spec = np.fft.fftshift(np.abs(np.fft.fft2(g)))
-    logm = np.log1p(spec).astype(np.float32)
+    g = (g - float(g.mean())) * _WIN
+    spec = cv2.dft(g, flags=cv2.DFT_COMPLEX_OUTPUT)
+    mag = np.fft.fftshift(cv2.magnitude(spec[..., 0], spec[..., 1]))
+    logm = cv2.log(mag + 1.0)
     background = cv2.medianBlur(logm, 5)
     bg2 = cv2.blur(logm, (9, 9))
     prom = logm - np.maximum(background, bg2)

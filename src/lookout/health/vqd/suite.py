@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 
 from lookout.health.vqd import color, exposure, frozen, noise, reference, sharpness, signal, stripes
-from lookout.health.vqd.frames import FrameView, prepare, ramp
+from lookout.health.vqd.frames import FrameView, prepare, ramp, single_thread
+from lookout.health.vqd.reference import RefView
 
 FAULTS = ("signal_loss", "frozen", "blur", "occlusion", "too_dark", "too_bright", "color_cast", "noise",
           "stripes", "scene_change")
@@ -59,6 +59,7 @@ class VqdConfig:
     ramps: dict[str, Ramp] = field(default_factory=_default_ramps)
     min_cast_offset: float = 4.0  # Lab units: a smaller mean chroma offset is never a cast
     min_shift_response: float = 0.15
+    cover_rest_unmatched: float = 0.35  # a cover leaves the rest of the view matching the reference
 
     def threshold(self, fault: str) -> float:
         return float(self.thresholds.get(fault, 50.0))
@@ -74,13 +75,31 @@ class Diagnosis:
         return {"faults": list(self.faults), "scores": {k: round(v, 1) for k, v in self.scores.items()}}
 
 
-def frame_measures(view: FrameView, ref_small: np.ndarray | None, ref_blur: float | None = None,
-                   ref_chroma: np.ndarray | None = None) -> dict[str, float]:
+@dataclass(frozen=True)
+class Reference:
+    """A reference picture prepared for comparison with pictures of one size."""
+
+    view: RefView
+    blur: sharpness.BlurBlocks
+    blur_effect: float
+
+
+def prepare_reference(reference_frame: np.ndarray, size: tuple[int, int]) -> Reference:
+    """Prepare `reference_frame` once for current pictures whose small copy is `size` (w, h)."""
+    rv = prepare(reference_frame)
+    bb = sharpness.blur_blocks(rv)
+    return Reference(view=reference.prepare_reference(rv, size), blur=bb, blur_effect=sharpness.blur_effect(rv, bb))
+
+
+def frame_measures(view: FrameView, ref: Reference | None = None) -> tuple[dict[str, float], np.ndarray | None]:
+    """Raw measures of one picture, and its covered-block mask when a reference is given."""
     p5, mean, p95 = exposure.percentiles(view)
     k, d = color.cast_factor(view)
+    solid, solid_level = signal.solid_fraction(view)
+    bb = sharpness.blur_blocks(view)
     m = {
-        "solid": signal.solid_fraction(view)[0],
-        "solid_level": float(signal.solid_fraction(view)[1]),
+        "solid": solid,
+        "solid_level": float(solid_level),
         "p5": p5,
         "mean": mean,
         "p95": p95,
@@ -88,19 +107,21 @@ def frame_measures(view: FrameView, ref_small: np.ndarray | None, ref_blur: floa
         "cast_k": k,
         "cast_d": d,
         "noise_sigma": noise.noise_sigma(view),
-        "blur_effect": sharpness.blur_effect(view),
+        "blur_effect": sharpness.blur_effect(view, bb),
         "stripe_peak": stripes.peak_prominence(view),
         "flat_region": reference.flat_region(view),
     }
-    if ref_small is not None:
-        rc = reference.compare(view, ref_small)
-        m.update(ref_shift=rc.shift, ref_response=rc.shift_response, ref_unmatched=rc.unmatched,
-                 ref_region=rc.occluded_region, ref_informative=rc.informative)
-        if ref_chroma is not None:
-            m["ref_chroma_shift"] = color.chroma_shift(view, ref_chroma)
-        if ref_blur is not None:
-            m["ref_blur_increase"] = m["blur_effect"] - ref_blur
-    return m
+    if ref is None:
+        return m, None
+    cur_chroma = color.chroma_blocks(view.color)
+    rc = reference.compare(view, ref.view, cur_chroma)
+    usable = rc.exposed & ~rc.covered
+    m.update(ref_shift=rc.shift, ref_response=rc.shift_response, ref_unmatched=rc.unmatched,
+             ref_region=reference.largest_region(rc.cover), ref_informative=rc.informative,
+             ref_rest_unmatched=rc.rest_unmatched,
+             ref_chroma_shift=color.chroma_shift(cur_chroma, ref.view.chroma),
+             ref_blur_increase=sharpness.blur_rise(bb, ref.blur, usable))
+    return m, rc.cover
 
 
 def scores_from_measures(m: dict[str, float], cfg: VqdConfig) -> dict[str, float]:
@@ -131,48 +152,71 @@ def scores_from_measures(m: dict[str, float], cfg: VqdConfig) -> dict[str, float
     return {f: float(s[f]) for f in FAULTS}
 
 
-def decide(scores: dict[str, float], cfg: VqdConfig) -> list[str]:
+def decide(scores: dict[str, float], cfg: VqdConfig, measures: dict[str, float] | None = None) -> list[str]:
     over = [f for f in FAULTS if scores[f] >= cfg.threshold(f)]
     if "signal_loss" in over:
         return ["signal_loss"]  # no picture: nothing else can be judged
     if {"too_dark", "too_bright", "noise", "stripes"} & set(over):
         # the picture itself is degraded all over: comparing it with the reference says nothing more
         over = [f for f in over if f not in ("occlusion", "scene_change")]
+    if {"too_dark", "too_bright", "stripes"} & set(over):
+        # lost detail in the dark or burnt out, or bands over the picture: sharpness cannot be judged
+        over = [f for f in over if f != "blur"]
     if {"too_dark", "too_bright", "occlusion"} & set(over):
         over = [f for f in over if f != "color_cast"]  # exposure or a coloured cover explains the colour
+    if "scene_change" in over and "occlusion" in over and measures is not None:
+        # a large cover also mismatches the reference; if the rest of the view still matches, it is a cover
+        if measures.get("ref_rest_unmatched", 1.0) < cfg.cover_rest_unmatched:
+            over = [f for f in over if f != "scene_change"]
     if "scene_change" in over:
         # a turned camera mismatches everywhere, and its sharpness is not the reference's
         over = [f for f in over if f not in ("occlusion", "blur", "color_cast")]
+    if "occlusion" in over:
+        over = [f for f in over if f != "blur"]  # a cover near the lens is out of focus itself
     return over
 
 
-def clip_measures(frames: Sequence[np.ndarray], reference_frame: np.ndarray | None = None) -> dict[str, float]:
-    """Raw measures of a clip (median over frames) plus the clip's ``changed`` share."""
+def clip_measures(frames: Sequence[np.ndarray], reference_frame: np.ndarray | Reference | None = None
+                  ) -> dict[str, float]:
+    """Raw measures of a clip (median over frames) plus the clip's ``changed`` share.
+
+    With a reference, ``ref_region`` is the largest covered region of the per-block median
+    cover over the frames: a cover stays, people walking through do not.
+    """
     if len(frames) == 0:
         raise ValueError("no frame to diagnose")
     views = [prepare(f) for f in frames]
-    ref_small = ref_blur = ref_chroma = None
-    if reference_frame is not None:
+    ref = reference_frame
+    if isinstance(reference_frame, np.ndarray):
         h, w = views[0].grey.shape
-        ref_view = prepare(reference_frame)
-        ref_small = reference.prepare_reference(ref_view.grey, (w, h))
-        ref_blur = sharpness.blur_effect(ref_view)
-        ref_color = cv2.resize(ref_view.color, (w, h), interpolation=cv2.INTER_AREA)
-        ref_chroma = color.chroma_blocks(ref_color)
-    per = [frame_measures(v, ref_small, ref_blur, ref_chroma) for v in views]
+        ref = prepare_reference(reference_frame, (w, h))
+    per, masks = [], []
+    for v in views:
+        fm, covered = frame_measures(v, ref)
+        per.append(fm)
+        if covered is not None:
+            masks.append(covered)
     keys = per[0].keys()
     m = {k: float(np.median([p[k] for p in per])) for k in keys}
+    if masks and all(mk.shape == masks[0].shape for mk in masks):
+        m["ref_region"] = reference.largest_region(np.median(masks, axis=0))
     mm = frozen.motion_measures(views)
     m["changed"], m["live_noise"] = (float("nan"), float("nan")) if mm is None else mm
     return m
 
 
-def diagnose(frames: Sequence[np.ndarray] | np.ndarray, reference_frame: np.ndarray | None = None,
+def diagnose(frames: Sequence[np.ndarray] | np.ndarray, reference_frame: np.ndarray | Reference | None = None,
              config: VqdConfig | None = None) -> Diagnosis:
-    """Diagnose one picture or a clip (a sequence of frames in time order)."""
+    """Diagnose one picture or a clip (a sequence of frames in time order).
+
+    `reference_frame` is the channel's reference picture (BGR), or one prepared with
+    ``prepare_reference`` for pictures of this size (a patrol diagnosing many clips of one
+    channel prepares it once).
+    """
     cfg = config or VqdConfig()
     if isinstance(frames, np.ndarray) and frames.ndim in (2, 3) and (frames.ndim == 2 or frames.shape[2] in (3, 4)):
         frames = [frames]
-    m = clip_measures(list(frames), reference_frame)
+    with single_thread():
+        m = clip_measures(list(frames), reference_frame)
     scores = scores_from_measures(m, cfg)
-    return Diagnosis(faults=decide(scores, cfg), scores=scores, measures=m)
+    return Diagnosis(faults=decide(scores, cfg, m), scores=scores, measures=m)
