@@ -309,7 +309,8 @@ def refresh_daily(session: Session, first: date, last: date, now: datetime, tz: 
 
     Derived data (recomputable from the changes), so no audit record.
     """
-    computed = compute_days(session, list(channel_ids) if channel_ids is not None else None, first, last, tz, now)
+    ids = list(channel_ids) if channel_ids is not None else list(session.execute(select(Channel.id)).scalars())
+    computed = compute_days(session, ids, first, last, tz, now)
     existing = {(r.channel_id, r.day): r for r in session.execute(
         select(ChannelDailyOnline).where(ChannelDailyOnline.day >= first, ChannelDailyOnline.day <= last)).scalars()}
     n = 0
