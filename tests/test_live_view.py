@@ -159,6 +159,18 @@ def test_video_wall_of_nine_sub_streams_all_play(data_dir, db_url):
                 running = _hub_running()
                 assert sorted(running) == sorted(f"{i}:sub" for i in ids) and set(running.values()) == {1}
                 page.screenshot(path=str(data_dir / "wall.png"))
+
+                # the same wall from 1-fps snapshots: every tile shows a JPEG and refreshes
+                page.goto(f"{base}/api/v1/media/wall.html?channels={','.join(map(str, ids))}&stream=sub&mode=snapshot"
+                          f"&token={token}")
+                page.wait_for_function("Array.from(document.querySelectorAll('img')).length === 9 && "
+                                       "Array.from(document.querySelectorAll('img')).every(i => i.naturalWidth > 0)",
+                                       timeout=60_000)
+                s1 = page.evaluate("Array.from(document.querySelectorAll('img')).map(i => i.src)")
+                page.wait_for_timeout(2500)
+                s2 = page.evaluate("Array.from(document.querySelectorAll('img')).map(i => i.src)")
+                assert all(a != b for a, b in zip(s1, s2))
+                assert sorted(_hub_running()) == sorted(f"{i}:sub" for i in ids)  # one copying ffmpeg each
             finally:
                 browser.close()
         assert errors == []

@@ -145,12 +145,12 @@ async def live_ws(ws: WebSocket, channel_id: int, stream: str = "main") -> None:
 @router.get("/channels/{channel_id}/snapshot.jpg", responses={200: {"content": {"image/jpeg": {}}}})
 async def snapshot(channel_id: int, request: Request, stream: str = "sub", user: User = Depends(current_user),
                    db: Session = Depends(get_db)) -> Response:
-    """A JPEG of the channel now (from the running live stream when there is one)."""
+    """A JPEG of the channel's newest key frame (through the shared live stream; a direct grab if that fails)."""
     ch = _channel_for(db, user, channel_id)
     source = stream_url(ch, stream, request.app.state.secret)
     db.close()  # do not hold a connection while the camera answers
     hub = live.get_hub()
-    jpeg = await hub.snapshot_jpeg(f"{channel_id}:{stream}")
+    jpeg = await hub.snapshot_jpeg(f"{channel_id}:{stream}", source)
     if jpeg is None:
         try:
             jpeg = await live.snapshot_from_url(source)

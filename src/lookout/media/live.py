@@ -349,13 +349,33 @@ class LiveHub:
         for st in list(self.streams.values()):
             await self._stop(st)
 
-    async def snapshot_jpeg(self, key: str, timeout_s: float = 10.0) -> bytes | None:
-        """A JPEG of the newest key-frame group of a running stream (no new camera connection)."""
+    async def snapshot_jpeg(self, key: str, source: str | None = None, linger_s: float = 10.0,
+                            timeout_s: float = 15.0) -> bytes | None:
+        """A JPEG of the newest key frame of the stream ``key``.
+
+        With ``source`` the stream is started when needed and kept running ``linger_s`` after
+        the last request, so a wall of 1-fps snapshots costs one copying ffmpeg per channel
+        (plus decoding one key frame per request), not one camera connection per picture.
+        None when the stream gives no H.264 picture (the caller falls back to a direct grab).
+        """
         st = self.streams.get(key)
-        if st is None or st.init is None or not st.gop:
+        if (st is None or st.ended) and source is not None:
+            st = await self._start(key, source)
+        if st is None:
             return None
-        data = st.init + b"".join(st.gop)
-        return await jpeg_from_bytes(data, timeout_s)
+        if not st.viewers:  # keep it alive a little for the next request
+            if st.stop_handle:
+                st.stop_handle.cancel()
+            st.stop_handle = asyncio.get_running_loop().call_later(
+                linger_s, lambda: asyncio.ensure_future(self._stop_if_idle(st)))
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while not st.ended and (st.init is None or not st.gop):
+            if asyncio.get_running_loop().time() > deadline:
+                return None
+            await asyncio.sleep(0.05)
+        if st.init is None or not st.gop:
+            return None
+        return await jpeg_from_bytes(st.init + st.gop[0], timeout_s)
 
 
 async def jpeg_from_bytes(mp4: bytes, timeout_s: float = 10.0) -> bytes | None:
