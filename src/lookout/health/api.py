@@ -1,0 +1,390 @@
+"""Camera-health API (mounted under ``/api/v1``): status history, online and networking rates,
+diagnoses, reference pictures, work orders and repair statistics.
+
+Every query goes through the account's scope (``security.scope``): an out-of-scope channel or order
+answers 404 like a missing one; lists and rates only cover visible channels. Every write is audited.
+
+Endpoints (all under ``/api/v1/health``):
+
+| method, path | what |
+| --- | --- |
+| GET ``/channels/{id}/status-history?start=&end=`` | current state and the changes (probe, patrol, gb28181) in the window (default: last 7 days) |
+| GET ``/online-rates?by=site|district|category|resource_class|all&start=&end=`` | online rate per group over local days (ISO dates; default the last 7 days), key (98 %) and industry (95 %) parts |
+| GET ``/online-trend?days=14`` | online rate per local day |
+| GET ``/networking?by=site|category|…`` | 联网率: channels with a URL seen online at least once / channels in the ledger |
+| GET ``/compliance?start=&end=`` | per site: online rate, networking rate, zone coverage |
+| GET ``/channels/{id}/diagnoses?limit=20`` | the channel's latest diagnoses, newest first |
+| GET ``/diagnoses/latest?site_id=&faulty=true&page=&page_size=`` | the latest diagnosis of each visible channel |
+| GET ``/diagnoses/{id}/snapshot.jpg`` | the picture kept with a faulty diagnosis |
+| POST ``/channels/{id}/patrol`` | patrol the channel now; answers its diagnosis |
+| GET / PUT / DELETE ``/channels/{id}/reference`` | the reference picture: PUT takes it from the stream now (the operator marks the view as correct) |
+| GET ``/channels/{id}/reference.jpg`` | the reference picture itself |
+| GET ``/work-orders?status=&site_id=&channel_id=&fault=&assignee=&overdue=&escalated=&page=&page_size=`` | work orders, open first |
+| GET ``/work-orders/{id}`` | one order with its events and escalations |
+| POST ``/work-orders/{id}/close`` ``{"note": "…", "wait": false}`` | request the close: the order waits for an immediate re-check patrol (``wait``: answer after it) |
+| GET ``/work-orders/{id}/recheck`` | the re-check's result (pending, passed, failed with a note) |
+| GET ``/repair-stats?by=site|vendor&start=&end=`` | repair hours and on-time share per site or device vendor |
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Query, Request
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from lookout.api.deps import current_user, get_db, require_roles
+from lookout.health import patrol, rates, status, workorders
+from lookout.health.models import ChannelReference, DiagnosisRecord, WorkOrder, WorkOrderEscalation
+from lookout.registry.models import Channel
+from lookout.security import scope
+from lookout.security.models import User
+from lookout.store.base import utcnow
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/health", tags=["camera health"])
+OM_ROLES = ("om_engineer", "operator", "site_manager")
+
+
+# ---------------------------------------------------------------- helpers
+def _settings(request: Request):
+    return request.app.state.settings
+
+
+def _tz(request: Request) -> ZoneInfo:
+    return ZoneInfo(_settings(request).timezone)
+
+
+def _channel_for(db: Session, user: User, channel_id: int) -> Channel:
+    ch = db.get(Channel, channel_id)
+    if ch is None or not scope.can_see_channel(user, ch):
+        raise HTTPException(404, f"channel {channel_id} not found")
+    return ch
+
+
+def _visible(user: User):
+    return scope.channel_filter(select(Channel.id), user)
+
+
+def _order_for(db: Session, user: User, order_id: int) -> WorkOrder:
+    o = db.get(WorkOrder, order_id)
+    if o is None:
+        raise HTTPException(404, f"work order {order_id} not found")
+    _channel_for(db, user, o.channel_id)  # 404 when out of scope
+    return o
+
+
+def _aware(value: datetime | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise HTTPException(422, f"{name} must carry a time zone (e.g. 2026-11-22T10:00:00+08:00)")
+    return value.astimezone(timezone.utc)
+
+
+def _day_range(request: Request, start: date | None, end: date | None, default_days: int = 7) -> tuple[date, date]:
+    today = rates.local_day(utcnow(), _tz(request))
+    last = end or today
+    first = start or last - timedelta(days=default_days - 1)
+    if first > last:
+        raise HTTPException(422, f"start {first} is after end {last}")
+    if (last - first).days > 366:
+        raise HTTPException(422, "at most 367 days at once")
+    return first, last
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.isoformat() if t is not None else None
+
+
+def diagnosis_json(d: DiagnosisRecord) -> dict[str, Any]:
+    return {"id": d.id, "channel_id": d.channel_id, "at": d.at.isoformat(), "online": d.online, "error": d.error,
+            "faults": list(d.faults or []), "scores": dict(d.scores or {}), "frames": d.frames,
+            "used_reference": d.used_reference, "trigger": d.trigger,
+            "snapshot": f"/api/v1/health/diagnoses/{d.id}/snapshot.jpg" if d.snapshot_path else None}
+
+
+def order_json(o: WorkOrder, now: datetime, detail: bool = False) -> dict[str, Any]:
+    out = {"id": o.id, "channel_id": o.channel_id, "site_id": o.site_id, "fault": o.fault, "status": o.status,
+           "assignee": o.assignee, "key_area": o.key_area, "opened_at": _iso(o.opened_at),
+           "deadline_at": _iso(o.deadline_at), "overdue": o.is_overdue(now), "escalated": o.escalated,
+           "escalation_level": o.escalation_level, "close_requested_at": _iso(o.close_requested_at),
+           "close_requested_by": o.close_requested_by, "close_note": o.close_note, "recheck_at": _iso(o.recheck_at),
+           "recheck_passed": o.recheck_passed, "recheck_note": o.recheck_note, "closed_at": _iso(o.closed_at),
+           "reopen_count": o.reopen_count, "vendor": o.vendor, "repair_hours": o.repair_hours}
+    if detail:
+        out["events"] = [{"at": e.at.isoformat(), "kind": e.kind, "actor": e.actor, "note": e.note,
+                          "diagnosis_id": e.diagnosis_id} for e in o.events]
+    return out
+
+
+# ---------------------------------------------------------------- status and rates
+@router.get("/channels/{channel_id}/status-history")
+def status_history(channel_id: int, start: datetime | None = None, end: datetime | None = None,
+                   user: User = Depends(current_user), db: Session = Depends(get_db)) -> dict[str, Any]:
+    ch = _channel_for(db, user, channel_id)
+    end_ = _aware(end, "end") or utcnow()
+    start_ = _aware(start, "start") or end_ - timedelta(days=7)
+    hist = status.load_history(db, [ch.id], start_, end_, with_initial=True).get(ch.id, [])
+    return {"channel_id": ch.id, "status": ch.status, "status_reason": ch.status_reason,
+            "status_changed_at": _iso(ch.status_changed_at), "start": start_.isoformat(), "end": end_.isoformat(),
+            "changes": [e.as_dict() for e in hist]}
+
+
+@router.get("/online-rates")
+def online_rates(request: Request, by: str = Query("site", pattern="^(site|district|category|resource_class|all)$"),
+                 start: date | None = None, end: date | None = None, user: User = Depends(current_user),
+                 db: Session = Depends(get_db)) -> dict[str, Any]:
+    first, last = _day_range(request, start, end)
+    groups = rates.online_rates(db, first, last, utcnow(), _tz(request), by, _visible(user))
+    return {"by": by, "start": first.isoformat(), "end": last.isoformat(),
+            "targets": {"key": rates.TARGET_KEY, "industry": rates.TARGET_INDUSTRY}, "groups": groups}
+
+
+@router.get("/online-trend")
+def online_trend(request: Request, days: int = Query(14, ge=1, le=366), user: User = Depends(current_user),
+                 db: Session = Depends(get_db)) -> list[dict[str, Any]]:
+    now = utcnow()
+    tz = _tz(request)
+    first = rates.local_day(now, tz) - timedelta(days=days - 1)
+    start = rates.day_bounds(first, tz)[0]
+    return rates.online_rate_trend(db, start, now, _visible(user), tz)
+
+
+@router.get("/networking")
+def networking(by: str = Query("site", pattern="^(site|district|category|resource_class|all)$"),
+               user: User = Depends(current_user), db: Session = Depends(get_db)) -> dict[str, Any]:
+    return {"by": by, "groups": rates.networking_rates(db, by, _visible(user))}
+
+
+@router.get("/compliance")
+def compliance(request: Request, start: date | None = None, end: date | None = None,
+               user: User = Depends(current_user), db: Session = Depends(get_db)) -> dict[str, Any]:
+    first, last = _day_range(request, start, end, default_days=30)
+    return {"start": first.isoformat(), "end": last.isoformat(),
+            "sites": rates.compliance(db, first, last, utcnow(), _tz(request), _visible(user))}
+
+
+# ---------------------------------------------------------------- diagnoses and patrols
+@router.get("/channels/{channel_id}/diagnoses")
+def channel_diagnoses(channel_id: int, limit: int = Query(20, ge=1, le=500), user: User = Depends(current_user),
+                      db: Session = Depends(get_db)) -> list[dict[str, Any]]:
+    ch = _channel_for(db, user, channel_id)
+    rows = db.execute(select(DiagnosisRecord).where(DiagnosisRecord.channel_id == ch.id)
+                      .order_by(DiagnosisRecord.at.desc(), DiagnosisRecord.id.desc()).limit(limit)).scalars()
+    return [diagnosis_json(d) for d in rows]
+
+
+@router.get("/diagnoses/latest")
+def latest_diagnoses(site_id: int | None = None, faulty: bool | None = None, page: int = Query(1, ge=1),
+                     page_size: int = Query(50, ge=1, le=500), user: User = Depends(current_user),
+                     db: Session = Depends(get_db)) -> dict[str, Any]:
+    last = (select(DiagnosisRecord.channel_id, func.max(DiagnosisRecord.id).label("id"))
+            .where(DiagnosisRecord.channel_id.in_(_visible(user))).group_by(DiagnosisRecord.channel_id).subquery())
+    stmt = select(DiagnosisRecord).join(last, last.c.id == DiagnosisRecord.id)
+    if site_id is not None:
+        stmt = stmt.join(Channel, Channel.id == DiagnosisRecord.channel_id).where(Channel.site_id == site_id)
+    rows = [d for d in db.execute(stmt.order_by(DiagnosisRecord.channel_id)).scalars()]
+    if faulty is not None:  # JSON lists are filtered here: portable across SQLite and PostgreSQL
+        rows = [d for d in rows if bool(d.faults) == faulty]
+    total = len(rows)
+    items = rows[(page - 1) * page_size: page * page_size]
+    return {"items": [diagnosis_json(d) for d in items], "total": total, "page": page, "page_size": page_size}
+
+
+def _data_file(request: Request, rel: str) -> Path:
+    base = Path(_settings(request).data_dir).resolve()
+    p = (base / rel).resolve()
+    if base not in p.parents or not p.is_file():
+        raise HTTPException(404, "picture not found")
+    return p
+
+
+@router.get("/diagnoses/{diagnosis_id}/snapshot.jpg", responses={200: {"content": {"image/jpeg": {}}}})
+def diagnosis_snapshot(diagnosis_id: int, request: Request, user: User = Depends(current_user),
+                       db: Session = Depends(get_db)) -> FileResponse:
+    d = db.get(DiagnosisRecord, diagnosis_id)
+    if d is None or not d.snapshot_path:
+        raise HTTPException(404, f"no picture for diagnosis {diagnosis_id}")
+    _channel_for(db, user, d.channel_id)
+    return FileResponse(_data_file(request, d.snapshot_path), media_type="image/jpeg")
+
+
+@router.post("/channels/{channel_id}/patrol")
+def patrol_now(channel_id: int, request: Request, user: User = Depends(require_roles(*OM_ROLES)),
+               db: Session = Depends(get_db)) -> dict[str, Any]:
+    """Patrol one channel now (takes a few seconds) and answer its diagnosis."""
+    ch = _channel_for(db, user, channel_id)
+    db.commit()  # nothing held open while the stream is read
+    summary = patrol.patrol_once(_settings(request), patrol.PatrolConfig(), channel_ids=[ch.id], due_only=False,
+                                 trigger="manual")
+    if not summary["channels"]:
+        raise HTTPException(409, f"channel {ch.code} has no stream URL")
+    return summary["results"][0]
+
+
+# ---------------------------------------------------------------- reference pictures
+def _reference(db: Session, channel_id: int) -> ChannelReference | None:
+    return db.execute(select(ChannelReference).where(ChannelReference.channel_id == channel_id)).scalar_one_or_none()
+
+
+def _reference_json(ref: ChannelReference | None) -> dict[str, Any]:
+    if ref is None:
+        return {"reference": None}
+    return {"reference": {"taken_at": ref.taken_at.isoformat(), "taken_by": ref.taken_by, "width": ref.width,
+                          "height": ref.height, "url": f"/api/v1/health/channels/{ref.channel_id}/reference.jpg"}}
+
+
+@router.get("/channels/{channel_id}/reference")
+def get_reference(channel_id: int, user: User = Depends(current_user), db: Session = Depends(get_db)) -> dict[str, Any]:
+    ch = _channel_for(db, user, channel_id)
+    return {"channel_id": ch.id, **_reference_json(_reference(db, ch.id))}
+
+
+@router.get("/channels/{channel_id}/reference.jpg", responses={200: {"content": {"image/jpeg": {}}}})
+def reference_jpg(channel_id: int, request: Request, user: User = Depends(current_user),
+                  db: Session = Depends(get_db)) -> FileResponse:
+    ch = _channel_for(db, user, channel_id)
+    ref = _reference(db, ch.id)
+    if ref is None:
+        raise HTTPException(404, f"channel {channel_id} has no reference picture")
+    return FileResponse(_data_file(request, ref.path), media_type="image/jpeg")
+
+
+@router.put("/channels/{channel_id}/reference")
+def set_reference(channel_id: int, request: Request, user: User = Depends(require_roles(*OM_ROLES)),
+                  db: Session = Depends(get_db)) -> dict[str, Any]:
+    """The operator marks the current view as correct: a picture is taken from the stream now."""
+    from lookout.media.recorder import channel_stream_url
+    from lookout.media.snapshot import SnapshotError, grab_frame
+
+    ch = _channel_for(db, user, channel_id)
+    cfg = patrol.PatrolConfig()
+    url = channel_stream_url(ch, cfg.stream, request.app.state.secret)
+    if not url:
+        raise HTTPException(409, f"channel {ch.code} has no stream URL")
+    try:
+        image = grab_frame(url, timeout=cfg.budget_s)
+    except SnapshotError as exc:
+        raise HTTPException(502, f"no picture from the camera: {exc}") from exc
+    ref, replaced = patrol.set_reference(db, Path(_settings(request).data_dir), ch, image, user.username, utcnow())
+    out = {"channel_id": ch.id, **_reference_json(ref)}
+    db.commit()
+    patrol.unlink_quietly(replaced)
+    return out
+
+
+@router.delete("/channels/{channel_id}/reference")
+def clear_reference(channel_id: int, request: Request, user: User = Depends(require_roles(*OM_ROLES)),
+                    db: Session = Depends(get_db)) -> dict[str, Any]:
+    ch = _channel_for(db, user, channel_id)
+    removed = patrol.clear_reference(db, Path(_settings(request).data_dir), ch, user.username, utcnow())
+    if removed is None:
+        raise HTTPException(404, f"channel {channel_id} has no reference picture")
+    db.commit()
+    patrol.unlink_quietly(removed)
+    return {"channel_id": ch.id, "reference": None}
+
+
+# ---------------------------------------------------------------- work orders
+@router.get("/work-orders")
+def list_work_orders(status_: str | None = Query(None, alias="status", pattern="^(open|rechecking|closed|live)$"),
+                     site_id: int | None = None, channel_id: int | None = None, fault: str | None = None,
+                     assignee: str | None = None, overdue: bool | None = None, escalated: bool | None = None,
+                     page: int = Query(1, ge=1), page_size: int = Query(50, ge=1, le=500),
+                     user: User = Depends(current_user), db: Session = Depends(get_db)) -> dict[str, Any]:
+    """Work orders of visible channels; ``status=live`` means not closed. Open first, newest first."""
+    now = utcnow()
+    stmt = select(WorkOrder).where(WorkOrder.channel_id.in_(_visible(user)))
+    if status_ == "live":
+        stmt = stmt.where(WorkOrder.status != "closed")
+    elif status_:
+        stmt = stmt.where(WorkOrder.status == status_)
+    for col, val in ((WorkOrder.site_id, site_id), (WorkOrder.channel_id, channel_id), (WorkOrder.fault, fault),
+                     (WorkOrder.assignee, assignee), (WorkOrder.escalated, escalated)):
+        if val is not None:
+            stmt = stmt.where(col == val)
+    if overdue is True:
+        stmt = stmt.where(WorkOrder.status != "closed", WorkOrder.deadline_at < now)
+    elif overdue is False:
+        stmt = stmt.where((WorkOrder.status == "closed") | (WorkOrder.deadline_at >= now))
+    total = db.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+    rows = db.execute(stmt.order_by(case((WorkOrder.status == "closed", 1), else_=0), WorkOrder.id.desc())
+                      .limit(page_size).offset((page - 1) * page_size)).scalars()
+    return {"items": [order_json(o, now) for o in rows], "total": total, "page": page, "page_size": page_size}
+
+
+@router.get("/work-orders/{order_id}")
+def get_work_order(order_id: int, user: User = Depends(current_user), db: Session = Depends(get_db)) -> dict[str, Any]:
+    o = _order_for(db, user, order_id)
+    out = order_json(o, utcnow(), detail=True)
+    out["escalations"] = [{"at": e.at.isoformat(), "level": e.level, "overdue_s": e.overdue_s, "assignee": e.assignee}
+                          for e in db.execute(select(WorkOrderEscalation).where(WorkOrderEscalation.order_id == o.id)
+                                              .order_by(WorkOrderEscalation.id)).scalars()]
+    return out
+
+
+class CloseRequest(BaseModel):
+    note: str | None = Field(None, max_length=2000)
+    wait: bool = False  # answer after the re-check patrol instead of at once
+
+
+def _recheck(settings: Any, channel_id: int) -> None:
+    try:
+        patrol.patrol_once(settings, patrol.PatrolConfig(), channel_ids=[channel_id], due_only=False, trigger="recheck")
+    except Exception:  # the scheduled patrol will re-check it then
+        log.exception("re-check patrol of channel %s failed", channel_id)
+
+
+@router.post("/work-orders/{order_id}/close")
+def close_work_order(order_id: int, body: CloseRequest, request: Request, background: BackgroundTasks,
+                     user: User = Depends(require_roles(*OM_ROLES)), db: Session = Depends(get_db)) -> dict[str, Any]:
+    """The repair is done: the order waits for a re-check patrol of its channel, which must pass."""
+    o = _order_for(db, user, order_id)
+    try:
+        pubs = workorders.request_close(db, o, user.username, body.note, utcnow())
+    except workorders.OrderError as exc:
+        raise HTTPException(409, str(exc)) from exc
+    channel_id = o.channel_id
+    db.commit()
+    status.publish(pubs)
+    if body.wait:
+        _recheck(_settings(request), channel_id)
+        db.expire_all()
+    else:
+        background.add_task(_recheck, _settings(request), channel_id)
+    return order_json(db.get(WorkOrder, order_id), utcnow())
+
+
+@router.get("/work-orders/{order_id}/recheck")
+def recheck_result(order_id: int, user: User = Depends(current_user), db: Session = Depends(get_db)) -> dict[str, Any]:
+    o = _order_for(db, user, order_id)
+    if o.close_requested_at is None:
+        state = "not requested"
+    elif o.status == "rechecking":
+        state = "pending"
+    else:
+        state = "passed" if o.recheck_passed else "failed"
+    diag = db.get(DiagnosisRecord, o.recheck_diagnosis_id) if o.recheck_diagnosis_id else None
+    return {"order_id": o.id, "state": state, "status": o.status, "close_requested_at": _iso(o.close_requested_at),
+            "recheck_at": _iso(o.recheck_at), "passed": o.recheck_passed, "note": o.recheck_note,
+            "diagnosis": diagnosis_json(diag) if diag else None}
+
+
+@router.get("/repair-stats")
+def repair_stats(by: str = Query("site", pattern="^(site|vendor)$"), start: datetime | None = None,
+                 end: datetime | None = None, user: User = Depends(current_user),
+                 db: Session = Depends(get_db)) -> dict[str, Any]:
+    now = utcnow()
+    end_ = _aware(end, "end") or now
+    start_ = _aware(start, "start") or end_ - timedelta(days=30)
+    return {"by": by, "start": start_.isoformat(), "end": end_.isoformat(),
+            "groups": workorders.repair_stats(db, by, start_, end_, now, _visible(user))}
+

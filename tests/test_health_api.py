@@ -1,0 +1,139 @@
+"""Camera-health API: scoped work-order lists and details, close with a re-check that fails on a dead
+stream, reference pictures, diagnoses, rates and repair statistics."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+from sqlalchemy import select
+
+from foundation_helpers import login, make_client
+from lookout.health import status, workorders
+from lookout.health.models import DiagnosisRecord, WorkOrder
+from lookout.health.patrol import set_reference
+from lookout.registry import service
+from lookout.registry.models import Channel, Device, Site
+from lookout.security import accounts
+from lookout.security.models import AuditRecord
+from lookout.store.base import utcnow
+from lookout.store.db import session_scope
+
+PW = "secret-pass"
+DEAD = "rtsp://127.0.0.1:9/none"  # the discard port: nothing answers RTSP there
+
+
+def seed(db_url: str) -> dict:
+    with session_scope(db_url) as s:
+        dist = service.create_org_unit(s, "t", "district", "武隆区", "500156")
+        a = service.create(s, "t", Site, {"name": "A景区", "org_unit_id": dist.id, "om_contact": "om_a"}, "site")
+        b = service.create(s, "t", Site, {"name": "B景区", "org_unit_id": dist.id, "om_contact": "om_b"}, "site")
+        dev = service.create(s, "t", Device, {"site_id": a.id, "code": "50015600001180000001", "vendor": "Dahua"},
+                             "device")
+        ids = {"a": a.id, "b": b.id}
+        for key, site, code in (("ca", a, "50015600001320000001"), ("cb", b, "50015600001320000002")):
+            ch = service.create(s, "t", Channel, {"site_id": site.id, "code": code, "name": key, "main_url": DEAD,
+                                                  "device_id": dev.id if site is a else None}, "channel")
+            ids[key] = ch.id
+        accounts.add_user(s, "t", "admin", PW, "admin", clearance=1)
+        accounts.add_user(s, "t", "om_a", PW, "om_engineer", scope_site_id=a.id, clearance=1)
+        accounts.add_user(s, "t", "viewer", PW, "viewer", clearance=1)
+        # two offline patrols in a row on each channel: one order each
+        now = utcnow() - timedelta(hours=30)
+        for i in range(2):
+            t = now + timedelta(minutes=30 * i)
+            for cid in (ids["ca"], ids["cb"]):
+                s.add(DiagnosisRecord(channel_id=cid, at=t, online=False, error="connection refused",
+                                      faults=["offline"], scores={}))
+                status.apply_status(s, s.get(Channel, cid), "offline", "stream probe failed", "probe", t)
+            s.flush()
+            workorders.process_diagnoses(s, [ids["ca"], ids["cb"]], t)
+        ids["orders"] = {o.channel_id: o.id for o in s.execute(select(WorkOrder)).scalars()}
+    return ids
+
+
+def test_work_orders_are_scoped_and_filtered(data_dir, db_url):
+    ids = seed(db_url)
+    c = make_client(data_dir)
+    admin, om = login(c, "admin", PW), login(c, "om_a", PW)
+    everything = c.get("/api/v1/health/work-orders", headers=admin).json()
+    assert everything["total"] == 2
+    mine = c.get("/api/v1/health/work-orders", headers=om).json()
+    assert [o["channel_id"] for o in mine["items"]] == [ids["ca"]]
+    (o,) = mine["items"]
+    assert o["assignee"] == "om_a" and o["fault"] == "offline" and o["overdue"] is True and o["vendor"] == "Dahua"
+    assert c.get(f"/api/v1/health/work-orders/{ids['orders'][ids['cb']]}", headers=om).status_code == 404
+    assert c.get("/api/v1/health/work-orders?overdue=true&status=open", headers=admin).json()["total"] == 2
+    assert c.get("/api/v1/health/work-orders?status=closed", headers=admin).json()["total"] == 0
+    assert c.get(f"/api/v1/health/work-orders?site_id={ids['b']}", headers=admin).json()["total"] == 1
+    assert c.get("/api/v1/health/work-orders?page_size=1&page=2", headers=admin).json()["items"][0]["id"] == min(
+        ids["orders"].values())
+    detail = c.get(f"/api/v1/health/work-orders/{ids['orders'][ids['ca']]}", headers=om).json()
+    assert [e["kind"] for e in detail["events"]] == ["opened"] and detail["escalations"] == []
+
+
+def test_close_runs_a_recheck_that_fails_on_a_dead_stream(data_dir, db_url):
+    ids = seed(db_url)
+    c = make_client(data_dir)
+    om, viewer = login(c, "om_a", PW), login(c, "viewer", PW)
+    oid = ids["orders"][ids["ca"]]
+    assert c.post(f"/api/v1/health/work-orders/{oid}/close", json={}, headers=viewer).status_code == 403
+    assert c.post(f"/api/v1/health/work-orders/{ids['orders'][ids['cb']]}/close", json={}, headers=om).status_code == 404
+    r = c.post(f"/api/v1/health/work-orders/{oid}/close", json={"note": "replaced the switch", "wait": True},
+               headers=om)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["status"] == "open" and body["recheck_passed"] is False and body["reopen_count"] == 1
+    rc = c.get(f"/api/v1/health/work-orders/{oid}/recheck", headers=om).json()
+    assert rc["state"] == "failed" and "no picture" in rc["note"] and rc["diagnosis"]["online"] is False
+    with session_scope(db_url) as s:
+        acts = [a for a, in s.execute(select(AuditRecord.action).where(AuditRecord.entity == "work_order"))]
+    assert "close" in acts and "recheck_failed" in acts
+    # the re-check request itself is refused twice in a row only while it is pending
+    assert c.post(f"/api/v1/health/work-orders/{oid}/close", json={}, headers=om).status_code == 200
+
+
+def test_diagnoses_status_history_rates_and_repair_stats(data_dir, db_url):
+    ids = seed(db_url)
+    c = make_client(data_dir)
+    admin, om = login(c, "admin", PW), login(c, "om_a", PW)
+    diags = c.get(f"/api/v1/health/channels/{ids['ca']}/diagnoses?limit=1", headers=om).json()
+    assert len(diags) == 1 and diags[0]["faults"] == ["offline"]
+    assert c.get(f"/api/v1/health/channels/{ids['cb']}/diagnoses", headers=om).status_code == 404
+    latest = c.get("/api/v1/health/diagnoses/latest?faulty=true", headers=om).json()
+    assert [d["channel_id"] for d in latest["items"]] == [ids["ca"]]
+    hist = c.get(f"/api/v1/health/channels/{ids['ca']}/status-history",
+                 params={"start": (utcnow() - timedelta(days=3)).isoformat()}, headers=om).json()
+    assert hist["status"] == "offline" and [h["status"] for h in hist["changes"]] == ["offline"]
+    assert c.get(f"/api/v1/health/channels/{ids['ca']}/status-history?start=2026-11-01T00:00:00",
+                 headers=om).status_code == 422
+    rates = c.get("/api/v1/health/online-rates?by=site", headers=om).json()
+    assert [g["id"] for g in rates["groups"]] == [ids["a"]] and rates["groups"][0]["rate"] == 0.0
+    assert rates["targets"] == {"key": 0.98, "industry": 0.95}
+    assert c.get("/api/v1/health/online-rates?by=colour", headers=om).status_code == 422
+    net = c.get("/api/v1/health/networking?by=all", headers=admin).json()["groups"][0]
+    assert (net["ledger"], net["networked"]) == (2, 0)
+    comp = c.get("/api/v1/health/compliance", headers=admin).json()["sites"]
+    assert {s["site_id"] for s in comp} == {ids["a"], ids["b"]}
+    assert len(c.get("/api/v1/health/online-trend?days=3", headers=om).json()) >= 2
+    stats = c.get("/api/v1/health/repair-stats?by=vendor", headers=admin).json()["groups"]
+    assert {g["name"]: g["open"] for g in stats} == {"Dahua": 1, "unknown": 1}
+
+
+def test_reference_picture_set_read_and_cleared(data_dir, db_url):
+    ids = seed(db_url)
+    c = make_client(data_dir)
+    om = login(c, "om_a", PW)
+    r = c.put(f"/api/v1/health/channels/{ids['ca']}/reference", headers=om)
+    assert r.status_code == 502 and "no picture from the camera" in r.json()["detail"]
+    with session_scope(db_url) as s:  # as the PUT does with a live stream
+        img = np.full((96, 128, 3), 120, np.uint8)
+        set_reference(s, data_dir, s.get(Channel, ids["ca"]), img, "om_a", utcnow())
+    got = c.get(f"/api/v1/health/channels/{ids['ca']}/reference", headers=om).json()["reference"]
+    assert got["taken_by"] == "om_a" and (got["width"], got["height"]) == (128, 96)
+    jpg = c.get(got["url"], headers=om)
+    assert jpg.status_code == 200 and jpg.content[:2] == b"\xff\xd8"
+    assert c.delete(f"/api/v1/health/channels/{ids['ca']}/reference", headers=om).status_code == 200
+    assert c.get(f"/api/v1/health/channels/{ids['ca']}/reference", headers=om).json()["reference"] is None
+    assert not list((data_dir / "health" / "references").glob("*.jpg"))
+    assert c.delete(f"/api/v1/health/channels/{ids['ca']}/reference", headers=om).status_code == 404
