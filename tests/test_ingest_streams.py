@@ -247,3 +247,27 @@ def test_probe_and_snapshot(sim):
     assert img.shape == (240, 320, 3)
     with pytest.raises(SnapshotError, match="401"):
         snapshot_jpeg(sim.urls[0])
+
+
+def test_hung_camera_stalls_then_goes_offline_and_recovers(sim):
+    """The camera process freezes with its connections open (SIGSTOP): reads time out."""
+    import os
+    import signal
+
+    url = with_password(sim.urls[0])
+    opts = ReaderOptions(analysis_fps=2, open_timeout=2, read_timeout=2, stall_after=2, backoff=FAST)
+    states = []
+    with ChannelIngest(url, opts, on_status=states.append) as ingest:
+        assert ingest.wait_frame(timeout=15) is not None
+        os.kill(sim.proc.pid, signal.SIGSTOP)
+        try:
+            assert wait_for(lambda: ingest.status.state == State.OFFLINE, timeout=30)
+        finally:
+            os.kill(sim.proc.pid, signal.SIGCONT)
+        seen = [s.state for s in states]
+        assert seen[0] == State.STREAMING
+        assert State.STALLED in seen[: seen.index(State.OFFLINE)], states  # stalled first, then offline
+        stalled = next(s for s in states if s.state == State.STALLED)
+        assert stalled.reason.startswith(("timed out", "no frame for"))
+        assert ingest.status.reason.startswith("timed out")
+        assert wait_for(lambda: ingest.status.state == State.STREAMING, timeout=30)
