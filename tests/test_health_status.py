@@ -115,3 +115,15 @@ def test_history_merges_probe_and_gb28181_and_drives_the_rates(db_url):
     with session_scope(db_url) as s:
         (g,) = [g for g in rates.online_rates(s, DAY, DAY, now, SH, "site") if g["id"] == ids["key_site"]]
         assert g["rate"] == pytest.approx(23 / 24, abs=1e-5)
+
+
+def test_patrol_service_is_discovered_and_can_be_turned_off(monkeypatch, tmp_path):
+    from lookout.health.services import services
+    from lookout.runtime.supervisor import discover
+    from lookout.settings import load_settings
+
+    settings = load_settings(data_dir=tmp_path, secret_key="k" * 32)
+    assert [s.name for s in services(settings)] == ["patrol"]
+    monkeypatch.setenv("LOOKOUT_PATROL_ENABLED", "false")
+    assert services(settings) == []
+    assert "patrol" not in [s.name for s in discover(settings)]

@@ -179,3 +179,41 @@ def test_closing_while_the_fault_is_still_on_fails_the_recheck_and_reopens(sim, 
         (esc,) = s.execute(select(WorkOrderEscalation)).scalars()
         assert esc.assignee == "om_wang" and esc.overdue_s == pytest.approx(5400)
         assert s.execute(select(DiagnosisRecord).where(DiagnosisRecord.channel_id == ids["ch2"])).scalars().all()
+
+
+def test_reference_from_the_stream_the_scheduler_and_the_cli(sim, data_dir, db_url):
+    import json
+
+    from typer.testing import CliRunner
+
+    from foundation_helpers import login, make_client
+    from lookout.cli import app
+    from lookout.health.services import PatrolScheduler
+    from lookout.security import accounts
+
+    ids = seed(db_url, sim)
+    with session_scope(db_url) as s:
+        accounts.add_user(s, "t", "om_wang", "secret-pass", "om_engineer", clearance=1)
+    client = make_client(data_dir)
+    h = login(client, "om_wang", "secret-pass")
+    r = client.put(f"/api/v1/health/channels/{ids['ch1']}/reference", headers=h)
+    assert r.status_code == 200, r.text
+    assert r.json()["reference"]["width"] == 384
+
+    clock = Clock()
+    scheduler = PatrolScheduler(load_settings(data_dir=data_dir), CFG, now_fn=clock)
+    assert scheduler.tick()["channels"] == 2  # nothing patrolled yet: everything is due
+    with session_scope(db_url) as s:
+        d1 = s.execute(select(DiagnosisRecord).where(DiagnosisRecord.channel_id == ids["ch1"])).scalar_one()
+        assert d1.used_reference and d1.online
+
+    sim.set_fault(1, "turned")
+    clock.advance(minutes=11)  # the key-area channel is due again, the other is not
+    summary = scheduler.tick()
+    assert [x["channel_id"] for x in summary["results"]] == [ids["ch1"]]
+    assert "scene_change" in summary["results"][0]["faults"]
+
+    out = CliRunner().invoke(app, ["patrol", "run", "--channel", str(ids["ch2"]), "--json"])
+    assert out.exit_code == 0, out.output
+    res = json.loads(out.output.strip().splitlines()[-1])
+    assert res["channels"] == 1 and res["results"][0]["online"] is True

@@ -12,6 +12,7 @@ from lookout.cliutil import console, print_json
 from lookout.counting.cli import count
 from lookout.federation.cli import gb_app
 from lookout.health.cli import vqd_app
+from lookout.health.patrol_cli import patrol_app
 from lookout.media.camsim_cli import camsim_app
 from lookout.media.record_cli import record, storage_app
 from lookout.registry.cli import export_app, gbcode_app, import_app
@@ -104,6 +105,7 @@ app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
 app.add_typer(gbcode_app, name="gbcode")
 app.add_typer(vqd_app, name="vqd")
+app.add_typer(patrol_app, name="patrol")
 app.add_typer(camsim_app, name="camsim")
 app.add_typer(storage_app, name="storage")
 app.add_typer(forecast_app, name="forecast")
