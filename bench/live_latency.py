@@ -7,7 +7,7 @@ blocks) and feeds it to an x264 encoder (zerolatency) streaming MPEG-TS over UDP
 camera. The platform (``create_app``: live WebSocket, one ffmpeg -c copy to fMP4) serves it
 to Debian's headless Chromium, where every displayed frame (requestVideoFrameCallback) is
 drawn to a canvas and its blocks read back: delay = the browser's clock − the frame's
-time. Baseline in the same run: the same stream decoded straight from UDP by ffplay-less
+time. Baseline in the same run: the same stream decoded straight from UDP by
 ``ffmpeg`` (the encoder + network + decoder part without the platform), read the same way.
 """
 
