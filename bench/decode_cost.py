@@ -1,19 +1,23 @@
 """Decode cost per channel: full decoding at 5 fps analysis against key-frame-only decoding.
 
-For a 1080p and a 720p H.264 stream (libx264, ~4 Mb/s, 25 fps, a key frame every 2 s,
-generated here with ffmpeg) this measures, single-threaded as one channel would run:
+For a 1080p and a 720p H.264 stream (libx264, ~4 Mb/s, 25 fps, a key frame every 2 s, no
+B-frames like a camera, generated here with ffmpeg) this measures, single-threaded as one
+channel would run:
 
 * ceiling: a bare ``ffmpeg -threads 1 -i FILE -f null -`` decode of every frame, and
   ``ffmpeg -skip_frame nokey …`` for key frames only (CPU time of the ffmpeg process);
 * ``lookout.media.ingest.StreamReader`` with full decoding, 5 frames/s handed to analysis
   (converted to BGR arrays), and with key-frame-only decoding (CPU time of this process);
 * memory per channel: the resident-memory growth of a fresh process with 1 and with 4
-  channels decoding at once (first channel; each further channel = (4 − 1) / 3).
+  channels decoding at once (first channel; each further channel = (4 − 1) / 3);
+* live over RTSP (``--rtsp-seconds``, 0 to skip): the same file served in real time by the
+  camera simulator without re-encoding (``lookout camsim --passthrough``), read by
+  ``ffmpeg -rtsp_transport tcp … -f null -`` (ceiling) and by the ingest, CPU per second.
 
 CPU is given as seconds of CPU per second of video (0.10 = 10 % of one core per channel in
 real time) and as how many channels the 2 cores could decode at most.
 
-    .venv/bin/python bench/decode_cost.py [--seconds 20] [--out bench/out/decode]
+    .venv/bin/python bench/decode_cost.py [--seconds 20] [--rtsp-seconds 15] [--out bench/out/decode]
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ def make_stream(path: Path, size: tuple[int, int], seconds: int, kbps: int = 400
     subprocess.run(
         ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", src, "-c:v", "libx264", "-preset", "veryfast",
          "-b:v", f"{kbps}k", "-maxrate", f"{kbps}k", "-bufsize", f"{2 * kbps}k", "-g", str(GOP),
-         "-keyint_min", str(GOP), "-sc_threshold", "0", "-pix_fmt", "yuv420p", str(path)],
+         "-keyint_min", str(GOP), "-sc_threshold", "0", "-bf", "0", "-pix_fmt", "yuv420p", str(path)],
         check=True,
     )
 
@@ -126,10 +130,43 @@ def memory_per_channel(path: Path, keyframes_only: bool) -> tuple[float, float]:
     return growth[1], (growth[4] - growth[1]) / 3
 
 
+def rtsp_costs(path: Path, seconds: float) -> dict:
+    """CPU per second of real time for one live channel served by the simulator (passthrough)."""
+    from lookout.media.camsim import CamSim
+
+    out = {}
+    with CamSim(path, channels=1, port=0, passthrough=True) as sim:
+        url = sim.urls[0]
+        for key_only in (False, True):
+            args = ["ffmpeg", "-v", "error", "-threads", "1", "-rtsp_transport", "tcp"]
+            if key_only:
+                args += ["-skip_frame", "nokey"]
+            before = child_cpu()
+            subprocess.run([*args, "-i", url, "-t", str(seconds), "-f", "null", "-"], check=True)
+            out["ffmpeg_key" if key_only else "ffmpeg_full"] = (child_cpu() - before) / seconds
+            opts = ReaderOptions(analysis_fps=5, keyframes_only=key_only, transport="tcp", threads=1)
+            reader = StreamReader(url, opts, max_attempts=1)
+            frames = reader.frames()
+            next(frames)  # connected and decoding: measure from here
+            cpu0, wall0 = time.process_time(), time.monotonic()
+            handed = 0
+            for _ in frames:
+                handed += 1
+                if time.monotonic() - wall0 >= seconds:
+                    break
+            wall = time.monotonic() - wall0
+            out["ingest_key" if key_only else "ingest_full"] = (time.process_time() - cpu0) / wall
+            out["handed_key" if key_only else "handed_full"] = round(handed / wall, 2)
+            reader.stop()
+            frames.close()
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=int, default=20, help="length of the generated test streams")
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out" / "decode")
+    ap.add_argument("--rtsp-seconds", type=float, default=15, help="live RTSP measurement per case (0: skip)")
     ap.add_argument("--memory-child", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--channels", type=int, default=4, help=argparse.SUPPRESS)
     ap.add_argument("--keyframes-only", action="store_true", help=argparse.SUPPRESS)
@@ -142,7 +179,7 @@ def main() -> int:
           f"{len(__import__('os').sched_getaffinity(0))} cores")
     rows = []
     for name, size in SIZES.items():
-        path = args.out / f"{name}-{args.seconds}s-4mbps.mp4"
+        path = args.out / f"{name}-{args.seconds}s-4mbps-nobf.mp4"
         make_stream(path, size, args.seconds)
         facts = stream_facts(path)
         secs = facts["duration"]
@@ -168,6 +205,16 @@ def main() -> int:
             "mem_first_channel_keyonly_mib": round(mem_key[0], 1),
             "mem_per_further_channel_keyonly_mib": round(mem_key[1], 1),
         }
+        if args.rtsp_seconds > 0:
+            live = rtsp_costs(path, args.rtsp_seconds)
+            row.update({
+                "rtsp_ffmpeg_full_cpu_per_s": round(live["ffmpeg_full"], 4),
+                "rtsp_ingest_full_5fps_cpu_per_s": round(live["ingest_full"], 4),
+                "rtsp_ingest_full_frames_per_s_to_analysis": live["handed_full"],
+                "rtsp_ffmpeg_keyonly_cpu_per_s": round(live["ffmpeg_key"], 4),
+                "rtsp_ingest_keyonly_cpu_per_s": round(live["ingest_key"], 4),
+                "rtsp_ingest_keyonly_frames_per_s_to_analysis": live["handed_key"],
+            })
         rows.append(row)
         print(json.dumps(row), flush=True)
     print()
@@ -182,6 +229,16 @@ def main() -> int:
               f"{r['mem_first_channel_full_mib']} / {r['mem_first_channel_keyonly_mib']} MiB | "
               f"{r['mem_per_further_channel_full_mib']} / {r['mem_per_further_channel_keyonly_mib']} MiB |")
     print("(CPU seconds per second of video, one decoder thread per channel)")
+    if args.rtsp_seconds > 0:
+        print()
+        print("| live over RTSP (simulator, passthrough) | ffmpeg, all frames (ceiling) | ingest, full decode, 5 fps | "
+              "ffmpeg, key frames only (ceiling) | ingest, key frames only |")
+        print("| --- | --- | --- | --- | --- |")
+        for r in rows:
+            print(f"| {r['stream']} | {r['rtsp_ffmpeg_full_cpu_per_s']:.3f} | {r['rtsp_ingest_full_5fps_cpu_per_s']:.3f} "
+                  f"({r['rtsp_ingest_full_frames_per_s_to_analysis']} frames/s) | {r['rtsp_ffmpeg_keyonly_cpu_per_s']:.3f} | "
+                  f"{r['rtsp_ingest_keyonly_cpu_per_s']:.3f} ({r['rtsp_ingest_keyonly_frames_per_s_to_analysis']} frames/s) |")
+        print("(CPU seconds per second of real time)")
     return 0
 
 
