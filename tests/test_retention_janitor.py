@@ -193,3 +193,42 @@ def test_compliance_and_plan_commands_read_the_registry(db_url, tmp_path):
     assert by[c]["bitrate_source"] == "default" and by[c]["bitrate_bps"] == 4_000_000
     assert by[a]["bitrate_source"] == "measured" and by[b]["bitrate_source"] == "default"  # a: the last day
     assert plan["sites"][0]["channels"] == 3 and plan["disks_needed"] == 3  # 2 × 3.93 TB on 3.6 TB usable
+
+
+@pytest.mark.db
+def test_operator_sets_the_disk_guard_flag_by_cli_and_api_and_it_is_audited(db_url, data_dir):
+    from fastapi.testclient import TestClient
+
+    from lookout.api.app import create_app
+    from lookout.media.retention import load_rules
+    from lookout.security.models import AuditRecord
+    from lookout.security.secrets import make_token
+    from lookout.settings import load_settings
+    from test_record_helpers import make_user
+
+    a, b = seed_channels(db_url, [("rtsp://127.0.0.1:1/a", None), ("rtsp://127.0.0.1:1/b", None)], retention_days=90)
+    cli = [sys.executable, "-m", "lookout.cli", "storage", "policy", "--db", db_url, "--json"]
+    out = subprocess.run([*cli, "--guard-may-delete", "--keep-days", "120", "--actor", "ops"], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["channel_id"] is None  # the global default
+    bad = subprocess.run([*cli, "--channel", "nope", "--enabled"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and "channel" in json.loads(bad.stdout)["error"]
+
+    settings = load_settings()
+    eng = make_token(settings.resolved_secret(), make_user(db_url, "om1", "om_engineer"))
+    viewer = make_token(settings.resolved_secret(), make_user(db_url, "v1", "viewer"))
+    client = TestClient(create_app(settings))
+    url = f"/api/v1/channels/{b}/recording-policy"
+    assert client.put(url, json={"disk_guard_may_delete": False},
+                      headers={"Authorization": f"Bearer {viewer}"}).status_code == 403
+    assert client.put(url, json={"segment_seconds": 1}, headers={"Authorization": f"Bearer {eng}"}).status_code == 422
+    r = client.put(url, json={"disk_guard_may_delete": False}, headers={"Authorization": f"Bearer {eng}"})
+    assert r.status_code == 200 and r.json()["disk_guard_may_delete"] is False
+
+    with session_scope(db_url) as s:
+        rules = load_rules(s)
+        assert rules[a].guard_may_delete and rules[a].effective_keep_days == 120  # inherits the global row
+        assert not rules[b].guard_may_delete and rules[b].effective_keep_days == 120  # its own flag wins
+        actors = [(r.actor, r.entity) for r in s.scalars(select(AuditRecord).order_by(AuditRecord.id))]
+    assert ("ops", "recording_policy") in actors and ("om1", "recording_policy") in actors

@@ -274,3 +274,61 @@ def storage_alerts(open_only: bool = True, user: User = Depends(require_roles("o
              "total_bytes": a.total_bytes, "threshold_percent": a.threshold_percent,
              "deleted_segments": a.deleted_segments, "shortfall_bytes": a.shortfall_bytes, "message": a.message}
             for a in db.execute(stmt).scalars()]
+
+
+class PolicyIn(BaseModel):
+    enabled: bool | None = None
+    stream: str | None = None
+    segment_seconds: int | None = None
+    keep_days: int | None = None
+    disk_guard_may_delete: bool | None = None
+
+
+def _policy_json(pol, channel_id: int | None) -> dict:
+    from lookout.media.retention import POLICY_FIELDS
+
+    return {"channel_id": channel_id, **({f: getattr(pol, f) for f in POLICY_FIELDS} if pol else {})}
+
+
+def _get_policy(db: Session, channel_id: int | None):
+    from lookout.media.models import RecordingPolicy
+
+    return db.scalars(select(RecordingPolicy).where(
+        RecordingPolicy.channel_id.is_(None) if channel_id is None else RecordingPolicy.channel_id == channel_id)).first()
+
+
+@router.get("/channels/{channel_id}/recording-policy")
+def get_channel_policy(channel_id: int, user: User = Depends(current_user), db: Session = Depends(get_db)) -> dict:
+    _channel_for(db, user, channel_id)
+    return _policy_json(_get_policy(db, channel_id), channel_id)
+
+
+@router.put("/channels/{channel_id}/recording-policy")
+def put_channel_policy(channel_id: int, body: PolicyIn, user: User = Depends(require_roles("om_engineer")),
+                       db: Session = Depends(get_db)) -> dict:
+    """Change how a channel is recorded and whether the disk guard may delete its old footage (audited)."""
+    from lookout.media.retention import set_policy
+
+    _channel_for(db, user, channel_id)
+    try:
+        pol = set_policy(db, user.username, channel_id, body.model_dump(exclude_unset=True))
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return _policy_json(pol, channel_id)
+
+
+@router.get("/storage/policy")
+def get_global_policy(user: User = Depends(current_user), db: Session = Depends(get_db)) -> dict:
+    return _policy_json(_get_policy(db, None), None)
+
+
+@router.put("/storage/policy")
+def put_global_policy(body: PolicyIn, user: User = Depends(require_roles()), db: Session = Depends(get_db)) -> dict:
+    """The default for channels without their own policy (admin only; audited)."""
+    from lookout.media.retention import set_policy
+
+    try:
+        pol = set_policy(db, user.username, None, body.model_dump(exclude_unset=True))
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return _policy_json(pol, None)

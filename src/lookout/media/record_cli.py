@@ -142,3 +142,50 @@ def recorder_cmd(
         return housekeeping(db_url, now, root=base)
 
     run_service_forever(RecordingService(url, targets, housekeeping=hk, housekeeping_every_s=housekeeping_every))
+
+
+@storage_app.command("policy")
+def policy_cmd(
+    channel: str | None = typer.Option(None, help="channel code or id (omit for the global default)"),
+    enabled: bool | None = typer.Option(None, "--enabled/--disabled", help="record this channel"),
+    stream: str | None = typer.Option(None, help="main or sub"),
+    segment_seconds: int | None = typer.Option(None, help="segment length in seconds"),
+    keep_days: int | None = typer.Option(None, help="keep longer than required while space allows"),
+    guard_may_delete: bool | None = typer.Option(
+        None, "--guard-may-delete/--guard-may-not-delete",
+        help="let the disk guard delete footage past its required days when space runs low"),
+    db: str | None = typer.Option(None, help="database URL (default from settings)"),
+    actor: str = typer.Option("cli", help="who makes the change (audit)"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Show or change a channel's (or the global) recording policy; changes are audited."""
+    from sqlalchemy import or_, select
+
+    from lookout.media.retention import POLICY_FIELDS, set_policy
+    from lookout.registry.models import Channel
+    from lookout.store.db import session_scope
+
+    values = {k: v for k, v in (("enabled", enabled), ("stream", stream), ("segment_seconds", segment_seconds),
+                                ("keep_days", keep_days), ("disk_guard_may_delete", guard_may_delete)) if v is not None}
+    try:
+        with session_scope(_db_url(db)) as s:
+            cid = None
+            if channel is not None:
+                by_id = int(channel) if channel.isdigit() and len(channel) < 10 else -1
+                ch = s.scalars(select(Channel).where(or_(Channel.code == channel, Channel.id == by_id))).first()
+                if ch is None:
+                    raise ValueError(f"channel: {channel!r} not found")
+                cid = ch.id
+            from lookout.media.models import RecordingPolicy
+
+            if values:
+                pol = set_policy(s, actor, cid, values)
+            else:
+                pol = s.scalars(select(RecordingPolicy).where(
+                    RecordingPolicy.channel_id.is_(None) if cid is None else RecordingPolicy.channel_id == cid)).first()
+            out = {"channel_id": cid, **({f: getattr(pol, f) for f in POLICY_FIELDS} if pol else {})}
+    except ValueError as exc:
+        _fail(str(exc), as_json)
+        return
+    typer.echo(json.dumps(out, ensure_ascii=False) if as_json else
+               ", ".join(f"{k}={v}" for k, v in out.items()))

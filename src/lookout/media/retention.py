@@ -261,3 +261,48 @@ def housekeeping(db_url: str, now: datetime, root: Path | None = None,
         result["disk"] = {"low": d.low, "free_bytes": d.free_bytes, "total_bytes": d.total_bytes,
                           "deleted": len(d.delete), "shortfall_bytes": d.shortfall_bytes, "message": d.message}
     return result
+
+
+POLICY_FIELDS = ("enabled", "stream", "segment_seconds", "keep_days", "disk_guard_may_delete")
+
+
+def validate_policy(values: dict) -> dict:
+    """Check a recording-policy change; returns the cleaned values or raises ValueError naming the field."""
+    out = {}
+    for k, v in values.items():
+        if k not in POLICY_FIELDS:
+            raise ValueError(f"{k}: unknown field (one of {', '.join(POLICY_FIELDS)})")
+        if k == "stream" and v not in ("main", "sub"):
+            raise ValueError("stream: must be main or sub")
+        if k == "segment_seconds" and (not isinstance(v, int) or not 2 <= v <= 3600):
+            raise ValueError("segment_seconds: must be a whole number from 2 to 3600")
+        if k == "keep_days" and v is not None and (not isinstance(v, int) or v < 1):
+            raise ValueError("keep_days: must be a positive whole number or null")
+        if k in ("enabled", "disk_guard_may_delete") and not (isinstance(v, bool) or (v is None and k != "enabled")):
+            raise ValueError(f"{k}: must be true or false")
+        out[k] = v
+    return out
+
+
+def set_policy(session, actor: str, channel_id: int | None, values: dict):
+    """Create or change the recording policy of a channel (None: the global default); audited."""
+    from sqlalchemy import select
+
+    from lookout.media.models import RecordingPolicy
+    from lookout.security import audit
+
+    values = validate_policy(values)
+    pol = session.scalars(select(RecordingPolicy).where(
+        RecordingPolicy.channel_id.is_(None) if channel_id is None else RecordingPolicy.channel_id == channel_id
+    )).first()
+    before = None if pol is None else {f: getattr(pol, f) for f in POLICY_FIELDS}
+    if pol is None:
+        pol = RecordingPolicy(channel_id=channel_id)
+        session.add(pol)
+    for k, v in values.items():
+        setattr(pol, k, v)
+    session.flush()
+    after = {f: getattr(pol, f) for f in POLICY_FIELDS}
+    audit.record(session, actor, "update" if before else "create", "recording_policy",
+                 "global" if channel_id is None else channel_id, before, after)
+    return pol
