@@ -172,3 +172,54 @@ def test_video_wall_of_nine_sub_streams_all_play(data_dir, db_url):
         assert errors == []
     finally:
         sim9.stop()
+
+
+def test_playback_page_plays_recorded_segments_in_order(data_dir, db_url, tmp_path):
+    """Recorded fMP4 segments play in Chromium one after the other, from the timeline API."""
+    import subprocess
+    from datetime import datetime, timedelta, timezone
+
+    from playwright.sync_api import sync_playwright
+
+    from lookout.api.app import create_app
+    from lookout.media.models import RecordingSegment
+    from lookout.media.recorder import FRAG_FLAGS, probe_file
+    from lookout.security.secrets import make_token
+    from lookout.settings import load_settings
+    from lookout.store.db import session_scope
+    from test_record_helpers import make_clip
+
+    clip = make_clip(tmp_path / "clip.mp4", seconds=6)
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(clip), "-c", "copy", "-f", "segment", "-segment_time", "3",
+                    "-reset_timestamps", "1", "-segment_format_options", f"movflags={FRAG_FLAGS}",
+                    str(rec / "s%02d.mp4")], check=True, timeout=60)
+    (cid,) = seed_channels(db_url, [("rtsp://127.0.0.1:1/x", None)])
+    t0 = t = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=10)
+    with session_scope(db_url) as s:
+        for f in sorted(rec.glob("s*.mp4")):
+            dur, codec = probe_file(f)
+            s.add(RecordingSegment(channel_id=cid, start=t, end=t + timedelta(seconds=dur), duration_s=dur,
+                                   bytes=f.stat().st_size, path=str(f), codec=codec))
+            t += timedelta(seconds=dur)
+    settings = load_settings()
+    token = make_token(settings.resolved_secret(), make_user(db_url))
+    errors: list[str] = []
+    with serve(create_app(settings)) as base, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            q = f"channel={cid}&start={(t0 - timedelta(seconds=5)).isoformat()}&end={t.isoformat()}&token={token}"
+            page.goto(f"{base}/api/v1/media/playback.html?{q.replace('+', '%2B')}")
+            page.wait_for_function("window.timeline && window.timeline.segments.length === 2", timeout=30_000)
+            page.wait_for_function("document.getElementById('playback').currentTime > 1", timeout=30_000)
+            # the first segment ends and the second one follows
+            page.wait_for_function("document.getElementById('playback').src.includes(window.timeline.segments[1].url)",
+                                   timeout=30_000)
+            page.wait_for_function("document.getElementById('playback').currentTime > 1", timeout=30_000)
+        finally:
+            browser.close()
+    assert errors == []

@@ -79,6 +79,12 @@ def wall_page() -> FileResponse:
     return FileResponse(STATIC / "wall.html", media_type="text/html")
 
 
+@router.get("/media/playback.html", include_in_schema=False)
+def playback_page() -> FileResponse:
+    """A minimal playback page: ?channel=ID&start=ISO&end=ISO (segments in order, a clickable timeline)."""
+    return FileResponse(STATIC / "playback.html", media_type="text/html")
+
+
 # ---------------------------------------------------------------- live
 
 
