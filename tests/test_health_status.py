@@ -98,7 +98,8 @@ def test_history_merges_probe_and_gb28181_and_drives_the_rates(db_url):
 
         trend = rates.online_rate_trend(s, at(0), now, channel_ids=select(Channel.id), tz=SH)
         assert [p["day"] for p in trend] == ["2026-11-20", "2026-11-21"]
-        assert trend[0]["rate"] == pytest.approx(35 / 36) and trend[1]["rate"] == 1.0
+        assert trend[0]["fraction"] == pytest.approx(35 / 36) and trend[1]["fraction"] == 1.0
+        assert trend[0]["rate"] == pytest.approx(97.22)  # percent, as the web pages show rates
 
         net = {g["id"]: g for g in rates.networking_rates(s, "site")}
         assert net[ids["hotel"]]["networked"] == 1 and net[ids["hotel"]]["ledger"] == 2

@@ -348,7 +348,11 @@ def online_rates(session: Session, first: date, last: date, now: datetime, tz: Z
 
 def online_rate_trend(session: Session, start: datetime, end: datetime, channel_ids: Select | Sequence[int] | None = None,
                       tz: ZoneInfo | None = None) -> list[dict[str, Any]]:
-    """Online rate per local day from ``start`` to ``end`` (``end`` is "now"): ``[{"day", "rate", …}]``."""
+    """Online rate per local day from ``start`` to ``end`` (``end`` is "now").
+
+    ``[{"day": "2026-11-22", "rate": 97.5 (percent, as the web pages show rates), "fraction": 0.975,
+    "online_s", "observed_s", "unobserved_s"}]``; ``rate``/``fraction`` are None for a day never observed.
+    """
     tz = tz or _default_tz()
     first, last = local_day(start, tz), local_day(end, tz)
     days = channel_days(session, first, last, end, tz, channel_ids)
@@ -359,7 +363,9 @@ def online_rate_trend(session: Session, start: datetime, end: datetime, channel_
     out = []
     for day in sorted(per_day):
         s = per_day[day]
-        out.append({"day": day.isoformat(), "rate": s.fraction, "online_s": round(s.online, 1),
+        f = s.fraction
+        out.append({"day": day.isoformat(), "rate": None if f is None else round(100.0 * f, 2), "fraction": f,
+                    "online_s": round(s.online, 1),
                     "observed_s": round(s.observed, 1), "unobserved_s": round(s.unknown, 1)})
     return out
 
