@@ -62,7 +62,7 @@ def _hub_running():
     return out
 
 
-def test_live_view_plays_in_chromium_and_shares_one_ffmpeg(live_app):
+def test_live_view_plays_in_chromium_and_shares_one_ffmpeg(live_app, db_url):
     from playwright.sync_api import sync_playwright
 
     base, ids, token = live_app
@@ -101,6 +101,14 @@ def test_live_view_plays_in_chromium_and_shares_one_ffmpeg(live_app):
         time.sleep(0.2)
     assert _hub_running() == {}
     assert errors == []
+    from sqlalchemy import select
+
+    from lookout.security.models import AuditRecord
+    from lookout.store.db import session_scope
+
+    with session_scope(db_url) as s:  # the view is audited once for the account, not per connection
+        views = [r for r in s.scalars(select(AuditRecord).where(AuditRecord.action == "view")) if r.after.get("live")]
+    assert len(views) == 1 and views[0].actor == "admin" and views[0].entity_id == str(ids[0])
 
 
 def test_live_view_refuses_unknown_channel_and_anonymous(live_app):

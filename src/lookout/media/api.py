@@ -87,6 +87,25 @@ def playback_page() -> FileResponse:
 
 # ---------------------------------------------------------------- live
 
+_LIVE_AUDIT_S = 60.0
+_last_live_audit: dict[tuple[str, int, str], float] = {}
+
+
+def _first_view_in_a_while(username: str, channel_id: int, stream: str) -> bool:
+    """One audit record per account, channel and stream a minute: a player reconnecting
+    after a camera outage (every 2 s) would otherwise flood the log."""
+    import time
+
+    key, now = (username, channel_id, stream), time.monotonic()
+    last = _last_live_audit.get(key)
+    if last is not None and now - last < _LIVE_AUDIT_S:
+        return False
+    if len(_last_live_audit) > 10_000:
+        _last_live_audit.clear()
+    _last_live_audit[key] = now
+    return True
+
+
 
 @router.websocket("/channels/{channel_id}/live")
 async def live_ws(ws: WebSocket, channel_id: int, stream: str = "main") -> None:
@@ -110,8 +129,9 @@ async def live_ws(ws: WebSocket, channel_id: int, stream: str = "main") -> None:
         except HTTPException as exc:
             await ws.close(code=4409, reason=str(exc.detail)[:120])
             return
-        audit.record(db, user.username, "view", "channel", ch.id, after={"live": stream, "channel": ch.code})
-        db.commit()
+        if _first_view_in_a_while(user.username, ch.id, stream):
+            audit.record(db, user.username, "view", "channel", ch.id, after={"live": stream, "channel": ch.code})
+            db.commit()
     await ws.accept()
     hub = live.get_hub()
 
