@@ -146,3 +146,45 @@ def test_cli_diagnose_and_batch(tmp_path, pets_frames):
     r = runner.invoke(app, ["vqd", "diagnose", str(tmp_path / "nope.mp4"), "--json"])
     assert r.exit_code == 2
     assert "no such file" in r.output
+
+
+def test_cover_over_a_plain_area_is_occlusion_and_lighting_is_not(pets_frames):
+    f, ref = pets_frames[6], pets_frames[0]
+    h, w = f.shape[:2]
+    # a plain grey cloth over the top-right quarter-and-more: little texture under it in PETS
+    covered = f.copy()
+    covered[: int(0.55 * h), int(0.55 * w):] = (150, 150, 150)
+    covered = cv2.GaussianBlur(covered, (0, 0), 1.5)
+    d = diagnose(covered, ref)
+    assert "occlusion" in d.faults, d.scores
+    # the whole picture dimmer with a gamma change, or turned grey as at night: nothing covered
+    dim = np.clip(255.0 * np.power(f / 255.0, 1.1) * 0.65, 0, 255).astype(np.uint8)
+    night = cv2.cvtColor(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    for img in (dim, night):
+        d = diagnose(img, ref)
+        assert "occlusion" not in d.faults and "blur" not in d.faults, d.scores
+
+
+def test_prepared_reference_gives_the_same_diagnosis(pets_frames):
+    from lookout.health.vqd import prepare_reference
+
+    clip = _clip(pets_frames, 8)
+    ref = prepare_reference(pets_frames[0], (320, 240))
+    a, b = diagnose(clip, pets_frames[0]), diagnose(clip, ref)
+    assert a.faults == b.faults and a.scores == b.scores
+
+
+def test_diagnosis_runs_on_one_opencv_thread_and_restores_the_setting(pets_frames):
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(2)
+    try:
+        diagnose(pets_frames[1])
+        assert cv2.getNumThreads() == 2
+    finally:
+        cv2.setNumThreads(before)
+
+
+def test_full_hd_frame_is_diagnosed_like_its_smaller_copy(pets_frames):
+    big = cv2.resize(pets_frames[2], (1920, 1080), interpolation=cv2.INTER_LINEAR)
+    small = cv2.resize(pets_frames[2], (1280, 720), interpolation=cv2.INTER_LINEAR)
+    assert diagnose(big).faults == diagnose(small).faults == []

@@ -14,7 +14,8 @@ thresholds are chosen on ``tune`` and figures are reported on ``test``.
 
 Each source gives a camera view (a window of 70 % of the picture) and from it clean items
 (plain, dimmer, brighter, grey-scale night, slight vibration, low JPEG quality; for clips
-also a live static scene and a pan) and faulty items: every fault at three strengths.
+also a live static scene and a pan) and faulty items: every fault at three strengths, and a
+defocused grey-scale night picture (medium strength).
 The manifest (``manifest.json``) is what ``lookout vqd batch`` reads, plus the truth.
 """
 
@@ -98,6 +99,7 @@ class Builder:
     def __init__(self, out: Path, seed: int = 7) -> None:
         self.out = out
         self.items: list[dict] = []
+        self.night_blur = 0  # night-blur items added so far (kept out of the occluder rotation)
         self.rng = np.random.default_rng(seed)
         (out / "items").mkdir(parents=True, exist_ok=True)
         (out / "refs").mkdir(parents=True, exist_ok=True)
@@ -173,7 +175,12 @@ class Builder:
                 ["signal_loss"], "signal_loss", s)
             add(f"frozen-{s}", inject.frozen_clip(live, s, np.random.default_rng(k)), ["frozen"], "frozen", s)
             add(f"blur-{s}", each(lambda f, i: inject.defocus(f, s), items(live)), ["blur"], "defocus", s)
-            kind = inject._OCCLUDERS[(len(self.items) // 7) % 4]
+            if s == "medium":
+                # a defocused camera at night: the grey-scale picture is softer anyway, blur must still show
+                self.night_blur += 1
+                add(f"night-blur-{s}", each(lambda f, i: inject.night_grey(inject.defocus(f, s), np.random.default_rng(seed + i)),
+                                            items(live)), ["blur"], "night_grey_defocus", s)
+            kind = inject._OCCLUDERS[((len(self.items) - self.night_blur) // 7) % 4]  # as before night-blur items
             add(f"occlusion-{s}",
                 each(lambda f, i: inject.occlusion(f, s, np.random.default_rng(k), kind)[0], items(live)),
                 ["occlusion"], f"occlusion_{kind}", s)
@@ -251,6 +258,15 @@ def main() -> None:
         summary[key] = summary.get(key, 0) + 1
     print(json.dumps(dict(sorted(summary.items())), indent=1))
     print(f"{len(b.items)} items in {out}")
+    by_truth: dict[str, int] = {}
+    sources: dict[str, set[str]] = {}
+    for it in b.items:
+        key = f"{it['split']}/{','.join(it['faults']) or 'clean'}"
+        by_truth[key] = by_truth.get(key, 0) + 1
+        sources.setdefault(it["split"], set()).add(it["source"])
+    (Path(__file__).resolve().parent / "corpus_summary.json").write_text(json.dumps(
+        {"items": len(b.items), "by_split_and_truth": dict(sorted(by_truth.items())),
+         "sources": {k: sorted(v) for k, v in sorted(sources.items())}}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

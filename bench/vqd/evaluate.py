@@ -1,7 +1,7 @@
 """Evaluate the video quality diagnosis on the corpus made by build_corpus.py.
 
     .venv/bin/python bench/vqd/evaluate.py [--corpus bench/out/vqd-corpus] [--split test|tune|all]
-        [--no-reference] [--dump measures.csv]
+        [--no-reference] [--dump measures.csv] [--json figures.json] [--jobs 2]
 
 Prints precision and recall per fault (an item counts for a fault when the fault was
 injected into it; any other fault reported on it is a false positive of that fault), the
@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
+import multiprocessing
 import sys
 import time
 from collections import defaultdict
@@ -25,6 +27,19 @@ from lookout.health.vqd import FAULTS, diagnose  # noqa: E402
 from lookout.health.vqd.load import read_any, read_image  # noqa: E402
 
 
+def _diagnose_item(job: tuple[str, dict, bool]):  # noqa: ANN202
+    corpus, it, no_reference = job
+    ref = None
+    if it.get("reference") and not no_reference:
+        ref = _reference(str(Path(corpus) / it["reference"]))
+    return diagnose(read_any(Path(corpus) / it["file"]), ref)
+
+
+@functools.lru_cache(maxsize=64)
+def _reference(path: str):  # noqa: ANN202
+    return read_image(path)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", default=str(REPO / "bench" / "out" / "vqd-corpus"))
@@ -32,6 +47,7 @@ def main() -> None:
     ap.add_argument("--no-reference", action="store_true", help="diagnose without the reference pictures")
     ap.add_argument("--dump", help="write every item's measures and scores to this CSV")
     ap.add_argument("--json", help="write the figures to this JSON file")
+    ap.add_argument("--jobs", type=int, default=1, help="worker processes (the figures do not depend on it)")
     args = ap.parse_args()
     corpus = Path(args.corpus)
     items = json.loads((corpus / "manifest.json").read_text())
@@ -41,14 +57,14 @@ def main() -> None:
     clean_n = clean_alarm = 0
     rows, misses, alarms = [], [], []
     t0 = time.perf_counter()
-    ref_cache: dict[str, object] = {}
-    for it in items:
-        ref = None
-        if it.get("reference") and not args.no_reference:
-            if it["reference"] not in ref_cache:
-                ref_cache[it["reference"]] = read_image(corpus / it["reference"])
-            ref = ref_cache[it["reference"]]
-        d = diagnose(read_any(corpus / it["file"]), ref)
+    jobs = [(str(corpus), it, args.no_reference) for it in items]
+    if args.jobs > 1:
+        with multiprocessing.get_context("fork").Pool(args.jobs) as pool:
+            results = pool.map(_diagnose_item, jobs, chunksize=4)
+    else:
+        results = [_diagnose_item(j) for j in jobs]
+    for it, d in zip(items, results):
+        ref = it.get("reference") if not args.no_reference else None
         truth = set(it["faults"])
         got = set(d.faults)
         scoreable = set(FAULTS)

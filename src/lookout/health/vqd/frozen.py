@@ -17,15 +17,19 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from lookout.health.vqd.frames import FrameView, block_means
+from lookout.health.vqd.frames import FrameView, block_means, block_sums
 
 BLOCK = 8
 BLOCK_CHANGE = 3.0  # grey levels of mean absolute change that count as a real change
 
 
 def _blocks(a: np.ndarray) -> np.ndarray:
+    """Means of BLOCK×BLOCK blocks; uint8 input is summed through the integral image (no float copy)."""
     h, w = a.shape
-    return block_means(a.astype(np.float32), (w // BLOCK, h // BLOCK))
+    grid = (w // BLOCK, h // BLOCK)
+    if a.dtype == np.uint8:
+        return block_sums(a, grid) * (1.0 / (BLOCK * BLOCK))
+    return block_means(a.astype(np.float32), grid)
 
 
 def _overlay_discount(union: np.ndarray) -> int:

@@ -34,9 +34,10 @@ TEXTURED_STD = 4.0
 PLAIN_STD = 2.5  # grey levels: a block this flat (after smoothing) has no texture of its own
 LEVEL_TOL = 18.0  # grey levels off the fitted overall tone change
 CHROMA_TOL = 0.045  # chromaticity change beyond the overall colour change
+CHROMA_NOISE = 2.0  # grey levels: chromaticity tolerance added for dark pixels, over their level
 PLAIN_PIXEL_STD = 3.0  # local (5×5) grey-level spread of a plain, out-of-focus cover
 COVER_SHARE = 0.5  # share of a block's pixels that look covered for the block to count as covered
-REGION_SEED = 0.2  # share of a block's pixels that look covered for it to join a covered region
+REGION_SEED = 0.3  # share of a block's pixels that look covered for it to join a covered region
 
 
 @dataclass(frozen=True)
@@ -84,18 +85,27 @@ def prepare_reference(ref: FrameView, size: tuple[int, int]) -> RefView:
     return RefView(smooth=_smooth(g), chroma=ch, is_grey=is_grey_picture(ch), color=c.astype(np.float32))
 
 
-def _robust_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
-    """y ≈ a·x + b fitted on the better-fitting 60 % of points (twice); (a, b, typical residual)."""
+def _robust_curve(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    """y ≈ p(x), a quadratic (gain, offset and a gamma-like bend) fitted on the better-fitting
+    60 % of points, three rounds; (coefficients for np.polyval, typical residual)."""
+    x = x.astype(np.float64).ravel()
+    y = y.astype(np.float64).ravel()
     keep = np.ones(x.size, bool)
-    a, b = 1.0, 0.0
+    coef = np.array([0.0, 1.0, float(np.median(y - x))])
     for _ in range(3):
-        if keep.sum() < 4 or float(np.ptp(x[keep])) < 1e-3:
-            a, b = 1.0, float(np.median(y - x))
-        else:
-            a, b = np.polyfit(x[keep], y[keep], 1)
-        r = np.abs(y - (a * x + b))
-        keep = r <= np.percentile(r, 60)
-    return float(a), float(b), float(np.median(np.abs(y - (a * x + b))))
+        xs, ys = x[keep], y[keep]
+        if xs.size >= 6 and float(np.ptp(xs)) >= 1e-3:
+            quad = float(np.ptp(xs)) >= 60.0
+            cols = [xs * xs, xs, np.ones_like(xs)] if quad else [xs, np.ones_like(xs)]
+            a = np.stack(cols, axis=1)
+            try:
+                c = np.linalg.solve(a.T @ a + 1e-9 * np.eye(len(cols)), a.T @ ys)
+                coef = c if quad else np.array([0.0, c[0], c[1]])
+            except np.linalg.LinAlgError:
+                pass
+        r = np.abs(y - np.polyval(coef, x))
+        keep = r <= np.partition(r, int(0.6 * (r.size - 1)))[int(0.6 * (r.size - 1))]
+    return coef, float(np.median(np.abs(y - np.polyval(coef, x))))
 
 
 def compare(view: FrameView, ref: RefView, cur_chroma: np.ndarray | None = None) -> RefCompare:
@@ -108,10 +118,12 @@ def compare(view: FrameView, ref: RefView, cur_chroma: np.ndarray | None = None)
     # phaseCorrelate applies the window in place on its inputs (OpenCV 4.x): pass copies
     (dx, dy), resp = cv2.phaseCorrelate(ref_small.copy(), cur.copy(), win)
     shift = float(np.hypot(dx, dy) / w)
-    aligned = ref_small
+    aligned, ref_color = ref_small, ref.color
     if 0.002 < shift <= 0.06:
         m = np.float32([[1, 0, dx], [0, 1, dy]])
         aligned = cv2.warpAffine(ref_small, m, (w, h), borderMode=cv2.BORDER_REFLECT)
+        if ref_color is not None and ref_color.shape[:2] == (h, w):
+            ref_color = cv2.warpAffine(ref_color, m, (w, h), borderMode=cv2.BORDER_REFLECT)
     # block statistics from block means of x, y, x², y², xy (exact for whole blocks)
     mr, mc = block_means(aligned, GRID), block_means(cur, GRID)
     rs = np.sqrt(np.maximum(block_means(aligned * aligned, GRID) - mr * mr, 0.0))
@@ -138,7 +150,8 @@ def compare(view: FrameView, ref: RefView, cur_chroma: np.ndarray | None = None)
     if fit.sum() >= 8:
         if cur_chroma is None:
             cur_chroma = chroma_blocks(view.color)
-        share = block_means(_cover_pixels(view, ref, cur, aligned, mr[fit], mc[fit], cur_chroma), GRID)
+        pix = _cover_pixels(view, ref, ref_color, cur, aligned, mr[fit], mc[fit], cur_chroma)
+        share = cv2.resize(pix, GRID, interpolation=cv2.INTER_AREA)
         cover = np.maximum(cover, np.where(exposed, share, 0.0))
     covered = cover >= COVER_SHARE
     rest = informative & ~covered
@@ -157,27 +170,40 @@ def _channel_gains(cur: np.ndarray, ref: np.ndarray) -> np.ndarray | None:
     return np.median(cur_bgr[lit] / ref_bgr[lit], axis=0).astype(np.float32)
 
 
-def _cover_pixels(view: FrameView, ref: RefView, cur: np.ndarray, aligned: np.ndarray, ref_levels: np.ndarray,
-                  cur_levels: np.ndarray, cur_chroma: np.ndarray) -> np.ndarray:
-    """Per pixel (float32 0/1): locally plain now, and off the overall tone or colour change from the reference.
+def _cover_pixels(view: FrameView, ref: RefView, ref_color: np.ndarray | None, cur: np.ndarray, aligned: np.ndarray,
+                  ref_levels: np.ndarray, cur_levels: np.ndarray, cur_chroma: np.ndarray) -> np.ndarray:
+    """Per pixel of a half-size copy (float32 0/1): locally plain now, and off the overall tone or
+    colour change from the reference.
 
-    The overall tone change is a line fitted robustly to block levels (clipped like a
-    camera clips); the overall colour change a gain per channel.
+    The overall tone change is a curve fitted robustly to block levels (clipped like a
+    camera clips); the overall colour change a gain per channel. Half size (160 px wide at
+    most) is enough for covers, which are large and out of focus.
     """
-    a, b, typical = _robust_line(ref_levels, cur_levels)
-    predicted = np.clip(a * aligned + b, 0.0, 255.0)
-    changed = cv2.absdiff(cur, predicted) > max(LEVEL_TOL * max(a, 0.25), 4.0 * typical)
-    if not ref.is_grey and not is_grey_picture(cur_chroma) and ref.color is not None:
+    h, w = cur.shape
+    half = (max(8, w // 2), max(8, h // 2))
+    cur_h = cv2.resize(cur, half, interpolation=cv2.INTER_AREA)
+    ref_h = cv2.resize(aligned, half, interpolation=cv2.INTER_AREA)
+    coef, typical = _robust_curve(ref_levels, cur_levels)
+    c2, c1, c0 = (float(v) for v in coef)
+    predicted = np.clip((c2 * ref_h + c1) * ref_h + c0, 0.0, 255.0)
+    slope = 2.0 * c2 * float(np.median(ref_levels)) + c1
+    changed = cv2.absdiff(cur_h, predicted) > max(LEVEL_TOL * min(1.0, max(slope, 0.25)), 4.0 * typical)
+    if not ref.is_grey and not is_grey_picture(cur_chroma) and ref_color is not None:
         gains = _channel_gains(cur_chroma, ref.chroma)
         if gains is not None:
-            c = view.color.astype(np.float32)
-            e = np.minimum(ref.color * gains, 255.0)
-            cs_, es_ = c.sum(axis=2), e.sum(axis=2)
-            d = c / (cs_[..., None] + 1.0) - e / (es_[..., None] + 1.0)
-            lit = (cs_ > 75) & (es_ > 75)
-            changed |= lit & (np.sqrt((d * d).sum(axis=2)) > CHROMA_TOL)
-    mean = cv2.blur(cur, (5, 5))
-    var = cv2.blur(cur * cur, (5, 5)) - mean * mean
+            # per channel on contiguous planes: numpy reductions over a last axis of 3 are slow
+            c = cv2.split(cv2.resize(view.color, half, interpolation=cv2.INTER_AREA).astype(np.float32))
+            e = cv2.split(cv2.resize(ref_color, half, interpolation=cv2.INTER_AREA))
+            e = [np.minimum(ek * float(g), 255.0) for ek, g in zip(e, gains)]
+            c_sum, e_sum = c[0] + c[1] + c[2], e[0] + e[1] + e[2]
+            ic, ie = 1.0 / (c_sum + 1.0), 1.0 / (e_sum + 1.0)
+            dist2 = sum((ck * ic - ek * ie) ** 2 for ck, ek in zip(c, e))
+            level = np.minimum(c_sum, e_sum) * (1.0 / 3.0)
+            # the chromaticity of dark pixels is noisy (coding noise over a small sum): allow for it
+            tol = CHROMA_TOL + CHROMA_NOISE / np.maximum(level, 1.0)
+            changed |= (level > 25) & (dist2 > tol * tol)
+    mean = cv2.blur(cur_h, (3, 3))
+    var = cv2.blur(cur_h * cur_h, (3, 3)) - mean * mean
     plain = var < PLAIN_PIXEL_STD**2
     return (changed & plain).astype(np.float32)
 
@@ -197,7 +223,7 @@ def largest_region(cover: np.ndarray) -> float:
     n_lab, labels = cv2.connectedComponents(closed, connectivity=8)
     if n_lab <= 1:
         return 0.0
-    sums = np.bincount(labels.ravel(), weights=cover.ravel(), minlength=n_lab)[1:]
+    sums = np.bincount(labels.ravel(), weights=np.where(seed, cover, 0.0).ravel(), minlength=n_lab)[1:]
     return float(sums.max() / cover.size)
 
 

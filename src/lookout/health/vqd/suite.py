@@ -34,9 +34,10 @@ def _default_ramps() -> dict[str, Ramp]:
         "signal_loss": Ramp(0.80, 0.96),  # share of the picture at one grey level
         "frozen_changed": Ramp(0.06, 0.02),  # share of the picture that changed over the clip
         "frozen_live": Ramp(0.026, 0.012),  # live-noise level between neighbouring frames
-        "blur": Ramp(0.62, 0.78),  # blur effect 0..1 (no reference)
-        "blur_vs_reference": Ramp(0.04, 0.12),  # blur effect above the reference's
-        "occlusion": Ramp(0.05, 0.15),  # largest unmatched region vs. the reference, share of comparable view
+        "blur": Ramp(0.39, 0.55),  # blur effect 0..1 (no reference)
+        "blur_vs_reference": Ramp(0.04, 0.12),  # median per-block blur effect above the reference's
+        "blur_vs_day_reference": Ramp(0.10, 0.20),  # the same, grey-scale night picture vs a colour reference
+        "occlusion": Ramp(0.045, 0.125),  # largest covered region vs. the reference, share of the whole view
         "occlusion_noref": Ramp(0.30, 0.50),  # largest flat region at the border, share of view
         "too_dark": Ramp(110.0, 50.0),  # 95th percentile grey level
         "too_bright_floor": Ramp(110.0, 150.0),  # 5th percentile grey level (washed out)
@@ -59,7 +60,8 @@ class VqdConfig:
     ramps: dict[str, Ramp] = field(default_factory=_default_ramps)
     min_cast_offset: float = 4.0  # Lab units: a smaller mean chroma offset is never a cast
     min_shift_response: float = 0.15
-    cover_rest_unmatched: float = 0.35  # a cover leaves the rest of the view matching the reference
+    cover_rest_unmatched: float = 0.7  # a cover leaves most of the rest of the view matching the reference
+    cover_concentration: float = 0.07  # … and the view's mismatch drops by this much outside the cover
 
     def threshold(self, fault: str) -> float:
         return float(self.thresholds.get(fault, 50.0))
@@ -120,8 +122,19 @@ def frame_measures(view: FrameView, ref: Reference | None = None) -> tuple[dict[
              ref_region=reference.largest_region(rc.cover), ref_informative=rc.informative,
              ref_rest_unmatched=rc.rest_unmatched,
              ref_chroma_shift=color.chroma_shift(cur_chroma, ref.view.chroma),
-             ref_blur_increase=sharpness.blur_rise(bb, ref.blur, usable))
+             ref_blur_increase=sharpness.blur_rise(bb, ref.blur, usable),
+             night_vs_day=float(reference.is_grey_picture(cur_chroma) and not ref.view.is_grey))
     return m, rc.cover
+
+
+def _blur_score(m: dict[str, float], r: dict[str, Ramp]) -> float:
+    if "ref_blur_increase" not in m:
+        return r["blur"](m["blur_effect"])
+    if m.get("night_vs_day", 0.0) >= 0.5:
+        # a grey-scale night (IR) picture against a daytime reference: IR pictures are softer
+        # (focus shift, noise reduction), so only a larger loss of sharpness is a defocus
+        return r["blur_vs_day_reference"](m["ref_blur_increase"])
+    return r["blur_vs_reference"](m["ref_blur_increase"])
 
 
 def scores_from_measures(m: dict[str, float], cfg: VqdConfig) -> dict[str, float]:
@@ -130,8 +143,7 @@ def scores_from_measures(m: dict[str, float], cfg: VqdConfig) -> dict[str, float
         # a burnt-out white picture is judged as too bright, not as a lost signal
         "signal_loss": r["signal_loss"](m["solid"]) if m["solid_level"] < 245 else 0.0,
         "frozen": 0.0,
-        "blur": r["blur_vs_reference"](m["ref_blur_increase"]) if "ref_blur_increase" in m
-        else r["blur"](m["blur_effect"]),
+        "blur": _blur_score(m, r),
         "too_dark": r["too_dark"](m["p95"]),
         "too_bright": max(r["too_bright_floor"](m["p5"]),
                           min(r["too_bright_mean"](m["mean"]), r["too_bright_burnt"](m["saturated"]))),
@@ -159,14 +171,19 @@ def decide(scores: dict[str, float], cfg: VqdConfig, measures: dict[str, float] 
     if {"too_dark", "too_bright", "noise", "stripes"} & set(over):
         # the picture itself is degraded all over: comparing it with the reference says nothing more
         over = [f for f in over if f not in ("occlusion", "scene_change")]
-    if {"too_dark", "too_bright", "stripes"} & set(over):
-        # lost detail in the dark or burnt out, or bands over the picture: sharpness cannot be judged
-        over = [f for f in over if f != "blur"]
+    if {"too_dark", "too_bright"} & set(over):
+        over = [f for f in over if f != "blur"]  # detail lost in the dark or burnt out: sharpness cannot be judged
+    if "stripes" in over and "blur" in over:
+        # strong bands read as lost fine detail, and a blurred regular pattern (windows, tiles) as a
+        # lone spectral peak: the stronger evidence explains the other
+        over = [f for f in over if f != ("blur" if scores["stripes"] >= scores["blur"] else "stripes")]
     if {"too_dark", "too_bright", "occlusion"} & set(over):
         over = [f for f in over if f != "color_cast"]  # exposure or a coloured cover explains the colour
     if "scene_change" in over and "occlusion" in over and measures is not None:
-        # a large cover also mismatches the reference; if the rest of the view still matches, it is a cover
-        if measures.get("ref_rest_unmatched", 1.0) < cfg.cover_rest_unmatched:
+        # a large cover also mismatches the reference; if the mismatch is concentrated under the cover
+        # and much of the rest of the view still matches, it is a cover
+        rest = measures.get("ref_rest_unmatched", 1.0)
+        if rest < cfg.cover_rest_unmatched and measures.get("ref_unmatched", 0.0) - rest >= cfg.cover_concentration:
             over = [f for f in over if f != "scene_change"]
     if "scene_change" in over:
         # a turned camera mismatches everywhere, and its sharpness is not the reference's
