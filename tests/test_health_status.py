@@ -128,3 +128,24 @@ def test_patrol_service_is_discovered_and_can_be_turned_off(monkeypatch, tmp_pat
     monkeypatch.setenv("LOOKOUT_PATROL_ENABLED", "false")
     assert services(settings) == []
     assert "patrol" not in [s.name for s in discover(settings)]
+
+
+def test_old_diagnoses_are_pruned_and_snapshots_capped(db_url, tmp_path):
+    import numpy as np
+
+    from lookout.health.models import DiagnosisRecord
+    from lookout.health.patrol import _save_snapshot, prune_diagnoses
+
+    ids = seed(db_url)
+    with session_scope(db_url) as s:
+        for days_ago in (100, 91, 10):
+            s.add(DiagnosisRecord(channel_id=ids["a"], at=at(0) - timedelta(days=days_ago), online=True, faults=[],
+                                  scores={}))
+    with session_scope(db_url) as s:
+        assert prune_diagnoses(s, at(0) - timedelta(days=90)) == 2
+    with session_scope(db_url) as s:
+        assert len(s.execute(select(DiagnosisRecord)).scalars().all()) == 1
+    img = np.zeros((64, 64, 3), np.uint8)
+    paths = [_save_snapshot(tmp_path, 7, at(i), img, keep=3) for i in range(5)]
+    kept = sorted(p.name for p in (tmp_path / "health" / "snapshots" / "7").glob("*.jpg"))
+    assert kept == sorted(p.split("/")[-1] for p in paths[-3:])

@@ -68,6 +68,8 @@ class PatrolConfig(BaseSettings):
     stream: str = "main"  # "main" or "sub"
     transport: str = "auto"
     snapshot_faults: bool = True  # keep a JPEG of a faulty picture
+    snapshots_per_channel: int = 48  # the newest kept per channel
+    keep_diagnoses_days: float = 90.0  # older diagnosis rows are deleted by the daily refresh
     deadline_h: float = 24.0
     key_deadline_h: float = 4.0
     consecutive: int = 2
@@ -284,17 +286,21 @@ def load_targets(session: Session, now: datetime, cfg: PatrolConfig, data_dir: P
     return targets, no_url
 
 
-def _save_snapshot(data_dir: Path, channel_id: int, now: datetime, image: np.ndarray) -> str | None:
+def _save_snapshot(data_dir: Path, channel_id: int, now: datetime, image: np.ndarray, keep: int = 48) -> str | None:
+    """Keep a JPEG of a faulty picture; only the newest ``keep`` of a channel stay on disk."""
     from lookout.media.snapshot import encode_jpeg
 
     rel = Path("health") / "snapshots" / str(channel_id) / f"{now.strftime('%Y%m%dT%H%M%S')}.jpg"
+    folder = (data_dir / rel).parent
     try:
         data = encode_jpeg(image, quality=80, max_width=960)
-        (data_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
         (data_dir / rel).write_bytes(data)
     except Exception as exc:
         log.warning("could not keep the snapshot of channel %s: %s", channel_id, exc)
         return None
+    for old in sorted(folder.glob("*.jpg"))[: -max(1, keep)]:
+        unlink_quietly(old)
     return str(rel)
 
 
@@ -319,7 +325,7 @@ def store_results(session: Session, results: Sequence[PatrolResult], now: dateti
             continue
         snap = None
         if r.snapshot is not None and cfg.snapshot_faults:
-            snap = _save_snapshot(data_dir, ch.id, now, r.snapshot)
+            snap = _save_snapshot(data_dir, ch.id, now, r.snapshot, cfg.snapshots_per_channel)
         faults = r.faults if r.online else [workorders.OFFLINE_FAULT]
         session.add(DiagnosisRecord(channel_id=ch.id, run_id=run.id, at=now, online=r.online, error=r.error,
                                     faults=faults, scores=r.scores, frames=r.frames, used_reference=r.used_reference,
@@ -388,13 +394,28 @@ def escalate_and_refresh(settings: Any, now: datetime, cfg: PatrolConfig | None 
     cfg = cfg or PatrolConfig()
     with session_scope(settings.db_url) as s:
         pubs = workorders.escalate_overdue(s, now, cfg.policy)
-        rows = 0
+        rows = pruned = 0
         if refresh_daily:
             tz = ZoneInfo(settings.timezone)
             today = rates.local_day(now, tz)
             rows = rates.refresh_daily(s, today - timedelta(days=1), today, now, tz)
+            pruned = prune_diagnoses(s, now - timedelta(days=cfg.keep_diagnoses_days))
     health_status.publish(pubs)
-    return {"escalated": sum(1 for t, _ in pubs if t.endswith("workorder_escalated")), "daily_rows": rows}
+    return {"escalated": sum(1 for t, _ in pubs if t.endswith("workorder_escalated")), "daily_rows": rows,
+            "pruned_diagnoses": pruned}
+
+
+def prune_diagnoses(session: Session, before: datetime) -> int:
+    """Delete diagnosis rows older than ``before`` (work orders keep their own notes; their links go NULL).
+
+    Derived, high-volume data: not audited row by row; the count is logged.
+    """
+    from sqlalchemy import delete
+
+    n = session.execute(delete(DiagnosisRecord).where(DiagnosisRecord.at < before)).rowcount or 0
+    if n:
+        log.info("pruned %d diagnoses older than %s", n, before.isoformat(timespec="seconds"))
+    return n
 
 
 # --------------------------------------------------------------------------- reference pictures
