@@ -88,15 +88,15 @@ def playback_page() -> FileResponse:
 # ---------------------------------------------------------------- live
 
 _LIVE_AUDIT_S = 60.0
-_last_live_audit: dict[tuple[str, int, str], float] = {}
+_last_live_audit: dict[tuple[str, str, int, str], float] = {}
 
 
-def _first_view_in_a_while(username: str, channel_id: int, stream: str) -> bool:
+def _first_view_in_a_while(db_url: str, username: str, channel_id: int, stream: str) -> bool:
     """One audit record per account, channel and stream a minute: a player reconnecting
     after a camera outage (every 2 s) would otherwise flood the log."""
     import time
 
-    key, now = (username, channel_id, stream), time.monotonic()
+    key, now = (db_url, username, channel_id, stream), time.monotonic()
     last = _last_live_audit.get(key)
     if last is not None and now - last < _LIVE_AUDIT_S:
         return False
@@ -129,7 +129,7 @@ async def live_ws(ws: WebSocket, channel_id: int, stream: str = "main") -> None:
         except HTTPException as exc:
             await ws.close(code=4409, reason=str(exc.detail)[:120])
             return
-        if _first_view_in_a_while(user.username, ch.id, stream):
+        if _first_view_in_a_while(app.state.settings.db_url, user.username, ch.id, stream):
             audit.record(db, user.username, "view", "channel", ch.id, after={"live": stream, "channel": ch.code})
             db.commit()
     await ws.accept()
