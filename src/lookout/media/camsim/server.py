@@ -387,7 +387,7 @@ class CamSimServer:
         self.factories: dict[str, GstRtspServer.RTSPMediaFactory] = {}
         self.loop = GLib.MainLoop()
         self.server = GstRtspServer.RTSPServer()
-        self.server.set_address("127.0.0.1" if args.host == "127.0.0.1" else args.host)
+        self.server.set_address(args.host)
         self.server.set_service(str(args.port))
         self.mounts = self.server.get_mount_points()
         self.permissions = None
@@ -675,6 +675,7 @@ def make_handler(sim: CamSimServer):
                         raise ValueError("body must be a JSON object")
                     params.update(body)
                 except ValueError as exc:
+                    log(f"refused fault request: malformed JSON body: {exc}")
                     self._send(400, {"error": f"malformed JSON body: {exc}"})
                     return
             try:
@@ -685,6 +686,7 @@ def make_handler(sim: CamSimServer):
             try:
                 self._send(200, sim.set_fault(channel, str(params.get("kind", ""))))
             except ValueError as exc:
+                log(f"refused fault request: {exc}")
                 self._send(400, {"error": str(exc)})
 
     return Handler
