@@ -137,3 +137,24 @@ def test_reference_picture_set_read_and_cleared(data_dir, db_url):
     assert c.get(f"/api/v1/health/channels/{ids['ca']}/reference", headers=om).json()["reference"] is None
     assert not list((data_dir / "health" / "references").glob("*.jpg"))
     assert c.delete(f"/api/v1/health/channels/{ids['ca']}/reference", headers=om).status_code == 404
+
+
+def test_cli_lists_and_closes_orders(data_dir, db_url):
+    import json
+
+    from typer.testing import CliRunner
+
+    from lookout.cli import app
+
+    ids = seed(db_url)
+    out = CliRunner().invoke(app, ["patrol", "orders", "--json"])
+    assert out.exit_code == 0, out.output
+    assert sorted(o["channel_id"] for o in json.loads(out.output)) == sorted([ids["ca"], ids["cb"]])
+    oid = ids["orders"][ids["ca"]]
+    out = CliRunner().invoke(app, ["patrol", "close", str(oid), "--by", "om_a", "--json"])
+    assert out.exit_code == 0, out.output
+    res = json.loads(out.output.strip().splitlines()[-1])
+    assert res["status"] == "open" and res["recheck_passed"] is False  # the stream is still dead
+    assert CliRunner().invoke(app, ["patrol", "close", "999", "--by", "om_a"]).exit_code == 2
+    out = CliRunner().invoke(app, ["patrol", "daily", "--json"])
+    assert out.exit_code == 0 and json.loads(out.output)["daily_rows"] >= 2

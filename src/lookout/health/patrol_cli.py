@@ -93,3 +93,44 @@ def daily_cmd(days: Annotated[int, typer.Option(help="days back from today")] = 
         print_json(res)
     else:
         console.print(f"{n} channel-day row(s) stored, {res['escalated']} order(s) escalated")
+
+
+@patrol_app.command("close")
+def close_cmd(
+    order_id: Annotated[int, typer.Argument(help="work order number")],
+    by: Annotated[str, typer.Option("--by", help="who repaired it (user name, for the audit log)")],
+    note: Annotated[str | None, typer.Option("--note")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Close a work order: its channel is re-checked at once; the order re-opens when the re-check fails."""
+    from lookout.health import workorders
+    from lookout.health.models import WorkOrder
+    from lookout.health.patrol import PatrolConfig, patrol_once
+    from lookout.health.status import publish
+    from lookout.store.base import utcnow
+    from lookout.store.db import session_scope
+
+    settings = get_settings()
+    with session_scope(settings.db_url) as s:
+        order = s.get(WorkOrder, order_id)
+        if order is None:
+            typer.echo(f"error: no work order {order_id}", err=True)
+            raise typer.Exit(2)
+        try:
+            pubs = workorders.request_close(s, order, by, note, utcnow())
+        except workorders.OrderError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        channel_id = order.channel_id
+    publish(pubs)
+    patrol_once(settings, PatrolConfig(), channel_ids=[channel_id], due_only=False, trigger="recheck")
+    with session_scope(settings.db_url) as s:
+        o = s.get(WorkOrder, order_id)
+        res = {"id": o.id, "status": o.status, "recheck_passed": o.recheck_passed, "note": o.recheck_note}
+    if as_json:
+        print_json(res)
+    elif res["recheck_passed"]:
+        console.print(f"[green]work order {order_id} closed[/green]: {res['note']}")
+    else:
+        console.print(f"[red]re-check failed, work order {order_id} re-opened[/red]: {res['note']}")
+        raise typer.Exit(1)
