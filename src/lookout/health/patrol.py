@@ -372,9 +372,19 @@ def patrol_once(settings: Any, cfg: PatrolConfig | None = None, *, now_fn: Calla
     pubs: list[Publish] = []
     run_id = None
     if results:
-        with session_scope(settings.db_url) as s:
-            run, pubs = store_results(s, results, now_fn(), cfg, data_dir, trigger, cpu, started)
-            run_id = run.id
+        from sqlalchemy.exc import IntegrityError
+
+        for attempt in (1, 2):
+            try:
+                with session_scope(settings.db_url) as s:
+                    run, pubs = store_results(s, results, now_fn(), cfg, data_dir, trigger, cpu, started)
+                    run_id = run.id
+                break
+            except IntegrityError:
+                # another patrol (a re-check, the scheduler) opened the same order meanwhile: decide again
+                if attempt == 2:
+                    raise
+                log.info("patrol results met a concurrent write; storing them again")
         health_status.publish(pubs)
     return {"run_id": run_id, "channels": len(results), "online": sum(r.online for r in results),
             "faulty": sum(bool(r.faults) for r in results), "no_url": no_url, "cpu_s": round(cpu, 3),
