@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -23,6 +24,9 @@ SURGE_SITE = SITES[0].name          # the scenic area that goes yellow → orang
 FAULTY_CAMERA = (SITES[1].name, 3)  # (site, camera number) that loses its picture a while after start
 FAULT_KIND = "black"
 FAULT_AFTER_S = 90.0
+# demo pace: every camera patrolled each minute (deployments: 30 min, key areas 10), so the faulty
+# camera's work order opens a few minutes after start
+DEMO_ENV = {"LOOKOUT_PATROL_INTERVAL_S": "60", "LOOKOUT_PATROL_KEY_INTERVAL_S": "60"}
 
 
 def _start_cameras(source: Path | None, channels: int):
@@ -119,6 +123,8 @@ def run_demo(settings: Settings, host: str, port: int, source: Path | None = Non
             sim.set_fault(sim_channel, FAULT_KIND)
 
     threading.Thread(target=scenario, name="demo-scenario", daemon=True).start()
+    for k, v in DEMO_ENV.items():
+        os.environ.setdefault(k, v)
     app = create_app(settings, services=True)
     print(f"Lookout demo: {base}/  (sign in as operator, admin, om, official or manager; "
           f"password {DEMO_PASSWORD})", flush=True)
