@@ -26,23 +26,22 @@ def count(
     line: str | None = typer.Option(None, "--line", help="counting line X1,Y1,X2,Y2 (pixels)"),
     every: int = typer.Option(1, "--every", min=1, help="analyse every Nth frame"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
-    profile: str = typer.Option("accurate", "--profile", help="accurate (tiles) or fast (whole frame)"),
+    profile: str = typer.Option("accurate", "--profile", help="accurate (512x384), fast (300x300) or tiles (2x2)"),
     model: Path | None = typer.Option(None, "--model", help="ONNX YOLO/YOLOX person model instead of the default"),
     margin: float = typer.Option(10.0, "--margin", help="line hysteresis margin in pixels"),
 ) -> None:
     """Count people in a video file (per frame, and crossings of a line)."""
     from lookout.counting.detectors import create_detector
     from lookout.counting.lines import Line
-    from lookout.counting.pipeline import CountingPipeline, PipelineConfig
+    from lookout.counting.pipeline import CountingPipeline
+    from lookout.counting.pipeline import profile as make_profile
     from lookout.counting.video import VideoError, read_frames, video_fps
 
     try:
         lines = [Line.parse(line, margin=margin, name="line")] if line else []
-        if profile not in ("accurate", "fast"):
-            raise ValueError(f"--profile must be 'accurate' or 'fast', got {profile!r}")
         rate = video_fps(video) / every
-        cfg = PipelineConfig(analysis_fps=rate) if profile == "accurate" else PipelineConfig.fast(analysis_fps=rate)
-        detector = create_detector({"kind": "yolo", "path": str(model)} if model else {"kind": "ssdlite"})
+        spec, cfg = make_profile(profile, rate, {"kind": "yolo", "path": str(model)} if model else None)
+        detector = create_detector(spec)
         pipe = CountingPipeline(detector, cfg, lines=lines)
         frames = []
         t0 = time.perf_counter()

@@ -163,8 +163,8 @@ def _insert_ignore(session: Session, rows: list[dict[str, Any]]) -> int:
     new = 0
     for i in range(0, len(rows), _CHUNK):
         stmt = insert(CountSample).values(rows[i:i + _CHUNK]).on_conflict_do_nothing(
-            index_elements=["source_id", "seq"])
-        new += max(0, session.execute(stmt).rowcount or 0)
+            index_elements=["source_id", "seq"]).returning(CountSample.id)
+        new += len(session.execute(stmt).all())  # rowcount is not reliable across drivers
     return new
 
 

@@ -47,7 +47,8 @@ class PersonTracker:
                  match_iou: float = 0.1, edge_margin: float = 0.02) -> None:
         self.frame_rate = frame_rate
         self.tracker = ByteTrackTracker(
-            lost_track_buffer=max(1, int(round(lost_seconds * frame_rate))), frame_rate=frame_rate,
+            # the library counts this buffer in frames of a 30 fps video and rescales it
+            lost_track_buffer=max(1, int(round(lost_seconds * 30))), frame_rate=frame_rate,
             track_activation_threshold=activation_score, minimum_consecutive_frames=confirm_frames,
             minimum_iou_threshold=match_iou, high_conf_det_threshold=high_score,
         )

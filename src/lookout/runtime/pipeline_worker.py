@@ -51,8 +51,8 @@ class ChannelJob:
     site_id: int
     url: str
     analysis_fps: float = 5.0
-    detector: dict[str, Any] = field(default_factory=lambda: {"kind": "ssdlite"})
-    profile: str = "accurate"  # or "fast"
+    detector: dict[str, Any] | None = None  # None: the profile's SSDLite; or e.g. {"kind": "yolo", "path": …}
+    profile: str = "accurate"  # see lookout.counting.pipeline.PROFILES
     lines: list[LineSpec] = field(default_factory=list)
     zones: list[ZoneSpec] = field(default_factory=list)
     calibration: dict[str, Any] | None = None
@@ -97,14 +97,12 @@ def build_pipeline(job: ChannelJob):
     from lookout.counting.calibration import GroundCalibration
     from lookout.counting.detectors import create_detector
     from lookout.counting.lines import Line
-    from lookout.counting.pipeline import CountingPipeline, PipelineConfig
+    from lookout.counting.pipeline import CountingPipeline, profile
     from lookout.counting.zones import ImageZone
 
-    det_spec = dict(job.detector)
+    det_spec, cfg = profile(job.profile, job.analysis_fps, job.detector)
     det_spec.setdefault("threads", job.threads)
     detector = create_detector(det_spec)
-    cfg = (PipelineConfig(analysis_fps=job.analysis_fps) if job.profile == "accurate"
-           else PipelineConfig.fast(analysis_fps=job.analysis_fps))
     lines = []
     for spec in job.lines:
         # the pipeline counts "in" from s < 0 to s > 0: flip a line whose inside is on the right

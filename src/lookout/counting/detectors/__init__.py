@@ -1,7 +1,7 @@
 """Person detectors behind one interface (``base.Detector``), chosen per channel.
 
-``create_detector(spec)``: ``{"kind": "ssdlite", "score": 0.3}`` (the default, shipped in an
-installed package), ``{"kind": "yolo", "path": "model.onnx", "layout": "auto"}`` (a YOLO or
+``create_detector(spec)``: ``{"kind": "ssdlite", "score": 0.3, "input": [300, 300]}`` (the
+default, shipped in an installed package; a larger input sees small people better), ``{"kind": "yolo", "path": "model.onnx", "layout": "auto"}`` (a YOLO or
 YOLOX ONNX export the deployment brings). Density maps for dense crowds are a different
 output (a count, not boxes): see ``density.DensityCounter``.
 """
@@ -24,7 +24,11 @@ def create_detector(spec: dict[str, Any] | str | None = None) -> Detector:
     if kind == "ssdlite":
         from lookout.counting.detectors.ssd import SsdLiteDetector
 
-        return SsdLiteDetector(score_threshold=float(spec.get("score", 0.3)), threads=spec.get("threads"))
+        size = spec.get("input") or (300, 300)
+        if len(size) != 2 or min(int(v) for v in size) < 32:
+            raise DetectorError(f"ssdlite input must be [width, height] ≥ 32, got {size!r}")
+        return SsdLiteDetector(score_threshold=float(spec.get("score", 0.3)), threads=spec.get("threads"),
+                               input_size=(int(size[0]), int(size[1])))
     if kind == "yolo":
         from lookout.counting.detectors.yolo_onnx import YoloOnnxDetector
 

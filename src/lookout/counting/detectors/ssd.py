@@ -37,7 +37,8 @@ def frozen_graph_path() -> Path:
 class SsdLiteDetector:
     name = "ssdlite"
 
-    def __init__(self, score_threshold: float = 0.2, threads: int | None = None) -> None:
+    def __init__(self, score_threshold: float = 0.2, threads: int | None = None,
+                 input_size: tuple[int, int] = INPUT) -> None:
         try:
             self.net = cv2.dnn.readNetFromTensorflow(str(frozen_graph_path()), str(TEXT_GRAPH))
         except cv2.error as exc:
@@ -45,10 +46,11 @@ class SsdLiteDetector:
         if threads:
             cv2.setNumThreads(threads)
         self.score_threshold = score_threshold
+        self.input_size = tuple(input_size)
 
     def _run(self, image: np.ndarray) -> PersonBoxes:
         h, w = image.shape[:2]
-        blob = cv2.dnn.blobFromImage(image, 1.0, INPUT, swapRB=True)
+        blob = cv2.dnn.blobFromImage(image, 1.0, self.input_size, swapRB=True)
         self.net.setInput(blob)
         out = self.net.forward()[0, 0]  # [N, 7]: image, class, score, x1, y1, x2, y2 (normalised)
         out = out[(out[:, 1] == 1) & (out[:, 2] >= self.score_threshold)]
