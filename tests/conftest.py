@@ -39,6 +39,19 @@ def pets_video() -> Path:
     return p
 
 
+OPENCV_DOC_VIDEO = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+
+
+@pytest.fixture(scope="session")
+def real_footage() -> Path:
+    """Real pedestrian footage: the PETS video from the evaluation data, else the same clip as Debian's
+    opencv-doc ships it; skips when neither is present."""
+    for p in (_shared_data_dir() / "pets09-s2l1.avi", OPENCV_DOC_VIDEO):
+        if p.exists():
+            return p
+    pytest.skip("no real footage (PETS video in LOOKOUT_SHARED_DATA, or Debian's opencv-doc)")
+
+
 @pytest.fixture(scope="session")
 def pets_gt() -> Path:
     p = _shared_data_dir() / "pets09-s2l1-gt.txt"

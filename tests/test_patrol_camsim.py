@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -29,24 +28,13 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("ffprobe") is None, reason="ffmpeg/ffprobe not installed"),
 ]
 
-OPENCV_DOC_VIDEO = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 CFG = PatrolConfig(concurrency=2, keyframes=2, budget_s=15.0, open_timeout=5.0, read_timeout=5.0)
 
 
 @pytest.fixture(scope="module")
-def source_video() -> Path:
-    from conftest import _shared_data_dir
-
-    for p in (_shared_data_dir() / "pets09-s2l1.avi", OPENCV_DOC_VIDEO):
-        if p.exists():
-            return p
-    pytest.skip("no real footage for the simulator (PETS video in LOOKOUT_SHARED_DATA, or opencv-doc)")
-
-
-@pytest.fixture(scope="module")
-def sim(source_video):
+def sim(real_footage):
     try:
-        s = CamSim(source_video, channels=2, port=0, width=384, height=288, fps=10).start()
+        s = CamSim(real_footage, channels=2, port=0, width=384, height=288, fps=10).start()
     except CamSimError as exc:
         pytest.skip(f"GStreamer RTSP server unavailable: {exc}")
     yield s
