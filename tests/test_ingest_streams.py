@@ -77,6 +77,9 @@ def test_live_stream_streams_at_the_analysis_rate(sim):
 def test_keyframe_only_mode_decodes_only_key_frames(sim):
     reader = StreamReader(with_password(sim.urls[0]), ReaderOptions(analysis_fps=None, keyframes_only=True))
     frames = take(reader, 3)
+    facts = reader.facts()  # every packet was still received and measured
+    assert (facts.codec, facts.width, facts.height, facts.gop) == ("h264", 320, 240, 10)
+    assert facts.fps == pytest.approx(10, abs=0.5) and facts.bitrate_kbps > 20
     assert all(f.key for f in frames)
     assert [f.index for f in frames] == [1, 2, 3]  # the decoder produced nothing else
     gaps = np.diff([f.time for f in frames])

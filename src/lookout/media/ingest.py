@@ -21,6 +21,7 @@ import random
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from enum import Enum
@@ -341,10 +342,29 @@ class StreamReader:
         self._stop = threading.Event()
         self._index = 0
         self.decode_errors = 0
+        self._packets: deque = deque(maxlen=600)  # recent (time, size, key) for facts()
+        self._declared_fps: float | None = None
 
     @property
     def status(self) -> Status:
         return self.machine.status
+
+    def facts(self):
+        """Stream facts (codec, size, fps, bitrate, GOP) measured on the recent packets of the
+        current connection, as :class:`lookout.media.probe.StreamFacts`; None before any packet."""
+        from lookout.media.probe import PacketInfo, facts_from_packets
+
+        packets = [PacketInfo(t, n, k) for t, n, k in list(self._packets)]
+        if not packets or not self.stream_info:
+            return None
+        return facts_from_packets(
+            packets,
+            codec=self.stream_info["codec"],
+            width=self.stream_info["width"],
+            height=self.stream_info["height"],
+            declared_fps=self._declared_fps,
+            transport=self.transport,
+        )
 
     @property
     def decoded(self) -> int:
@@ -410,6 +430,9 @@ class StreamReader:
             "height": ctx.height,
             "transport": self.transport,
         }
+        rate = stream.average_rate or stream.guessed_rate
+        self._declared_fps = float(rate) if rate else None
+        self._packets.clear()
         gate = RateGate(self.options.analysis_fps)
         bad_run = 0
         last_t: float | None = None
@@ -418,6 +441,8 @@ class StreamReader:
                 return
             now = self.clock()
             self._report(self.machine.tick(now))
+            if packet.pts is not None and packet.size > 0:
+                self._packets.append((float(packet.pts * packet.time_base), packet.size, bool(packet.is_keyframe)))
             if packet.size == 0 and packet.pts is None and packet.dts is None:
                 pass  # the end of the stream: flush the decoder's last frames
             elif self.options.keyframes_only and not packet.is_keyframe:
