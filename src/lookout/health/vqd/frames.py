@@ -129,14 +129,14 @@ def block_means(img: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
 def block_sums(img: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
     """Sum of each block of a (cols, rows) grid of a one-channel picture, as float64, via the integral image.
 
-    Exact for uint8 input (no rounding to the input type, unlike an area resize), and the
+    uint8 pictures are summed in 32-bit integers (exact up to 8 million pixels). Exact for uint8 input (no rounding to the input type, unlike an area resize), and the
     cheapest way to get block statistics of uint8 pictures.
     """
     gw, gh = grid
     h, w = img.shape[:2]
     bh, bw = h // gh, w // gw
-    ii = cv2.integral(img, sdepth=cv2.CV_64F)
+    ii = cv2.integral(img, sdepth=cv2.CV_32S if img.dtype == np.uint8 else cv2.CV_64F)
     ys = np.arange(gh + 1) * bh
     xs = np.arange(gw + 1) * bw
-    c = ii[np.ix_(ys, xs)]
+    c = ii[np.ix_(ys, xs)].astype(np.float64)
     return c[1:, 1:] - c[:-1, 1:] - c[1:, :-1] + c[:-1, :-1]

@@ -21,6 +21,7 @@ to the frame border, well below the picture's own texture, which is weaker evide
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -108,15 +109,38 @@ def _robust_curve(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
     return coef, float(np.median(np.abs(y - np.polyval(coef, x))))
 
 
+@functools.lru_cache(maxsize=8)
+def _window(w: int, h: int) -> np.ndarray:
+    return cv2.createHanningWindow((w, h), cv2.CV_32F)
+
+
+def _global_shift(ref_small: np.ndarray, cur: np.ndarray) -> tuple[tuple[float, float], float]:
+    """Global shift (dx, dy) in pixels of `cur` and the phase-correlation response.
+
+    Estimated on half-size copies (the pictures are smoothed already; a quarter of the
+    cost) and scaled back; sub-pixel precision of the half-size peak is enough to align
+    vibration before the block comparison.
+    """
+    h, w = cur.shape
+    if w >= 128:
+        size = (w // 2, h // 2)
+        a = cv2.resize(ref_small, size, interpolation=cv2.INTER_AREA)
+        b = cv2.resize(cur, size, interpolation=cv2.INTER_AREA)
+        scale = w / size[0]
+    else:
+        a, b, scale = ref_small.copy(), cur.copy(), 1.0
+    # phaseCorrelate applies the window in place on its inputs (OpenCV 4.x): a and b are copies
+    (dx, dy), resp = cv2.phaseCorrelate(a, b, _window(a.shape[1], a.shape[0]))
+    return (dx * scale, dy * scale), float(resp)
+
+
 def compare(view: FrameView, ref: RefView, cur_chroma: np.ndarray | None = None) -> RefCompare:
     cur = _smooth(view.grey)
     ref_small = ref.smooth
     if cur.shape != ref_small.shape:
         ref_small = cv2.resize(ref_small, (cur.shape[1], cur.shape[0]), interpolation=cv2.INTER_AREA)
     h, w = cur.shape
-    win = cv2.createHanningWindow((w, h), cv2.CV_32F)
-    # phaseCorrelate applies the window in place on its inputs (OpenCV 4.x): pass copies
-    (dx, dy), resp = cv2.phaseCorrelate(ref_small.copy(), cur.copy(), win)
+    (dx, dy), resp = _global_shift(ref_small, cur)
     shift = float(np.hypot(dx, dy) / w)
     aligned, ref_color = ref_small, ref.color
     if 0.002 < shift <= 0.06:

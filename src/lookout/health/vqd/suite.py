@@ -35,8 +35,8 @@ def _default_ramps() -> dict[str, Ramp]:
         "frozen_changed": Ramp(0.06, 0.02),  # share of the picture that changed over the clip
         "frozen_live": Ramp(0.026, 0.012),  # live-noise level between neighbouring frames
         "blur": Ramp(0.39, 0.55),  # blur effect 0..1 (no reference)
-        "blur_vs_reference": Ramp(0.04, 0.12),  # median per-block blur effect above the reference's
-        "blur_vs_day_reference": Ramp(0.10, 0.20),  # the same, grey-scale night picture vs a colour reference
+        "blur_vs_reference": Ramp(0.025, 0.065),  # median per-block blur effect above the reference's
+        "blur_vs_day_reference": Ramp(0.045, 0.125),  # the same, grey-scale night picture vs a colour reference
         "occlusion": Ramp(0.045, 0.125),  # largest covered region vs. the reference, share of the whole view
         "occlusion_noref": Ramp(0.30, 0.50),  # largest flat region at the border, share of view
         "too_dark": Ramp(110.0, 50.0),  # 95th percentile grey level
@@ -61,6 +61,7 @@ class VqdConfig:
     min_cast_offset: float = 4.0  # Lab units: a smaller mean chroma offset is never a cast
     min_shift_response: float = 0.15
     cover_rest_unmatched: float = 0.7  # a cover leaves most of the rest of the view matching the reference
+    blur_over_stripes_margin: float = 10.0  # score points
     cover_concentration: float = 0.07  # … and the view's mismatch drops by this much outside the cover
 
     def threshold(self, fault: str) -> float:
@@ -89,7 +90,7 @@ class Reference:
 def prepare_reference(reference_frame: np.ndarray, size: tuple[int, int]) -> Reference:
     """Prepare `reference_frame` once for current pictures whose small copy is `size` (w, h)."""
     rv = prepare(reference_frame)
-    bb = sharpness.blur_blocks(rv)
+    bb = sharpness.blur_blocks(rv, denoise=True)
     return Reference(view=reference.prepare_reference(rv, size), blur=bb, blur_effect=sharpness.blur_effect(rv, bb))
 
 
@@ -98,7 +99,7 @@ def frame_measures(view: FrameView, ref: Reference | None = None) -> tuple[dict[
     p5, mean, p95 = exposure.percentiles(view)
     k, d = color.cast_factor(view)
     solid, solid_level = signal.solid_fraction(view)
-    bb = sharpness.blur_blocks(view)
+    bb = sharpness.blur_blocks(view, denoise=ref is not None)
     m = {
         "solid": solid,
         "solid_level": float(solid_level),
@@ -111,9 +112,9 @@ def frame_measures(view: FrameView, ref: Reference | None = None) -> tuple[dict[
         "noise_sigma": noise.noise_sigma(view),
         "blur_effect": sharpness.blur_effect(view, bb),
         "stripe_peak": stripes.peak_prominence(view),
-        "flat_region": reference.flat_region(view),
     }
     if ref is None:
+        m["flat_region"] = reference.flat_region(view)  # occlusion without a reference
         return m, None
     cur_chroma = color.chroma_blocks(view.color)
     rc = reference.compare(view, ref.view, cur_chroma)
@@ -175,8 +176,10 @@ def decide(scores: dict[str, float], cfg: VqdConfig, measures: dict[str, float] 
         over = [f for f in over if f != "blur"]  # detail lost in the dark or burnt out: sharpness cannot be judged
     if "stripes" in over and "blur" in over:
         # strong bands read as lost fine detail, and a blurred regular pattern (windows, tiles) as a
-        # lone spectral peak: the stronger evidence explains the other
-        over = [f for f in over if f != ("blur" if scores["stripes"] >= scores["blur"] else "stripes")]
+        # lone spectral peak: the stronger evidence explains the other; bands are the more specific
+        # finding, so blur has to be clearly stronger to win
+        blur_wins = scores["blur"] > scores["stripes"] + cfg.blur_over_stripes_margin
+        over = [f for f in over if f != ("stripes" if blur_wins else "blur")]
     if {"too_dark", "too_bright", "occlusion"} & set(over):
         over = [f for f in over if f != "color_cast"]  # exposure or a coloured cover explains the colour
     if "scene_change" in over and "occlusion" in over and measures is not None:
