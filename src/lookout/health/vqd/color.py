@@ -18,10 +18,8 @@ __all__ = ["cast_factor", "chroma_blocks", "chroma_shift"]
 
 def cast_factor(view: FrameView) -> tuple[float, float]:
     """(K, D): the cast factor and the chroma offset D in Lab units."""
-    h, w = view.color.shape[:2]
     # mean and spread of a whole picture: a half-size copy gives the same figures at a quarter of the cost
-    half = cv2.resize(view.color, (max(8, w // 2), max(8, h // 2)), interpolation=cv2.INTER_AREA)
-    lab = cv2.cvtColor(half, cv2.COLOR_BGR2LAB)
+    lab = cv2.cvtColor(view.color_half, cv2.COLOR_BGR2LAB)
     mean, std = cv2.meanStdDev(lab)
     da, db = float(mean[1, 0]) - 128.0, float(mean[2, 0]) - 128.0
     d = float(np.hypot(da, db))

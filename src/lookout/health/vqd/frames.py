@@ -8,6 +8,7 @@ then to SMALL_WIDTH; grey copies come from the reduced colour ones.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,6 +32,12 @@ class FrameView:
     mid: np.ndarray  # grey uint8, at most MID_WIDTH wide
     crops: np.ndarray  # grey uint8 crops at native resolution, stacked side by side
     native_size: tuple[int, int]  # (width, height)
+
+    @functools.cached_property
+    def color_half(self) -> np.ndarray:
+        """The small colour copy at half size (BGR uint8), made once when first needed."""
+        h, w = self.color.shape[:2]
+        return cv2.resize(self.color, (max(8, w // 2), max(8, h // 2)), interpolation=cv2.INTER_AREA)
 
 
 @contextmanager

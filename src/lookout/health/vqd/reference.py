@@ -48,7 +48,8 @@ class RefView:
     smooth: np.ndarray  # small grey float32, smoothed, the current picture's size
     chroma: np.ndarray  # per block: chromaticity b, g, r (each over their sum) and level, GRID
     is_grey: bool
-    color: np.ndarray | None = None  # small BGR float32, the current picture's size
+    smooth_half: np.ndarray | None = None  # `smooth` at half size
+    color_half: np.ndarray | None = None  # small BGR float32 at half the current picture's size
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,12 @@ def prepare_reference(ref: FrameView, size: tuple[int, int]) -> RefView:
     g = cv2.resize(ref.grey, size, interpolation=cv2.INTER_AREA) if ref.grey.shape[::-1] != size else ref.grey
     c = cv2.resize(ref.color, size, interpolation=cv2.INTER_AREA) if ref.grey.shape[::-1] != size else ref.color
     ch = chroma_blocks(c)
-    return RefView(smooth=_smooth(g), chroma=ch, is_grey=is_grey_picture(ch), color=c.astype(np.float32))
+    smooth = _smooth(g)
+    h, w = smooth.shape
+    half = (max(8, w // 2), max(8, h // 2))
+    return RefView(smooth=smooth, chroma=ch, is_grey=is_grey_picture(ch),
+                   smooth_half=cv2.resize(smooth, half, interpolation=cv2.INTER_AREA),
+                   color_half=cv2.resize(c, half, interpolation=cv2.INTER_AREA).astype(np.float32))
 
 
 def _robust_curve(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
@@ -142,12 +148,18 @@ def compare(view: FrameView, ref: RefView, cur_chroma: np.ndarray | None = None)
     h, w = cur.shape
     (dx, dy), resp = _global_shift(ref_small, cur)
     shift = float(np.hypot(dx, dy) / w)
-    aligned, ref_color = ref_small, ref.color
+    aligned = ref_small
+    half = (max(8, w // 2), max(8, h // 2))
+    ref_half, ref_color = ref.smooth_half, ref.color_half
+    if ref_half is None or ref_half.shape != half[::-1]:
+        ref_half, ref_color = cv2.resize(ref_small, half, interpolation=cv2.INTER_AREA), None
     if 0.002 < shift <= 0.06:
         m = np.float32([[1, 0, dx], [0, 1, dy]])
         aligned = cv2.warpAffine(ref_small, m, (w, h), borderMode=cv2.BORDER_REFLECT)
-        if ref_color is not None and ref_color.shape[:2] == (h, w):
-            ref_color = cv2.warpAffine(ref_color, m, (w, h), borderMode=cv2.BORDER_REFLECT)
+        mh = np.float32([[1, 0, dx * half[0] / w], [0, 1, dy * half[1] / h]])
+        ref_half = cv2.warpAffine(ref_half, mh, half, borderMode=cv2.BORDER_REFLECT)
+        if ref_color is not None:
+            ref_color = cv2.warpAffine(ref_color, mh, half, borderMode=cv2.BORDER_REFLECT)
     # block statistics from block means of x, y, x², y², xy (exact for whole blocks)
     mr, mc = block_means(aligned, GRID), block_means(cur, GRID)
     rs = np.sqrt(np.maximum(block_means(aligned * aligned, GRID) - mr * mr, 0.0))
@@ -174,7 +186,7 @@ def compare(view: FrameView, ref: RefView, cur_chroma: np.ndarray | None = None)
     if fit.sum() >= 8:
         if cur_chroma is None:
             cur_chroma = chroma_blocks(view.color)
-        pix = _cover_pixels(view, ref, ref_color, cur, aligned, mr[fit], mc[fit], cur_chroma)
+        pix = _cover_pixels(view, ref, ref_color, cur, ref_half, mr[fit], mc[fit], cur_chroma)
         share = cv2.resize(pix, GRID, interpolation=cv2.INTER_AREA)
         cover = np.maximum(cover, np.where(exposed, share, 0.0))
     covered = cover >= COVER_SHARE
@@ -194,19 +206,19 @@ def _channel_gains(cur: np.ndarray, ref: np.ndarray) -> np.ndarray | None:
     return np.median(cur_bgr[lit] / ref_bgr[lit], axis=0).astype(np.float32)
 
 
-def _cover_pixels(view: FrameView, ref: RefView, ref_color: np.ndarray | None, cur: np.ndarray, aligned: np.ndarray,
+def _cover_pixels(view: FrameView, ref: RefView, ref_color: np.ndarray | None, cur: np.ndarray, ref_h: np.ndarray,
                   ref_levels: np.ndarray, cur_levels: np.ndarray, cur_chroma: np.ndarray) -> np.ndarray:
     """Per pixel of a half-size copy (float32 0/1): locally plain now, and off the overall tone or
     colour change from the reference.
 
-    The overall tone change is a curve fitted robustly to block levels (clipped like a
-    camera clips); the overall colour change a gain per channel. Half size (160 px wide at
-    most) is enough for covers, which are large and out of focus.
+    `ref_h` and `ref_color` are the aligned reference grey (smoothed) and colour at half
+    size. The overall tone change is a curve fitted robustly to block levels (clipped like
+    a camera clips); the overall colour change a gain per channel. Half size (160 px wide
+    at most) is enough for covers, which are large and out of focus.
     """
     h, w = cur.shape
-    half = (max(8, w // 2), max(8, h // 2))
+    half = (ref_h.shape[1], ref_h.shape[0])
     cur_h = cv2.resize(cur, half, interpolation=cv2.INTER_AREA)
-    ref_h = cv2.resize(aligned, half, interpolation=cv2.INTER_AREA)
     coef, typical = _robust_curve(ref_levels, cur_levels)
     c2, c1, c0 = (float(v) for v in coef)
     predicted = np.clip((c2 * ref_h + c1) * ref_h + c0, 0.0, 255.0)
@@ -216,8 +228,11 @@ def _cover_pixels(view: FrameView, ref: RefView, ref_color: np.ndarray | None, c
         gains = _channel_gains(cur_chroma, ref.chroma)
         if gains is not None:
             # per channel on contiguous planes: numpy reductions over a last axis of 3 are slow
-            c = cv2.split(cv2.resize(view.color, half, interpolation=cv2.INTER_AREA).astype(np.float32))
-            e = cv2.split(cv2.resize(ref_color, half, interpolation=cv2.INTER_AREA))
+            small = view.color_half
+            if small.shape[:2] != half[::-1]:
+                small = cv2.resize(view.color, half, interpolation=cv2.INTER_AREA)
+            c = cv2.split(small.astype(np.float32))
+            e = cv2.split(ref_color)
             e = [np.minimum(ek * float(g), 255.0) for ek, g in zip(e, gains)]
             c_sum, e_sum = c[0] + c[1] + c[2], e[0] + e[1] + e[2]
             ic, ie = 1.0 / (c_sum + 1.0), 1.0 / (e_sum + 1.0)
