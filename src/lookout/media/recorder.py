@@ -46,6 +46,7 @@ OPEN_RE = re.compile(r"^\.([0-9a-f]+)_(\d{6})\.mp4$")  # a segment ffmpeg writes
 LIST_PREFIX = ".seglist-"
 FRAG_FLAGS = "+frag_keyframe+empty_moov+default_base_moof"
 MIN_SEGMENT_SECONDS = 2
+CONTIGUOUS_S = 2.0  # within a run, segments overlapping by less than this are laid end to end
 
 
 class RecordError(RuntimeError):
@@ -344,6 +345,10 @@ class SegmentListTail:
                 continue
             self.seen.add(name)
             seg = closed_with_probe(p, span[0], span[1])
+            if self.last_end is not None:
+                overlap = (self.last_end - seg.start).total_seconds()
+                if 0 < overlap < CONTIGUOUS_S:  # a better anchor arrived: stay contiguous with what was emitted
+                    seg = ClosedSegment(p, self.last_end, self.last_end + (seg.end - seg.start), seg.bytes, seg.codec)
             try:
                 seg = ClosedSegment(name_closed(p, seg.start), seg.start, seg.end, seg.bytes, seg.codec)
             except OSError as exc:
@@ -554,11 +559,25 @@ class ReconcileReport:
         return self.__dict__.copy()
 
 
-def closed_segments_in(directory: Path, skip: set[str]) -> tuple[list[ClosedSegment], ReconcileReport]:
+def run_of(name: str) -> tuple[str, int] | None:
+    """(run id, sequence number) of a segment file, open-named or time-named."""
+    m = OPEN_RE.match(name)
+    if m:
+        return m.group(1), int(m.group(2))
+    m = NAME_RE.match(name)
+    if m and m.group(2) and len(m.group(2)) > 6 and m.group(2)[-6:].isdigit():
+        return m.group(2)[:-6], int(m.group(2)[-6:])
+    return None
+
+
+def closed_segments_in(directory: Path, skip: set[str],
+                       indexed_ends: dict[str, datetime] | None = None) -> tuple[list[ClosedSegment], ReconcileReport]:
     """Closed segments among the files of ``directory`` not in ``skip``; repairs truncated ones.
 
     Files named in a leftover segment list were closed by ffmpeg (exact times from the
     list); any other segment file is the open one of an abrupt end and is repaired or removed.
+    ``indexed_ends`` (file name → end) of segments already indexed lets the open segment of a
+    run start where the run's last indexed segment ended.
     """
     report = ReconcileReport()
     found: list[ClosedSegment] = []
@@ -572,9 +591,10 @@ def closed_segments_in(directory: Path, skip: set[str]) -> tuple[list[ClosedSegm
         rows = parse_segment_list(lst.read_text(errors="replace"))
         listed.update(spans_offline(rows, {n: _mtime(open_files[n]) for n, _, _ in rows if n in open_files}))
     run_end: dict[str, datetime] = {}  # per run, the end of its last closed segment
-    for name, (_, e) in listed.items():
-        run = OPEN_RE.match(name).group(1) if OPEN_RE.match(name) else ""
-        run_end[run] = max(run_end.get(run, e), e)
+    for name, e in [*((n, span[1]) for n, span in listed.items()), *(indexed_ends or {}).items()]:
+        r = run_of(name)
+        if r:
+            run_end[r[0]] = max(run_end.get(r[0], e), e)
     candidates = sorted(open_files.values()) + sorted(
         p for p in directory.glob("*.mp4") if segment_name_time(p.name) and str(p) not in skip)
     for p in candidates:
@@ -616,12 +636,15 @@ def reconcile(db_url: str, channel_id: int, directory: Path) -> ReconcileReport:
     directory.mkdir(parents=True, exist_ok=True)
     with session_scope(db_url) as s:
         rows = s.execute(
-            select(RecordingSegment.id, RecordingSegment.path).where(RecordingSegment.channel_id == channel_id)
+            select(RecordingSegment.id, RecordingSegment.path, RecordingSegment.end)
+            .where(RecordingSegment.channel_id == channel_id)
         ).all()
     by_path = {r.path: r.id for r in rows}
+    ends_by_path = {r.path: r.end for r in rows}
     on_disk = {str(p) for p in directory.glob("*.mp4") if segment_name_time(p.name)}
     gone, _missing = plan_reconcile(by_path, on_disk)
-    found, report = closed_segments_in(directory, skip=set(by_path) - gone)
+    ends = {Path(p).name: e for p, e in ends_by_path.items() if p not in gone}
+    found, report = closed_segments_in(directory, skip=set(by_path) - gone, indexed_ends=ends)
     with session_scope(db_url) as s:
         if gone:
             from sqlalchemy import delete
