@@ -38,7 +38,7 @@ def _default_ramps() -> dict[str, Ramp]:
         "blur_vs_reference": Ramp(0.025, 0.065),  # median per-block blur effect above the reference's
         "blur_vs_day_reference": Ramp(0.045, 0.125),  # the same, grey-scale night picture vs a colour reference
         "occlusion": Ramp(0.045, 0.125),  # largest covered region vs. the reference, share of the whole view
-        "occlusion_noref": Ramp(0.30, 0.50),  # largest flat region at the border, share of view
+        "occlusion_noref": Ramp(0.22, 0.38),  # largest flat region at the border, share of view
         "too_dark": Ramp(110.0, 50.0),  # 95th percentile grey level
         "too_bright_floor": Ramp(110.0, 150.0),  # 5th percentile grey level (washed out)
         "too_bright_mean": Ramp(160.0, 190.0),  # mean grey level (with burnt-out parts)
