@@ -38,6 +38,7 @@ CHROMA_TOL = 0.045  # chromaticity change beyond the overall colour change
 CHROMA_NOISE = 2.0  # grey levels: chromaticity tolerance added for dark pixels, over their level
 PLAIN_PIXEL_STD = 3.0  # local (5×5) grey-level spread of a plain, out-of-focus cover
 COVER_SHARE = 0.5  # share of a block's pixels that look covered for the block to count as covered
+ALIGN_RESPONSE = 0.05  # phase-correlation response below which the shift estimate is noise
 REGION_SEED = 0.3  # share of a block's pixels that look covered for it to join a covered region
 
 
@@ -153,7 +154,7 @@ def compare(view: FrameView, ref: RefView, cur_chroma: np.ndarray | None = None)
     ref_half, ref_color = ref.smooth_half, ref.color_half
     if ref_half is None or ref_half.shape != half[::-1]:
         ref_half, ref_color = cv2.resize(ref_small, half, interpolation=cv2.INTER_AREA), None
-    if 0.002 < shift <= 0.06:
+    if 0.002 < shift <= 0.06 and resp >= ALIGN_RESPONSE:  # a weak peak is no evidence of a shift
         m = np.float32([[1, 0, dx], [0, 1, dy]])
         aligned = cv2.warpAffine(ref_small, m, (w, h), borderMode=cv2.BORDER_REFLECT)
         mh = np.float32([[1, 0, dx * half[0] / w], [0, 1, dy * half[1] / h]])
