@@ -44,8 +44,8 @@ def _rows(db_url: str, cid: int):
 
 def _assert_index_matches_files(db_url: str, cid: int, folder: Path) -> list:
     rows = _rows(db_url, cid)
-    assert {r.path for r in rows} == {str(p) for p in folder.glob("*.mp4")}
-    assert not list(folder.glob(".seglist-*")) and not list(folder.glob("*.repair.mp4"))
+    assert {r.path for r in rows} == {str(p) for p in folder.rglob("*") if p.is_file()}  # nothing else left
+    assert all(Path(r.path).parent.name == f"{r.start:%Y-%m-%d}" for r in rows)  # one folder per UTC day
     for r in rows:
         facts = ffprobe_facts(Path(r.path))  # every indexed file is whole and readable
         assert facts["codec"] == "h264"

@@ -45,9 +45,9 @@ def test_service_records_enabled_channels_and_a_graceful_stop_closes_the_open_se
     with session_scope(db_url) as s:
         rows = list(s.scalars(select(RecordingSegment).order_by(RecordingSegment.start)))
     assert rows and {r.channel_id for r in rows} == {a}  # b disabled, the dead URL records nothing
-    folder = Path(rows[0].path).parent
+    folder = Path(rows[0].path).parent.parent  # <recordings>/<channel code>/<UTC day>/<segment>
     assert folder.parent == data_dir / "recordings"
-    assert {r.path for r in rows} == {str(p) for p in folder.iterdir()}  # no open or list files left
+    assert {r.path for r in rows} == {str(p) for p in folder.rglob("*") if p.is_file()}  # no open or list files
     assert sum(r.duration_s for r in rows) > 4
     for r in rows:
         assert r.codec == "h264" and abs(ffprobe_facts(Path(r.path))["duration"] - r.duration_s) < 0.3

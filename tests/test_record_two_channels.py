@@ -67,7 +67,7 @@ def test_two_channels_recorded_for_two_minutes_without_reencoding(recordings, si
             assert abs(gap) < 0.5, (a, b)
         for s in segs:
             p = Path(s["path"])
-            assert p.exists() and p.stat().st_size == s["bytes"] and p.parent == out / f"ch{i + 1}"
+            assert p.exists() and p.stat().st_size == s["bytes"] and p.parent.parent == out / f"ch{i + 1}"
             facts = ffprobe_facts(p)
             assert facts["codec"] == "h264" and (facts["width"], facts["height"]) == (320, 240)
             span = (datetime.fromisoformat(s["end"]) - datetime.fromisoformat(s["start"])).total_seconds()

@@ -111,10 +111,11 @@ def test_janitor_removes_exactly_the_expired_files_and_rows(db_url, tmp_path):
     for cid in (a, b):
         for days in (100, 89, 61, 59, 1):
             start = NOW - timedelta(days=days)
-            rows.append((cid, start, 60.0, tmp_path / str(cid) / f"{start:%Y%m%dT%H%M%SZ}_0000.mp4"))
+            rows.append((cid, start, 60.0, tmp_path / str(cid) / f"{start:%Y-%m-%d}" / f"{start:%Y%m%dT%H%M%SZ}_0000.mp4"))
     _index(db_url, rows)
 
     result = run_janitor(db_url, NOW)
+    assert all(p.parent.exists() == p.exists() for _, _, _, p in rows)  # emptied day folders are removed
     assert result["deleted"] == 4 and result["per_channel"] == {a: 3, b: 1}
     left = {(cid, p.name) for cid, _, _, p in rows if p.exists()}
     expected = {(cid, p.name) for cid, st, _, p in rows

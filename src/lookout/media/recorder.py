@@ -183,13 +183,25 @@ def _mtime(p: Path) -> datetime:
     return datetime.fromtimestamp(p.stat().st_mtime, timezone.utc)
 
 
+def day_folder(channel_dir: Path, start: datetime) -> Path:
+    """Closed segments live in one folder per UTC day (90 days of 60 s segments is 129,600 files)."""
+    return channel_dir / f"{start.astimezone(timezone.utc):%Y-%m-%d}"
+
+
 def name_closed(p: Path, start: datetime) -> Path:
-    """Give a closed open-named segment its time name (atomic rename); returns the new path."""
+    """Give a closed open-named segment its time name in its day folder (atomic rename)."""
     if segment_name_time(p.name) is not None:
         return p
-    target = p.with_name(final_name(start, p.name))
+    folder = day_folder(p.parent, start)
+    folder.mkdir(exist_ok=True)
+    target = folder / final_name(start, p.name)
     os.replace(p, target)
     return target
+
+
+def segment_files(channel_dir: Path) -> list[Path]:
+    """The time-named (closed) segment files of a channel folder, in day folders or at its top."""
+    return sorted(p for p in channel_dir.rglob("*.mp4") if segment_name_time(p.name))
 
 
 def parse_segment_list(text: str) -> list[tuple[str, float, float]]:
@@ -582,9 +594,7 @@ def closed_segments_in(directory: Path, skip: set[str],
     report = ReconcileReport()
     found: list[ClosedSegment] = []
     listed: dict[str, tuple[datetime, datetime]] = {}
-    for tmp in directory.glob("*.repair.mp4"):
-        tmp.unlink(missing_ok=True)
-    for tmp in directory.glob(".*.repair.mp4"):
+    for tmp in directory.rglob("*.repair.mp4"):
         tmp.unlink(missing_ok=True)
     open_files = {p.name: p for p in directory.glob(".*.mp4") if OPEN_RE.match(p.name)}
     for lst in sorted(directory.glob(f"{LIST_PREFIX}*.csv")):
@@ -596,7 +606,7 @@ def closed_segments_in(directory: Path, skip: set[str],
         if r:
             run_end[r[0]] = max(run_end.get(r[0], e), e)
     candidates = sorted(open_files.values()) + sorted(
-        p for p in directory.glob("*.mp4") if segment_name_time(p.name) and str(p) not in skip)
+        p for p in segment_files(directory) if str(p) not in skip)
     for p in candidates:
         if p.name in listed:
             s, e = listed[p.name]
@@ -641,7 +651,7 @@ def reconcile(db_url: str, channel_id: int, directory: Path) -> ReconcileReport:
         ).all()
     by_path = {r.path: r.id for r in rows}
     ends_by_path = {r.path: r.end for r in rows}
-    on_disk = {str(p) for p in directory.glob("*.mp4") if segment_name_time(p.name)}
+    on_disk = {str(p) for p in segment_files(directory)}
     gone, _missing = plan_reconcile(by_path, on_disk)
     ends = {Path(p).name: e for p, e in ends_by_path.items() if p not in gone}
     found, report = closed_segments_in(directory, skip=set(by_path) - gone, indexed_ends=ends)

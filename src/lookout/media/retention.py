@@ -15,6 +15,7 @@ Then the adapters: :func:`apply_deletions` (files first, then rows), :func:`run_
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+DAY_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 @dataclass(frozen=True)
@@ -161,12 +163,20 @@ def apply_deletions(db_url: str, segments: Sequence[SegmentInfo]) -> tuple[int, 
     from lookout.store.db import session_scope
 
     done: list[SegmentInfo] = []
+    folders: set[Path] = set()
     for seg in segments:
         try:
             Path(seg.path).unlink(missing_ok=True)
             done.append(seg)
+            folders.add(Path(seg.path).parent)
         except OSError as exc:
             log.error("cannot delete segment %s: %s (kept in the index)", seg.path, exc)
+    for folder in folders:  # emptied day folders go too
+        if DAY_FOLDER.match(folder.name):
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
     for i in range(0, len(done), 500):
         chunk = done[i:i + 500]
         with session_scope(db_url) as s:
