@@ -188,3 +188,19 @@ def test_full_hd_frame_is_diagnosed_like_its_smaller_copy(pets_frames):
     big = cv2.resize(pets_frames[2], (1920, 1080), interpolation=cv2.INTER_LINEAR)
     small = cv2.resize(pets_frames[2], (1280, 720), interpolation=cv2.INTER_LINEAR)
     assert diagnose(big).faults == diagnose(small).faults == []
+
+
+def test_concurrent_diagnoses_agree_and_restore_the_thread_setting(pets_frames):
+    from concurrent.futures import ThreadPoolExecutor
+
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(2)
+    try:
+        clips = [_clip(pets_frames, i, 4) for i in range(0, 16, 4)]
+        alone = [diagnose(c, pets_frames[0]).scores for c in clips]
+        with ThreadPoolExecutor(4) as pool:
+            together = list(pool.map(lambda c: diagnose(c, pets_frames[0]).scores, clips))
+        assert together == alone
+        assert cv2.getNumThreads() == 2
+    finally:
+        cv2.setNumThreads(before)

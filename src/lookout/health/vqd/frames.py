@@ -9,6 +9,7 @@ then to SMALL_WIDTH; grey copies come from the reduced colour ones.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,24 +41,35 @@ class FrameView:
         return cv2.resize(self.color, (max(8, w // 2), max(8, h // 2)), interpolation=cv2.INTER_AREA)
 
 
+_threads_lock = threading.Lock()
+_threads_users = 0
+_threads_before = 0
+
+
 @contextmanager
 def single_thread() -> Iterator[None]:
     """Run OpenCV calls on the calling thread only, restoring the previous setting afterwards.
 
     The diagnosis works on pictures of at most 640×360, where OpenCV's worker threads cost
     more than they save; on a busy machine every parallel call also waits for a worker to be
-    scheduled, which made single measures many times slower than their arithmetic. A patrol
-    runs one diagnosis per process thread instead.
+    scheduled, which made single measures many times slower than their arithmetic. Nested
+    and concurrent uses (a patrol diagnosing channels from several threads) are counted: the
+    setting changes only when the first one enters and the last one leaves.
     """
-    before = cv2.getNumThreads()
-    if before == 1:
-        yield
-        return
-    cv2.setNumThreads(1)
+    global _threads_users, _threads_before
+    with _threads_lock:
+        if _threads_users == 0:
+            _threads_before = cv2.getNumThreads()
+            if _threads_before != 1:
+                cv2.setNumThreads(1)
+        _threads_users += 1
     try:
         yield
     finally:
-        cv2.setNumThreads(before)
+        with _threads_lock:
+            _threads_users -= 1
+            if _threads_users == 0 and _threads_before != 1:
+                cv2.setNumThreads(_threads_before)
 
 
 def _resize(img: np.ndarray, width: int) -> np.ndarray:
