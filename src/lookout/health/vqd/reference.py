@@ -7,13 +7,16 @@ levels, which ignores lighting changes and grey-scale night pictures. Blocks tha
 longer match make up most of the view when the camera turned (scene change).
 
 Occlusion is told apart from passers-by and lighting by what a cover near the lens looks
-like: it is out of focus, so a covered block is *plain* now (little texture, after the
-picture's overall contrast change is taken out), and it differs from the reference there —
-in structure, in texture, in level (after the overall tone change, fitted robustly over
-all blocks, is taken out) or in colour (after the overall colour change is taken out), so
-a cover over a plain wall is seen too. The measure is the largest connected region of
-covered blocks as a share of the whole view; over a clip, a block counts only when it is
-covered in most frames (people walk on, a cover stays).
+like: it is out of focus, so it is *plain* now, and it differs from the reference there.
+Per pixel of a half-size copy: locally plain (3×3 spread) and off the overall tone change
+(a quadratic fitted robustly to the block levels, clipped like a camera clips) or off the
+overall colour change (a gain per channel), with a tolerance that grows for dark pixels;
+per block: texture vanished or structure no longer matching while plain. The measure is
+the covered share of the whole view in the largest connected region of partly covered
+blocks; over a clip each block counts by its median over the frames (people walk on, a
+cover stays). A cover leaves the rest of the view matching; a turned camera does not
+(``rest_unmatched``). The reference is aligned to the current picture only on a confident
+phase-correlation peak.
 
 Without a reference: occlusion is a large connected region of texture-less blocks joined
 to the frame border, well below the picture's own texture, which is weaker evidence.

@@ -1,8 +1,9 @@
 """The full diagnosis: measures per frame, one score 0–100 per fault, faults over threshold.
 
 Pure functions on numpy frames (BGR uint8). A clip is diagnosed as a whole: per-frame
-scores are combined by their median (a fault present through most of the clip), and
-``frozen`` compares the frames with each other.
+measures are combined by their median (a fault present through most of the clip), the
+covered blocks by their per-block median, and ``frozen`` compares the frames with each
+other. The whole diagnosis runs with one OpenCV thread (see ``frames.single_thread``).
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def prepare_reference(reference_frame: np.ndarray, size: tuple[int, int]) -> Ref
 
 
 def frame_measures(view: FrameView, ref: Reference | None = None) -> tuple[dict[str, float], np.ndarray | None]:
-    """Raw measures of one picture, and its covered-block mask when a reference is given."""
+    """Raw measures of one picture, and its per-block covered share (0..1) when a reference is given."""
     p5, mean, p95 = exposure.percentiles(view)
     k, d = color.cast_factor(view)
     solid, solid_level = signal.solid_fraction(view)
