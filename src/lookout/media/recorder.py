@@ -2,8 +2,8 @@
 
 One ffmpeg per channel (``-c copy``, no re-encoding) writes fragmented MP4 segments
 (``.<run>_000001.mp4`` while open) and appends each *closed* segment to a CSV segment list;
-the recorder tails that list, gives each closed file its time name
-(``20261122T101500Z_<run><seq>.mp4``, UTC start) and hands it on. Only closed segments are
+the recorder tails that list, gives each closed file its time name in a folder per UTC day
+(``<channel>/2026-11-22/20261122T101500Z_<run><seq>.mp4``, UTC start) and hands it on. Only closed segments are
 indexed, so a ``kill -9`` loses at most the open segment: on the next start
 :func:`reconcile` drops index rows whose files are gone, indexes closed files that the index
 misses (times from leftover segment lists and file times) and repairs or discards a
