@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from lookout.health.vqd.frames import FrameView, block_means, block_sums
+from lookout.health.vqd.frames import FrameView, block_means, block_sums, quantile
 
 BLOCK = 8
 BLOCK_CHANGE = 3.0  # grey levels of mean absolute change that count as a real change
@@ -62,6 +62,6 @@ def motion_measures(views: Sequence[FrameView]) -> tuple[float, float] | None:
     count = int(union.sum())
     changed = max(0, count - _overlay_discount(union)) / union.size if count else 0.0
     texture = _blocks(np.abs(cv2.Laplacian(greys[0], cv2.CV_32F, ksize=3)))
-    flat = texture <= np.percentile(texture, 40)
+    flat = texture <= quantile(texture, 0.40)
     live = min(float(_blocks(cv2.absdiff(greys[i], greys[i + 1]))[flat].mean()) for i in range(n - 1))
     return changed, live

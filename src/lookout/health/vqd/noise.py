@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from lookout.health.vqd.frames import FrameView
+from lookout.health.vqd.frames import FrameView, quantile
 
 _MASK = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
 
@@ -22,4 +22,4 @@ def noise_sigma(view: FrameView, block: int = 16, percentile: float = 10.0) -> f
     h, w = resp.shape
     b = resp[: h // block * block, : w // block * block]
     per_block = b.reshape(h // block, block, w // block, block).mean(axis=(1, 3))
-    return float(np.sqrt(np.pi / 2) / 6.0 * np.percentile(per_block, percentile))
+    return float(np.sqrt(np.pi / 2) / 6.0 * quantile(per_block, percentile / 100.0))

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from lookout.health.vqd.frames import FrameView, block_means
+from lookout.health.vqd.frames import FrameView, block_means, median
 
 GRID = (16, 12)  # blocks across, down
 MATCH_NCC = 0.5
@@ -102,7 +102,7 @@ def _robust_curve(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
     x = x.astype(np.float64).ravel()
     y = y.astype(np.float64).ravel()
     keep = np.ones(x.size, bool)
-    coef = np.array([0.0, 1.0, float(np.median(y - x))])
+    coef = np.array([0.0, 1.0, median(y - x)])
     for _ in range(3):
         xs, ys = x[keep], y[keep]
         if xs.size >= 6 and float(np.ptp(xs)) >= 1e-3:
@@ -116,7 +116,7 @@ def _robust_curve(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
                 pass
         r = np.abs(y - np.polyval(coef, x))
         keep = r <= np.partition(r, int(0.6 * (r.size - 1)))[int(0.6 * (r.size - 1))]
-    return coef, float(np.median(np.abs(y - np.polyval(coef, x))))
+    return coef, median(np.abs(y - np.polyval(coef, x)))
 
 
 @functools.lru_cache(maxsize=8)
@@ -171,7 +171,7 @@ def compare(view: FrameView, ref: RefView, cur_chroma: np.ndarray | None = None)
     ncc = (block_means(aligned * cur, GRID) - mr * mc) / (rs * cs + 1e-3)
     # contrast may change as a whole (dusk, gain, exposure): compare texture after that change
     both = (rs >= TEXTURED_STD) & (cs >= 1.0)
-    gain = float(np.clip(np.median(cs[both] / rs[both]), 0.05, 20.0)) if both.sum() >= 8 else 1.0
+    gain = float(np.clip(median(cs[both] / rs[both]), 0.05, 20.0)) if both.sum() >= 8 else 1.0
     csn = cs / gain
     lo, hi = np.minimum(rs, csn), np.maximum(rs, csn)
     exposed = (mc > 12) & (mc < 240)  # black or burnt-out blocks are exposure faults
@@ -226,7 +226,7 @@ def _cover_pixels(view: FrameView, ref: RefView, ref_color: np.ndarray | None, c
     coef, typical = _robust_curve(ref_levels, cur_levels)
     c2, c1, c0 = (float(v) for v in coef)
     predicted = np.clip((c2 * ref_h + c1) * ref_h + c0, 0.0, 255.0)
-    slope = 2.0 * c2 * float(np.median(ref_levels)) + c1
+    slope = 2.0 * c2 * median(ref_levels) + c1
     changed = cv2.absdiff(cur_h, predicted) > max(LEVEL_TOL * min(1.0, max(slope, 0.25)), 4.0 * typical)
     if not ref.is_grey and not is_grey_picture(cur_chroma) and ref_color is not None:
         gains = _channel_gains(cur_chroma, ref.chroma)
@@ -282,7 +282,7 @@ def flat_region(view: FrameView) -> float:
     g = view.grey.astype(np.float32)
     b = _blocks(g)
     std = b.std(axis=2)
-    texture = float(np.median(std))
+    texture = median(std)
     flat = std < max(2.5, 0.15 * texture)
     if not flat.any():
         return 0.0

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from lookout.health.vqd.frames import FrameView, block_sums
+from lookout.health.vqd.frames import FrameView, block_sums, median, quantile
 
 GRID = (16, 12)  # the same grid as the reference comparison, so masks can be shared
 PERCENTILE = 20
@@ -81,8 +81,8 @@ def blur_effect(view: FrameView, blocks: BlurBlocks | None = None) -> float:
     if float(var.max()) <= 1e-6:
         return 1.0
     per_block = 1.0 - rem / (var + 1e-6)
-    textured = var >= np.percentile(var, 50)
-    return float(np.percentile(per_block[textured], PERCENTILE))
+    textured = var >= median(var)
+    return quantile(per_block[textured], PERCENTILE / 100.0)
 
 
 def blur_rise(cur: BlurBlocks, ref: BlurBlocks, usable: np.ndarray | None = None) -> float:
@@ -92,11 +92,11 @@ def blur_rise(cur: BlurBlocks, ref: BlurBlocks, usable: np.ndarray | None = None
     """
     if cur.variation.shape != ref.variation.shape:
         raise ValueError("reference and current blur blocks differ in grid")
-    textured = ref.variation >= np.percentile(ref.variation, 50)
+    textured = ref.variation >= median(ref.variation)
     textured &= ref.variation > 1e-6
     sel = textured if usable is None else textured & usable
     if int(sel.sum()) < 6:
         sel = textured
     if not sel.any():
         return 0.0
-    return float(np.median(cur.effect[sel] - ref.effect[sel]))
+    return median(cur.effect[sel] - ref.effect[sel])

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lookout.health.vqd import color, exposure, frozen, noise, reference, sharpness, signal, stripes
-from lookout.health.vqd.frames import FrameView, prepare, ramp, single_thread
+from lookout.health.vqd.frames import FrameView, median, prepare, ramp, single_thread
 from lookout.health.vqd.reference import RefView
 
 FAULTS = ("signal_loss", "frozen", "blur", "occlusion", "too_dark", "too_bright", "color_cast", "noise",
@@ -218,7 +218,7 @@ def clip_measures(frames: Sequence[np.ndarray], reference_frame: np.ndarray | Re
         if covered is not None:
             masks.append(covered)
     keys = per[0].keys()
-    m = {k: float(np.median([p[k] for p in per])) for k in keys}
+    m = {k: median([p[k] for p in per]) for k in keys}
     if masks and all(mk.shape == masks[0].shape for mk in masks):
         m["ref_region"] = reference.largest_region(np.median(masks, axis=0))
     mm = frozen.motion_measures(views)
