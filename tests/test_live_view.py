@@ -231,3 +231,38 @@ def test_playback_page_plays_recorded_segments_in_order(data_dir, db_url, tmp_pa
         finally:
             browser.close()
     assert errors == []
+
+
+def test_h265_camera_is_transcoded_for_the_browser(data_dir, db_url):
+    """Chromium's MediaSource plays no H.265 here, so the live view re-encodes such a camera to H.264."""
+    from playwright.sync_api import sync_playwright
+
+    from lookout.api.app import create_app
+    from lookout.media.camsim import CamSim, CamSimError
+    from lookout.security.secrets import make_token
+    from lookout.settings import load_settings
+
+    try:
+        sim265 = CamSim(channels=1, port=0, width=320, height=240, fps=10, codec="h265").start()
+    except CamSimError as exc:
+        pytest.skip(f"camera simulator unavailable: {exc}")
+    try:
+        settings = load_settings()
+        (cid,) = seed_channels(db_url, [(sim265.urls[0], None)])
+        token = make_token(settings.resolved_secret(), make_user(db_url))
+        errors: list[str] = []
+        with serve(create_app(settings)) as base, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page()
+                page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+                page.goto(f"{base}/api/v1/media/live.html?channel={cid}&token={token}")
+                page.wait_for_function("document.getElementById('live').currentTime > 1.0", timeout=60_000)
+                t1 = page.evaluate("document.getElementById('live').currentTime")
+                page.wait_for_function(f"document.getElementById('live').currentTime > {t1} + 1.0", timeout=60_000)
+                assert page.evaluate("document.getElementById('live').videoWidth") == 320
+            finally:
+                browser.close()
+        assert errors == []
+    finally:
+        sim265.stop()

@@ -162,14 +162,21 @@ class Mp4Splitter:
 # ---------------------------------------------------------------- the hub
 
 
-def live_command(source: str, frag_ms: int = 200, ffmpeg: str = FFMPEG) -> list[str]:
+TRANSCODE = ["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-pix_fmt", "yuv420p",
+             "-vf", "scale=-2:'min(720,ih)'", "-g", "25", "-threads", "1"]
+
+
+def live_command(source: str, frag_ms: int = 200, ffmpeg: str = FFMPEG, transcode: bool = False) -> list[str]:
+    """ffmpeg → fragmented MP4 on stdout; copied, or (``transcode``: H.265 cameras) re-encoded
+    to H.264 at most 720 lines high, since browsers' MediaSource plays H.264 only."""
     cmd = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error"]
     if source.startswith(("rtsp://", "rtsps://")):
         cmd += ["-rtsp_transport", "tcp", "-timeout", "10000000"]
     elif not is_network_url(source):
         cmd += ["-re", "-stream_loop", "-1"]  # a file plays as a looping live camera
     cmd += ["-fflags", "+genpts+nobuffer", "-flags", "low_delay", "-analyzeduration", "1000000",
-            "-probesize", "1000000", "-i", source, "-map", "0:v:0", "-c", "copy", "-f", "mp4",
+            "-probesize", "1000000", "-i", source, "-map", "0:v:0", *(TRANSCODE if transcode else ["-c", "copy"]),
+            "-f", "mp4",
             "-movflags", "+frag_keyframe+empty_moov+default_base_moof",
             "-frag_duration", str(frag_ms * 1000), "-flush_packets", "1", "pipe:1"]
     return cmd
@@ -196,6 +203,7 @@ class LiveStream:
     stderr_tail: deque = field(default_factory=lambda: deque(maxlen=10))
     stop_handle: asyncio.TimerHandle | None = None
     fragments: int = 0
+    transcoded: bool = False
 
 
 class LiveHub:
@@ -209,22 +217,27 @@ class LiveHub:
         """Stream key → viewers, for the streams with an ffmpeg running."""
         return {k: len(s.viewers) for k, s in self.streams.items() if s.proc and s.proc.returncode is None}
 
-    async def _start(self, key: str, source: str) -> LiveStream:
-        st = LiveStream(key, source)
-        self.streams[key] = st
-        cmd = live_command(source, self.frag_ms)
-        log.info("live %s: %s", key, " ".join(cmd))
+    async def _spawn(self, st: LiveStream, transcode: bool) -> bool:
+        cmd = live_command(st.source, self.frag_ms, transcode=transcode)
+        log.info("live %s: %s", st.key, " ".join(cmd))
         try:
             st.proc = await asyncio.create_subprocess_exec(*cmd, stdin=asyncio.subprocess.DEVNULL,
                                                            stdout=asyncio.subprocess.PIPE,
                                                            stderr=asyncio.subprocess.PIPE)
         except OSError as exc:
             st.ended = f"cannot start ffmpeg: {exc}"
+            return False
+        asyncio.create_task(self._drain_stderr(st))
+        return True
+
+    async def _start(self, key: str, source: str) -> LiveStream:
+        st = LiveStream(key, source)
+        self.streams[key] = st
+        if not await self._spawn(st, transcode=False):
             st.ready.set()
             self.streams.pop(key, None)
             return st
         st.task = asyncio.create_task(self._pump(st))
-        asyncio.create_task(self._drain_stderr(st))
         return st
 
     async def _drain_stderr(self, st: LiveStream) -> None:
@@ -242,11 +255,20 @@ class LiveHub:
                     break
                 for kind, data in splitter.feed(chunk):
                     if kind == "init":
-                        st.init = data
                         codec = codec_string(data)
+                        if codec is None and not st.transcoded:
+                            # not H.264 (an H.265 camera): re-encode for the browser, once per stream
+                            log.info("live %s: not H.264, transcoding for the browser", st.key)
+                            st.proc.kill()
+                            await st.proc.wait()
+                            st.transcoded = True
+                            if not await self._spawn(st, transcode=True):
+                                raise ValueError(st.ended)
+                            splitter = Mp4Splitter()
+                            break
                         if codec is None:
-                            raise ValueError("stream is not H.264: the browser live view needs H.264 "
-                                             "(use the channel's H.264 sub-stream or snapshots)")
+                            raise ValueError("stream gives no H.264 picture for the browser")
+                        st.init = data
                         st.mime = f'video/mp4; codecs="{codec}"'
                         st.ready.set()
                     else:
