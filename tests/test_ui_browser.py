@@ -64,7 +64,7 @@ def server(tmp_path_factory):
     now = datetime.now(timezone.utc)
     day = local_day_bounds(now, "Asia/Shanghai")[2]
     SafetyService(settings.db_url, publish=lambda *a: None).on_occupancy(
-        1, Occupancy(present=400, entered_today=1000, zones={"入口广场": 250, "观景台": 120}, day=day), now)
+        1, Occupancy(present=400, entered_today=int(demo.SITES[0].daily_max * 0.85), zones={"入口广场": 250, "观景台": 120}, day=day), now)
     srv = ServerThread(create_app(settings)).start()
     yield srv, settings
     srv.stop()
