@@ -8,8 +8,10 @@ One command: ``.venv/bin/python bench/count_speed.py [--data DIR] [--seconds 30]
    analysis rate of the 10 fps video, per profile (accurate 512×384, fast 300×300, tiles 2×2);
 2. cameras: N worker processes at once (the real per-camera workers of ``lookout.runtime``),
    each decoding its own looping copy of the video and analysing it at 5 fps, as fast as they
-   can for ``--seconds``; the cameras that fit = analysed frames/s summed over workers / 5;
-   memory per camera = resident set size of a worker process.
+   can for ``--seconds``; the cameras that fit = analysed frames/s summed over workers / 5
+   (wall clock: shared with whatever else runs), and = cores × analysed frames per worker
+   CPU-second / 5 (what the cores give when nothing else runs); memory per camera = resident
+   set size of a worker process.
 """
 
 from __future__ import annotations
@@ -103,7 +105,8 @@ def cameras(video: Path, n: int, seconds: float, profile: str) -> dict[str, floa
     for p in procs:
         p.join(10)
     fps = [s["analysis_fps"] for s in stats.values()]
-    return {"total_fps": sum(fps), "min_fps": min(fps), "rss_mib": sum(rss) / len(rss)}
+    per_cpu = sum(max(0, s["analysed"] - 1) for s in stats.values()) / max(1e-9, sum(s["cpu_seconds"] for s in stats.values()))
+    return {"total_fps": sum(fps), "min_fps": min(fps), "rss_mib": sum(rss) / len(rss), "per_cpu": per_cpu}
 
 
 def main() -> None:
@@ -125,9 +128,11 @@ def main() -> None:
         for n in (int(x) for x in args.cameras.split(",")):
             r = cameras(video, n, args.seconds, profile)
             fit = r["total_fps"] / 5.0
-            print(f"  {profile:8s} {n} workers: {r['total_fps']:6.1f} analysed frames/s in total, slowest worker "
-                  f"{r['min_fps']:5.1f}/s -> {fit:4.1f} cameras at 5 fps; {r['rss_mib']:.0f} MiB resident per worker "
-                  f"(load avg {os.getloadavg()[0]:.1f})")
+            cap = (os.cpu_count() or 1) * r["per_cpu"] / 5.0
+            print(f"  {profile:8s} {n} workers: wall {r['total_fps']:5.1f} analysed frames/s in total (slowest worker "
+                  f"{r['min_fps']:4.1f}/s) -> {fit:4.1f} cameras at 5 fps here and now; "
+                  f"{r['per_cpu']:5.1f} frames per worker CPU-second -> {cap:4.1f} cameras on {os.cpu_count()} idle cores; "
+                  f"{r['rss_mib']:.0f} MiB resident per worker (load avg {os.getloadavg()[0]:.1f})")
 
 
 if __name__ == "__main__":

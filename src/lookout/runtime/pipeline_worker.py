@@ -153,6 +153,7 @@ def run_worker(job_dict: dict[str, Any], queue: Any, stop: Any) -> None:
     busy = 0.0
     started = time.monotonic()
     first_at: float | None = None  # when the first frame was analysed (model loaded, stream open)
+    first_cpu = 0.0
     wall_of_emit = time.time()
     offset = None  # stream seconds → wall seconds
     last_period = None
@@ -174,6 +175,7 @@ def run_worker(job_dict: dict[str, Any], queue: Any, stop: Any) -> None:
         queue.put({"type": "samples", "channel_id": job.channel_id, "site_id": job.site_id, "samples": samples,
                    "stats": {"analysed": analysed, "frames": frames_seen, "dropped": gate.dropped,
                              "analysis_fps": max(0, analysed - 1) / elapsed, "busy": busy / elapsed,
+                             "cpu_seconds": time.process_time() - first_cpu if first_at else 0.0,
                              "detector_calls": pipe.detector_calls}})
         flows = {lid: [0, 0] for lid in flows}
 
@@ -186,7 +188,7 @@ def run_worker(job_dict: dict[str, Any], queue: Any, stop: Any) -> None:
                 continue
             t0 = time.monotonic()
             if first_at is None:
-                first_at = t0
+                first_at, first_cpu = t0, time.process_time()
             res = pipe.process(frame.to_ndarray(format="bgr24"), ts)
             busy += time.monotonic() - t0
             analysed += 1
