@@ -79,7 +79,10 @@
         setText('[data-site-instant-pct="' + id + '"]', fmtPct(p.instant));
         $all('[data-site-gauge="' + id + '"]').forEach(function (g) { g.style.setProperty('--p', Math.min(100, p.instant)); });
       }
-      if (p.daily !== null) $all('[data-site-daily-bar="' + id + '"]').forEach(function (b) { b.style.width = Math.min(100, p.daily) + '%'; });
+      if (p.daily !== null) {
+        $all('[data-site-daily-bar="' + id + '"]').forEach(function (b) { b.style.width = Math.min(100, p.daily) + '%'; });
+        setText('[data-site-daily-pct="' + id + '"]', fmtPct(p.daily));
+      }
     }
     var zones = d.zones || {}, names = d.zone_names || {};
     Object.keys(zones).forEach(function (z) {
