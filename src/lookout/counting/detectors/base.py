@@ -83,3 +83,22 @@ def nms(boxes: PersonBoxes, iou: float = 0.5) -> PersonBoxes:
     idx = cv2.dnn.NMSBoxes(xywh.tolist(), boxes.scores.tolist(), 0.0, iou)
     idx = np.asarray(idx, dtype=int).reshape(-1)
     return PersonBoxes(boxes.xyxy[idx], boxes.scores[idx])
+
+
+def drop_flat(boxes: PersonBoxes, frame: np.ndarray, min_std: float = 3.0) -> PersonBoxes:
+    """Drop boxes over a featureless region (grey level spread below ``min_std``): a person is
+    never a flat patch, but a network run off its native input size can report one at an
+    image corner of a blank picture."""
+    if len(boxes) == 0:
+        return boxes
+    import cv2
+
+    h, w = frame.shape[:2]
+    f = 4 if min(h, w) >= 64 else 1
+    grey = cv2.cvtColor(frame[::f, ::f], cv2.COLOR_BGR2GRAY)
+    keep = []
+    for x1, y1, x2, y2 in (boxes.xyxy / f).astype(int):
+        patch = grey[max(0, y1):max(y1 + 1, y2), max(0, x1):max(x1 + 1, x2)]
+        keep.append(patch.size > 0 and float(patch.std()) >= min_std)
+    k = np.array(keep, bool)
+    return PersonBoxes(boxes.xyxy[k], boxes.scores[k])

@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from lookout.counting.detectors.base import DetectorError, PersonBoxes, check_frame
+from lookout.counting.detectors.base import DetectorError, PersonBoxes, check_frame, drop_flat
 
 TEXT_GRAPH = Path(__file__).with_name("ssdlite_person.pbtxt")
 INPUT = (300, 300)
@@ -65,5 +65,5 @@ class SsdLiteDetector:
             frame, ox, oy = frame[y1:y2, x1:x2], x1, y1
             if frame.shape[0] < 8 or frame.shape[1] < 8:
                 return PersonBoxes.empty()
-        boxes = self._run(frame)
+        boxes = drop_flat(self._run(frame), frame)
         return boxes.shifted(ox, oy) if (ox or oy) else boxes
