@@ -6,12 +6,13 @@ import logging
 import os
 import threading
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
 from sqlalchemy import select
 
-from lookout.demo.seed import DEMO_PASSWORD, SITES, seed
+from lookout.demo.seed import DEMO_PASSWORD, SITES, seed, seed_history
 from lookout.demo.turnstiles import Gate, TurnstileSimulator
 from lookout.registry.models import Channel, Site, Zone
 from lookout.security import accounts
@@ -99,6 +100,7 @@ def run_demo(settings: Settings, host: str, port: int, source: Path | None = Non
     initialise(settings)
     with session_scope(settings.db_url) as s:
         res = seed(s)
+        seed_history(s, datetime.now(timezone.utc))
     log.info("demo district %s", "seeded" if res["seeded"] else "already present")
     if seed_only:
         return
