@@ -7,10 +7,17 @@ Sources (never committed; the corpus is generated, only this script and its summ
   Debian opencv-doc's ``vtest.avi``), a raised campus camera with people walking;
 - ``tree.avi`` from Debian's opencv-doc, a real outdoor clip through a window;
 - real photographs shipped in Debian's opencv-doc examples/data (streets, buildings,
-  indoor scenes, aerial views).
+  indoor scenes, aerial views);
+- for the ``holdout`` split only: photographs bundled offline with scikit-image (each with
+  its stated licence: public domain or CC0), opencv-doc photographs not used by the other
+  splits, and stretches of the PETS video that no other split uses.
 
 Every source is split by whole source (or by halves of a video) into ``tune`` and ``test``:
-thresholds are chosen on ``tune`` and figures are reported on ``test``.
+thresholds are chosen on ``tune`` and figures are reported on ``test``. ``holdout`` was
+added after ``test`` had been looked at several times: its sources appear in no other
+split (the PETS scene does, but not these frames), it is built after the other
+splits so their items stay exactly as they were, and it is meant to be run once per
+version of the diagnosis.
 
 Each source gives a camera view (a window of 70 % of the picture) and from it clean items
 (plain, dimmer, brighter, grey-scale night, slight vibration, low JPEG quality; for clips
@@ -51,6 +58,24 @@ STILLS: dict[str, list[tuple[str, str | None]]] = {
         ("butterfly.jpg", None), ("aloeL.jpg", None), ("aero3.jpg", None),
     ],
 }
+# holdout stills: (source, name, partner). "skimage:NAME" is scikit-image's bundled
+# skimage.data.NAME() (licence as its docstring states), anything else an opencv-doc file
+HOLDOUT_STILLS: list[tuple[str, str | None]] = [
+    ("skimage:astronaut", None),  # NASA, public domain
+    ("skimage:camera", None),  # CC0 (Lav Varshney); a grey-scale camera
+    ("skimage:chelsea", None),  # CC0 (Stefan van der Walt)
+    ("skimage:coffee", None),  # CC0 (Rachel Michetti)
+    ("skimage:rocket", None),  # SpaceX, public domain
+    ("skimage:brick", None),  # CC0 Textures; paving seen from above
+    ("squirrel_cls.jpg", None),
+    ("left01.jpg", "left02.jpg"), ("left02.jpg", "left01.jpg"),  # an office, two moments
+    ("ela_original.jpg", None),
+]
+# holdout stretches of the videos, as offsets into each half, (clip start, reference frame); clips
+# are 16 frames taken every other frame. The other splits use, in each half, the PETS clips
+# starting at 0, 182 and 365 with reference frames 198, 380 and 166, and the tree clip starting
+# at 0 with reference frame 17.
+HOLDOUT_CLIPS = {"pets": [(66, 128), (252, 316)], "tree": []}  # tree.avi decodes to 68 frames, all used
 CLIP_LEN = 16  # frames, written at 5 frames/s (3.2 s)
 FAULTS = ("signal_loss", "frozen", "blur", "occlusion", "too_dark", "too_bright", "color_cast", "noise",
           "stripes", "scene_change")
@@ -74,6 +99,20 @@ def read_video(path: Path) -> list[np.ndarray]:
     if not frames:
         raise SystemExit(f"could not read any frame from {path}")
     return frames
+
+
+def load_picture(name: str, ocv: Path) -> np.ndarray:
+    if name.startswith("skimage:"):
+        try:
+            import skimage.data
+        except ImportError as e:  # pragma: no cover - a bench-only dependency
+            raise SystemExit("the holdout split needs scikit-image (pip install 'scikit-image>=0.22,<0.26')") from e
+        img = getattr(skimage.data, name.split(":", 1)[1])()
+        return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR if img.ndim == 2 else cv2.COLOR_RGB2BGR)
+    img = cv2.imread(str(ocv / name))
+    if img is None:
+        raise SystemExit(f"missing picture {ocv / name} (apt-get install opencv-doc)")
+    return img
 
 
 def view_size(frame: np.ndarray) -> tuple[int, int]:
@@ -250,6 +289,28 @@ def main() -> None:
                 ref_frame = fr[(st + len(fr) // 2) % len(fr)]  # another moment of the same half
                 b.base(f"{split}-{vname}{c}", clip, ref_frame, inject.window(other, 0.5, 0.5, size=view_size(other)),
                        split=split, source=vname, still=False)
+
+    # ---- holdout: built last, so that the tune and test items above stay exactly as they were
+    hold = {n: load_picture(n, ocv) for n, _ in HOLDOUT_STILLS}
+    hnames = [n for n, _ in HOLDOUT_STILLS]
+    for j, (name, partner) in enumerate(HOLDOUT_STILLS):
+        other = hold[hnames[(j + 3) % len(hnames)]]
+        ref_src = load_picture(partner, ocv) if partner else hold[name]
+        tag = name.split(":", 1)[-1].rsplit(".", 1)[0]
+        b.base(f"holdout-{tag}", [hold[name]], ref_src, inject.window(other, 0.5, 0.5, size=view_size(other)),
+               split="holdout", source=name, still=True)
+    for vname, frames in videos:
+        n = len(frames)
+        other = hold[hnames[4]]
+        c = 0
+        for half in (frames[: n // 2], frames[n // 2:]):
+            step = 2 if len(half) >= 3 * CLIP_LEN * 2 else 1
+            for st, ref_at in HOLDOUT_CLIPS[vname]:
+                clip = half[st: st + CLIP_LEN * step: step]
+                b.base(f"holdout-{vname}{c}", clip, half[ref_at],
+                       inject.window(other, 0.5, 0.5, size=view_size(other)), split="holdout", source=vname,
+                       still=False)
+                c += 1
 
     (out / "manifest.json").write_text(json.dumps(b.items, indent=1))
     summary: dict = {}

@@ -1,6 +1,6 @@
 """Evaluate the video quality diagnosis on the corpus made by build_corpus.py.
 
-    .venv/bin/python bench/vqd/evaluate.py [--corpus bench/out/vqd-corpus] [--split test|tune|all]
+    .venv/bin/python bench/vqd/evaluate.py [--corpus bench/out/vqd-corpus] [--split test|tune|holdout|all]
         [--no-reference] [--dump measures.csv] [--json figures.json] [--jobs 2]
 
 Prints precision and recall per fault (an item counts for a fault when the fault was
@@ -43,7 +43,7 @@ def _reference(path: str):  # noqa: ANN202
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", default=str(REPO / "bench" / "out" / "vqd-corpus"))
-    ap.add_argument("--split", default="test", choices=["test", "tune", "all"])
+    ap.add_argument("--split", default="test", choices=["test", "tune", "holdout", "all"])
     ap.add_argument("--no-reference", action="store_true", help="diagnose without the reference pictures")
     ap.add_argument("--dump", help="write every item's measures and scores to this CSV")
     ap.add_argument("--json", help="write the figures to this JSON file")
