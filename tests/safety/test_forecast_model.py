@@ -11,6 +11,7 @@ from lookout.safety.forecast import (
     HolidayCalendar,
     HourlySeries,
     backtest,
+    build_features,
     load_hourly_csv,
     occupancy_from_arrivals,
     time_to_threshold,
@@ -94,3 +95,48 @@ def test_fallback_without_enough_history():
     s = HourlySeries(datetime(2026, 9, 1), np.tile(np.arange(24, dtype=float), 10))
     out = forecast_series(s, origin=240, hours=48, country="CN")
     assert out.shape == (48,) and out[5] == 5.0
+
+
+def test_school_holidays_from_the_shipped_calendar(tmp_path):
+    nz = HolidayCalendar("NZ-AUK")  # no Auckland entry: the national NZ dates apply
+    assert nz.knows_school_holidays
+    assert nz.school(date(2025, 4, 14)) == 1  # term 1 break 2025 (12–27 April)
+    assert nz.school(date(2025, 4, 11)) == 0 and nz.school(date(2025, 4, 28)) == 0  # last and first term days
+    assert nz.school(date(2024, 12, 25)) == 1  # summer break
+    cn = HolidayCalendar("CN")
+    assert cn.school(date(2025, 8, 1)) == 1 and cn.school(date(2025, 10, 20)) == 0
+    assert not HolidayCalendar("DE").knows_school_holidays
+    bad = tmp_path / "school.json"
+    bad.write_text('{"regions": {"NZ": {"periods": [["2025-13-01", "2025-01-02"]]}}}')
+    with pytest.raises(ForecastError, match="school.json"):
+        HolidayCalendar("NZ", school_file=bad)
+
+
+def test_features_use_only_data_before_the_origin():
+    from lookout.safety.forecast import ALL_FEATURES, feature_matrix
+
+    rng = np.random.default_rng(1)
+    s = HourlySeries(datetime(2025, 1, 1), rng.uniform(10, 500, 24 * 7 * 8))
+    cal = HolidayCalendar("NZ")
+    origin = 24 * 7 * 6
+    X = build_features(s, origin, 72, cal, features=ALL_FEATURES)
+    changed = HourlySeries(s.start, s.values.copy())
+    changed.values[origin:] = 0.0  # whatever happens from the origin on
+    assert np.array_equal(X, build_features(changed, origin, 72, cal, features=ALL_FEATURES), equal_nan=True)
+    both = feature_matrix(s, [origin - 24, origin], 72, cal, features=ALL_FEATURES)
+    assert np.array_equal(both[72:], X, equal_nan=True)  # many origins at once = one at a time
+    lag1w = X[:, ALL_FEATURES.index("lag1w")]
+    assert np.allclose(np.expm1(lag1w), s.values[origin - 168:origin - 168 + 72])
+
+
+def test_adjustment_blends_and_carries_the_recent_level():
+    from lookout.safety.forecast import Adjustment, adjust, level_error
+
+    pred, naive = np.array([100.0, 200.0]), np.array([400.0, np.nan])
+    assert np.allclose(adjust(pred, naive, 0.0, Adjustment(naive_weight=1.0)), [400.0, 200.0])  # no naive value: model kept
+    assert np.allclose(adjust(pred, naive, 0.0, Adjustment(naive_weight=0.5)), [np.expm1((np.log1p(100) + np.log1p(400)) / 2), 200.0])
+    low = level_error(np.array([70.0, 70.0, 3.0]), np.array([100.0, 100.0, 90.0]))  # the hour under 10 is ignored
+    assert low == pytest.approx(np.log1p(70) - np.log1p(100))
+    assert level_error(np.array([1000.0]), np.array([1.0])) == 0.5  # clipped
+    lowered = adjust(pred, naive, low, Adjustment(level_days=1, level_weight=1.0))
+    assert np.allclose(lowered, np.expm1(np.log1p(pred) + low))

@@ -13,6 +13,7 @@ The baseline to beat is seasonal-naive: the same hour one week earlier.
 from __future__ import annotations
 
 import csv
+import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -97,12 +98,28 @@ def load_hourly_csv(path: Path | str, series: str) -> HourlySeries:
 
 
 # --------------------------------------------------------------------------- holidays
+SCHOOL_HOLIDAYS_FILE = Path(__file__).with_name("school_holidays.json")
+
+
+@lru_cache(maxsize=4)
+def _school_periods(path: str) -> dict[str, tuple[tuple[date, date], ...]]:
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        return {
+            region.upper(): tuple((date.fromisoformat(a), date.fromisoformat(b)) for a, b, *_ in entry["periods"])
+            for region, entry in doc["regions"].items()
+        }
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ForecastError(f"{path}: school-holiday calendar unreadable: {exc}") from exc
+
+
 class HolidayCalendar:
     """Holiday flags per date. ``CN``: chinesecalendar (public holidays and adjusted
     working days), falling back to ``holidays`` outside its years; anything else: the
-    ``holidays`` package, ``CC`` or ``CC-SUBDIV`` (e.g. ``NZ-AUK``)."""
+    ``holidays`` package, ``CC`` or ``CC-SUBDIV`` (e.g. ``NZ-AUK``). School holidays come
+    from ``school_holidays.json`` (``CC-SUBDIV`` first, then ``CC``; none known: no flag)."""
 
-    def __init__(self, country: str = "CN") -> None:
+    def __init__(self, country: str = "CN", school_file: Path | str = SCHOOL_HOLIDAYS_FILE) -> None:
         import holidays as hol
 
         self.country = country.upper()
@@ -112,6 +129,13 @@ class HolidayCalendar:
         except NotImplementedError as exc:
             raise ForecastError(f"unknown country/subdivision {country!r} for holidays") from exc
         self._cn = cc == "CN"
+        periods = _school_periods(str(school_file))
+        self._school = periods.get(self.country, periods.get(cc, ()))
+        self._day_cache: dict[date, tuple[int, ...]] = {}
+
+    @property
+    def knows_school_holidays(self) -> bool:
+        return bool(self._school)
 
     @lru_cache(maxsize=8192)
     def flags(self, d: date) -> tuple[int, int]:
@@ -127,6 +151,11 @@ class HolidayCalendar:
         return h, int(h or d.weekday() >= 5)
 
     @lru_cache(maxsize=8192)
+    def school(self, d: date) -> int:
+        """1 on a school-holiday day of the calendar's region."""
+        return int(any(a <= d <= b for a, b in self._school))
+
+    @lru_cache(maxsize=8192)
     def distance(self, d: date, cap: int = 10) -> tuple[int, int]:
         """Days to the next weekday holiday and since the previous one (capped): the weeks
         around Easter, Christmas or Spring Festival differ before the day itself."""
@@ -137,17 +166,120 @@ class HolidayCalendar:
     def _weekday_holiday(self, d: date) -> bool:
         return d.weekday() < 5 and bool(self.flags(d)[0])
 
+    def off_in_week(self, d: date) -> int:
+        """Off days in the Monday–Sunday week of ``d`` (2 in an ordinary week)."""
+        monday = d - timedelta(days=d.weekday())
+        return sum(self.flags(monday + timedelta(days=k))[1] for k in range(7))
+
+    def day_row(self, d: date) -> tuple[int, ...]:
+        """The calendar features of one day, in the order of ``DAY_FEATURES``."""
+        row = self._day_cache.get(d)
+        if row is None:
+            hol, off = self.flags(d)
+            hp, op = self.flags(d - timedelta(days=1))
+            hn, on = self.flags(d + timedelta(days=1))
+            w1 = d - timedelta(days=7)
+            hw, ow = self.flags(w1)
+            row = (
+                d.weekday(), d.isocalendar()[1], hol, off, hp, hn, op, on, hw, ow, *self.distance(d),
+                self.school(d), self.school(w1), self.off_in_week(d), self.off_in_week(w1),
+            )
+            self._day_cache[d] = row
+        return row
+
 
 # --------------------------------------------------------------------------- features
-FEATURES = [
-    "lead", "hour", "dow", "woy", "hol", "off", "hol_prev", "hol_next", "off_prev", "off_next", "hol_w1", "off_w1",
-    "lag1w", "lag2w", "lag3w", "lag4w", "med4w", "recent_same_hour", "last_day_mean", "last_week_mean",
-    "lag1w_over_week_mean", "days_to_holiday", "days_since_holiday",
+DAY_FEATURES = [
+    "dow", "woy", "hol", "off", "hol_prev", "hol_next", "off_prev", "off_next", "hol_w1", "off_w1",
+    "days_to_holiday", "days_since_holiday", "school", "school_w1", "off_in_week", "off_in_week_w1",
 ]
+SERIES_FEATURES = [
+    "lead", "hour", "lag1w", "lag2w", "lag3w", "lag4w", "med4w", "recent_same_hour", "last_day_mean", "last_week_mean",
+    "lag1w_over_week_mean",
+]
+ALL_FEATURES = SERIES_FEATURES + DAY_FEATURES
+#: Feature sets compared on validation windows (bench/forecast_backtest.py --tune).
+FEATURE_SETS: dict[str, list[str]] = {
+    "holidays": [f for f in ALL_FEATURES if f not in ("school", "school_w1", "off_in_week", "off_in_week_w1")],
+    "holidays+school": [f for f in ALL_FEATURES if f not in ("off_in_week", "off_in_week_w1")],
+    "holidays+school+week": list(ALL_FEATURES),
+}
+DEFAULT_FEATURE_SET = "holidays+school"
+FEATURES = FEATURE_SETS[DEFAULT_FEATURE_SET]
 
 
 def _log(x: np.ndarray) -> np.ndarray:
     return np.log1p(np.maximum(x, 0))
+
+
+def _window_means(v: np.ndarray, origins: np.ndarray, width: int) -> np.ndarray:
+    """Mean of the non-missing values in [o - width, o) for each origin (NaN when none)."""
+    filled = np.concatenate([[0.0], np.cumsum(np.nan_to_num(v, nan=0.0))])
+    count = np.concatenate([[0], np.cumsum(~np.isnan(v))])
+    hi = np.clip(origins, 0, len(v))
+    lo = np.clip(origins - width, 0, len(v))
+    k = count[hi] - count[lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(k > 0, (filled[hi] - filled[lo]) / np.maximum(k, 1), np.nan)
+
+
+def feature_matrix(
+    s: HourlySeries,
+    origins: Sequence[int] | np.ndarray,
+    horizon: int,
+    cal: HolidayCalendar,
+    exog: dict[str, Callable[[datetime], float]] | None = None,
+    features: Sequence[str] | None = None,
+) -> np.ndarray:
+    """Feature rows (origin-major, then lead) for targets o..o+horizon-1 of every origin ``o``,
+    each using data before its own origin only; columns ``features`` then the exog inputs."""
+    v = s.values
+    n = len(v)
+    O = np.asarray(origins, dtype=np.int64).reshape(-1, 1)
+    L = np.arange(horizon, dtype=np.int64).reshape(1, -1)
+    T = O + L
+
+    def take(idx: np.ndarray) -> np.ndarray:
+        ok = (idx >= 0) & (idx < np.minimum(O, n))
+        out = np.full(idx.shape, np.nan)
+        out[ok] = v[idx[ok]]
+        return out
+
+    lags = [take(T - k * WEEK) for k in (1, 2, 3, 4)]
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            med = np.nanmedian(np.stack(lags), axis=0)
+    recent = take(T - 24 * (L // 24 + 1))
+    day_mean = _window_means(v, O[:, 0], 24).reshape(-1, 1)
+    week_mean = _window_means(v, O[:, 0], WEEK).reshape(-1, 1)
+    with np.errstate(all="ignore"):
+        ratio = np.where(week_mean > 0, lags[0] / week_mean, np.nan)
+    shape = T.shape
+    cols: dict[str, np.ndarray] = {
+        "lead": np.broadcast_to(L, shape).astype(float),
+        "hour": ((s.start.hour + T) % 24).astype(float),
+        "lag1w": _log(lags[0]), "lag2w": _log(lags[1]), "lag3w": _log(lags[2]), "lag4w": _log(lags[3]),
+        "med4w": _log(med), "recent_same_hour": _log(recent),
+        "last_day_mean": np.broadcast_to(_log(day_mean), shape), "last_week_mean": np.broadcast_to(_log(week_mean), shape),
+        "lag1w_over_week_mean": ratio,
+    }
+    day_off = (s.start.hour + T) // 24
+    d0 = int(day_off.min())
+    days = np.arange(d0, int(day_off.max()) + 1)
+    base = s.start.date()
+    table = np.array([cal.day_row(base + timedelta(days=int(k))) for k in days], dtype=float)
+    rows = table[day_off - d0]
+    for j, name in enumerate(DAY_FEATURES):
+        cols[name] = rows[..., j]
+    names = list(features or FEATURES)
+    X = np.stack([np.broadcast_to(cols[f], shape).reshape(-1) for f in names], axis=1)
+    if exog:
+        times = [s.time_of(int(t)) for t in T.reshape(-1)]
+        X = np.hstack([X, np.array([[float(fn(ts)) for fn in exog.values()] for ts in times], dtype=float)])
+    return X
 
 
 def build_features(
@@ -156,57 +288,106 @@ def build_features(
     horizon: int,
     cal: HolidayCalendar,
     exog: dict[str, Callable[[datetime], float]] | None = None,
+    features: Sequence[str] | None = None,
 ) -> np.ndarray:
     """Feature rows for targets origin..origin+horizon-1 using data before ``origin`` only."""
-    v = s.values
-    n = len(v)
+    return feature_matrix(s, [origin], horizon, cal, exog, features)
 
-    def at(i: int) -> float:
-        return v[i] if 0 <= i < min(origin, n) else np.nan
 
-    day = v[max(origin - 24, 0):min(origin, n)]
-    week = v[max(origin - WEEK, 0):min(origin, n)]
-    day_mean = np.nanmean(day) if day.size and not np.all(np.isnan(day)) else np.nan
-    week_mean = np.nanmean(week) if week.size and not np.all(np.isnan(week)) else np.nan
-    rows = []
-    for lead in range(horizon):
-        t = origin + lead
-        ts = s.time_of(t)
-        d = ts.date()
-        hol, off = cal.flags(d)
-        hp, op = cal.flags(d - timedelta(days=1))
-        hn, on = cal.flags(d + timedelta(days=1))
-        hw, ow = cal.flags(d - timedelta(days=7))
-        lags = [at(t - k * WEEK) for k in (1, 2, 3, 4)]
-        valid = [x for x in lags if not np.isnan(x)]
-        med = float(np.median(valid)) if valid else np.nan
-        recent = at(t - 24 * (lead // 24 + 1))
-        row = [
-            lead, ts.hour, ts.weekday(), ts.isocalendar()[1], hol, off, hp, hn, op, on, hw, ow,
-            *_log(np.array(lags)), math.log1p(med) if not np.isnan(med) else np.nan,
-            math.log1p(recent) if not np.isnan(recent) else np.nan,
-            math.log1p(day_mean) if not np.isnan(day_mean) else np.nan,
-            math.log1p(week_mean) if not np.isnan(week_mean) else np.nan,
-            (lags[0] / week_mean) if week_mean and not np.isnan(lags[0]) and week_mean > 0 else np.nan,
-            *cal.distance(d),
-        ]
-        if exog:
-            row += [float(fn(ts)) for fn in exog.values()]
-        rows.append(row)
-    return np.asarray(rows, dtype=float)
+# --------------------------------------------------------------------------- adjustment
+@dataclass(frozen=True)
+class Adjustment:
+    """Corrections applied to the model's forecast, both on the log scale:
+
+    * level: add ``level_weight`` × the mean log error of the one-day-ahead forecasts of the
+      last ``level_days`` days before the origin (hours with actual ≥ 10), clipped to ±0.5 —
+      a level the model keeps missing (a holiday period, a closure) carries into the next hours;
+    * blend: ``naive_weight`` × the seasonal-naive value (same hour a week earlier), geometric.
+
+    The defaults were chosen on validation windows (``bench/forecast_backtest.py --tune``),
+    never on the test windows the benchmark reports.
+    """
+
+    level_days: int = 0
+    level_weight: float = 0.0
+    naive_weight: float = 0.0
+
+
+DEFAULT_ADJUSTMENT = Adjustment()
+LEVEL_CLIP = 0.5
+
+
+def level_error(actual: np.ndarray, fitted: np.ndarray, min_actual: float = 10.0) -> float:
+    """Mean of log1p(actual) − log1p(fitted) over hours with actual ≥ ``min_actual`` (0 if none)."""
+    keep = (~np.isnan(actual)) & (actual >= min_actual) & (~np.isnan(fitted))
+    if not keep.any():
+        return 0.0
+    return float(np.clip(np.mean(_log(actual[keep]) - _log(fitted[keep])), -LEVEL_CLIP, LEVEL_CLIP))
+
+
+def adjust(pred: np.ndarray, naive: np.ndarray, level: float, adj: Adjustment) -> np.ndarray:
+    """Apply ``adj`` to a forecast given the seasonal-naive values and the recent level error."""
+    z = _log(pred) + adj.level_weight * level
+    if adj.naive_weight:
+        nz = _log(naive)
+        z = np.where(np.isnan(nz), z, (1 - adj.naive_weight) * z + adj.naive_weight * nz)
+    return np.maximum(np.expm1(z), 0.0)
 
 
 # --------------------------------------------------------------------------- model
 @dataclass
 class HourlyModel:
-    booster: Any
+    """One or more boosters (seeds) whose log outputs are averaged."""
+
+    boosters: tuple[Any, ...]
     horizon: int
     country: str
     exog_names: tuple[str, ...] = ()
+    features: tuple[str, ...] = tuple(FEATURES)
 
-    def predict(self, s: HourlySeries, origin: int, cal: HolidayCalendar, exog=None) -> np.ndarray:
-        X = build_features(s, origin, self.horizon, cal, exog)
-        return np.maximum(np.expm1(self.booster.predict(X)), 0.0)
+    def raw(self, s: HourlySeries, origins: Sequence[int], horizon: int, cal: HolidayCalendar, exog=None) -> np.ndarray:
+        """Model output, shape (len(origins), horizon)."""
+        X = feature_matrix(s, origins, horizon, cal, exog, self.features)
+        z = np.mean([b.predict(X) for b in self.boosters], axis=0)
+        return np.maximum(np.expm1(z), 0.0).reshape(len(origins), horizon)
+
+    def recent_level_error(self, s: HourlySeries, origin: int, days: int, cal: HolidayCalendar, exog=None) -> float:
+        """Mean log error of the one-day-ahead forecasts of the ``days`` days before ``origin``."""
+        if days <= 0:
+            return 0.0
+        prev = [origin - 24 * j for j in range(days, 0, -1) if origin - 24 * j >= 0]
+        if not prev:
+            return 0.0
+        fitted = self.raw(s, prev, 24, cal, exog).reshape(-1)
+        actual = np.concatenate([s.values[o:o + 24] for o in prev])
+        return level_error(actual, fitted)
+
+    def predict(self, s: HourlySeries, origin: int, cal: HolidayCalendar, exog=None, adj: Adjustment | None = None) -> np.ndarray:
+        adj = DEFAULT_ADJUSTMENT if adj is None else adj
+        pred = self.raw(s, [origin], self.horizon, cal, exog)[0]
+        if adj == Adjustment():
+            return pred
+        level = self.recent_level_error(s, origin, adj.level_days, cal, exog) if adj.level_weight else 0.0
+        return adjust(pred, seasonal_naive(s, origin, self.horizon), level, adj)
+
+
+def seasonal_naive(s: HourlySeries, origin: int, horizon: int) -> np.ndarray:
+    """The same hour one week earlier (NaN where unknown or not before ``origin``)."""
+    idx = np.arange(origin, origin + horizon) - WEEK
+    out = np.full(horizon, np.nan)
+    ok = (idx >= 0) & (idx < min(origin, len(s.values)))
+    out[ok] = s.values[idx[ok]]
+    return out
+
+
+#: Chosen on validation windows (bench/forecast_backtest.py --tune); 0 half-life: no weighting.
+DEFAULT_SEEDS = 1
+DEFAULT_HALF_LIFE_DAYS = 0.0
+LGB_PARAMS = {
+    "objective": "l1", "learning_rate": 0.08, "num_leaves": 31, "min_data_in_leaf": 40,
+    "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1, "lambda_l2": 1.0,
+    "verbose": -1, "deterministic": True, "force_row_wise": True,
+}
 
 
 def fit(
@@ -219,32 +400,41 @@ def fit(
     exog: dict[str, Callable[[datetime], float]] | None = None,
     seed: int = 7,
     stride_days: int = 1,
+    features: Sequence[str] | None = None,
+    threads: int = 1,
+    cal: HolidayCalendar | None = None,
+    seeds: int | None = None,
+    half_life_days: float | None = None,
 ) -> HourlyModel:
     """Train on origins at each midnight of the ``train_days`` before hour index ``until``
-    (the targets stay before ``until``)."""
+    (the targets stay before ``until``). ``seeds`` boosters differing only in their random
+    seed are averaged; ``half_life_days`` weights a training day by 0.5 ** (age / half life)
+    (None: all days alike). One thread by default: on a busy 2-core machine
+    LightGBM's OpenMP threads wait on each other and two threads ran 4–18× slower than one."""
     import lightgbm as lgb
 
-    cal = HolidayCalendar(country)
+    cal = cal or HolidayCalendar(country)
+    names = list(features or FEATURES)
     first_midnight = (24 - s.start.hour) % 24
     last_origin = until - horizon
     origins = [o for o in range(first_midnight + 4 * WEEK, last_origin + 1, 24 * stride_days) if o >= until - train_days * 24]
     if len(origins) < 28:
         raise ForecastError(f"not enough history to train: {len(origins)} days (need ≥ 28 after a 4-week warm-up)")
-    Xs, ys = [], []
-    for o in origins:
-        y = s.values[o:o + horizon]
-        X = build_features(s, o, horizon, cal, exog)
-        keep = ~np.isnan(y)
-        Xs.append(X[keep])
-        ys.append(_log(y[keep]))
-    X, y = np.vstack(Xs), np.concatenate(ys)
-    params = {
-        "objective": "l1", "learning_rate": 0.08, "num_leaves": 31, "min_data_in_leaf": 40,
-        "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1, "lambda_l2": 1.0,
-        "verbose": -1, "seed": seed, "num_threads": 2, "deterministic": True, "force_row_wise": True,
-    }
-    booster = lgb.train(params, lgb.Dataset(X, y, feature_name=FEATURES + list(exog or {}), free_raw_data=True), num_boost_round=300)
-    return HourlyModel(booster, horizon, country, tuple(exog or {}))
+    X = feature_matrix(s, origins, horizon, cal, exog, names)
+    y = np.stack([s.values[o:o + horizon] for o in origins]).reshape(-1)
+    keep = ~np.isnan(y)
+    seeds = DEFAULT_SEEDS if seeds is None else max(1, seeds)
+    half_life_days = DEFAULT_HALF_LIFE_DAYS if half_life_days is None else half_life_days
+    weight = None
+    if half_life_days and half_life_days > 0:
+        age_days = (until - np.repeat(np.asarray(origins), horizon)) / 24.0
+        weight = np.power(0.5, age_days / half_life_days)[keep]
+    boosters = []
+    for k in range(seeds):
+        params = dict(LGB_PARAMS, seed=seed + k, num_threads=threads)
+        data = lgb.Dataset(X[keep], _log(y[keep]), weight=weight, feature_name=names + list(exog or {}), free_raw_data=True)
+        boosters.append(lgb.train(params, data, num_boost_round=300))
+    return HourlyModel(tuple(boosters), horizon, country, tuple(exog or {}), tuple(names))
 
 
 # --------------------------------------------------------------------------- backtest
@@ -264,6 +454,69 @@ def mape_pairs(actual: np.ndarray, pred: np.ndarray, base: np.ndarray, min_actua
     return float(np.mean(np.abs(pred[keep] - a) / a)), float(np.mean(np.abs(base[keep] - a) / a)), int(keep.sum())
 
 
+@dataclass
+class BacktestParts:
+    """Per test day (rows): actual, model output, seasonal-naive; and the recent level error
+    of each test day's origin for each number of days looked back (``level[k]``)."""
+
+    actual: np.ndarray
+    raw: np.ndarray
+    naive: np.ndarray
+    level: dict[int, np.ndarray]
+
+    def score(self, adj: Adjustment) -> BacktestResult:
+        lv = self.level.get(adj.level_days, np.zeros(len(self.raw))) if adj.level_weight else np.zeros(len(self.raw))
+        pred = np.stack([adjust(self.raw[i], self.naive[i], float(lv[i]), adj) for i in range(len(self.raw))])
+        m, b, n = mape_pairs(self.actual.reshape(-1), pred.reshape(-1), self.naive.reshape(-1))
+        return BacktestResult(m, b, n, len(self.raw))
+
+
+def _test_origins(s: HourlySeries, train_until: date, test_days: int, horizon: int) -> tuple[int, list[int]]:
+    until = s.index_of(datetime(train_until.year, train_until.month, train_until.day) + timedelta(days=1))
+    if until <= 0 or until >= len(s.values):
+        raise ForecastError(f"--train-until {train_until} is outside the data ({s.start.date()} … {s.time_of(len(s.values) - 1).date()})")
+    origins = [until + 24 * k for k in range(test_days) if until + 24 * k + horizon <= len(s.values)]
+    if not origins:
+        raise ForecastError("no test day inside the data")
+    return until, origins
+
+
+def backtest_parts(
+    s: HourlySeries,
+    *,
+    train_until: date,
+    test_days: int,
+    horizon: int,
+    country: str = "NZ-AUK",
+    train_days: int = 730,
+    features: Sequence[str] | None = None,
+    level_days: Sequence[int] = (1, 2, 3, 7),
+    seeds: int | None = None,
+    half_life_days: float | None = None,
+) -> BacktestParts:
+    """Train once on data up to the end of ``train_until``; the pieces every adjustment of the
+    test days' forecasts needs (so adjustments are compared without retraining)."""
+    until, origins = _test_origins(s, train_until, test_days, horizon)
+    cal = HolidayCalendar(country)
+    model = fit(s, until=until, horizon=horizon, country=country, train_days=train_days, features=features, cal=cal,
+                seeds=seeds, half_life_days=half_life_days)
+    raw = model.raw(s, origins, horizon, cal)
+    actual = np.stack([s.values[o:o + horizon] for o in origins])
+    naive = np.stack([seasonal_naive(s, o, horizon) for o in origins])
+    level = {}
+    if level_days:
+        kmax = max(level_days)
+        prev = sorted({o - 24 * j for o in origins for j in range(1, kmax + 1)})
+        fitted = dict(zip(prev, model.raw(s, prev, 24, cal)))
+        for k in level_days:
+            level[k] = np.array([
+                level_error(np.concatenate([s.values[o - 24 * j:o - 24 * j + 24] for j in range(k, 0, -1)]),
+                            np.concatenate([fitted[o - 24 * j] for j in range(k, 0, -1)]))
+                for o in origins
+            ])
+    return BacktestParts(actual, raw, naive, level)
+
+
 def backtest(
     s: HourlySeries,
     *,
@@ -272,26 +525,17 @@ def backtest(
     horizon: int,
     country: str = "NZ-AUK",
     train_days: int = 730,
+    adj: Adjustment | None = None,
+    features: Sequence[str] | None = None,
 ) -> BacktestResult:
     """Train on data up to the end of ``train_until``; for each of the next ``test_days``
     days forecast ``horizon`` hours from its midnight using only earlier data."""
-    until = s.index_of(datetime(train_until.year, train_until.month, train_until.day) + timedelta(days=1))
-    if until <= 0 or until >= len(s.values):
-        raise ForecastError(f"--train-until {train_until} is outside the data ({s.start.date()} … {s.time_of(len(s.values) - 1).date()})")
-    model = fit(s, until=until, horizon=horizon, country=country, train_days=train_days)
-    cal = HolidayCalendar(country)
-    acts, preds, bases = [], [], []
-    for k in range(test_days):
-        o = until + 24 * k
-        if o + horizon > len(s.values):
-            break
-        acts.append(s.values[o:o + horizon])
-        preds.append(model.predict(s, o, cal))
-        bases.append(s.values[o - WEEK:o - WEEK + horizon])
-    if not acts:
-        raise ForecastError("no test day inside the data")
-    m, b, n = mape_pairs(np.concatenate(acts), np.concatenate(preds), np.concatenate(bases))
-    return BacktestResult(m, b, n, len(acts))
+    adj = DEFAULT_ADJUSTMENT if adj is None else adj
+    parts = backtest_parts(
+        s, train_until=train_until, test_days=test_days, horizon=horizon, country=country, train_days=train_days,
+        features=features, level_days=(adj.level_days,) if adj.level_weight and adj.level_days else (),
+    )
+    return parts.score(adj)
 
 
 # --------------------------------------------------------------------------- occupancy
