@@ -115,3 +115,30 @@ def test_unconfirmed_track_counts_nothing():
     frames = [[], [person(280)], [person(330)], [], [], []]
     pipe = run_pipeline(frames)
     assert pipe.line_totals()["gate"] == {"in": 0, "out": 0}
+
+
+@pytest.mark.parametrize("fps", [2.0, 5.0, 10.0, 25.0])
+def test_line_rules_scale_with_the_analysis_rate(fps):
+    line = LINE.at_rate(fps)
+    assert line.settle == max(1, round(0.2 * fps + 1e-9)) and line.smooth >= 2
+
+    def run(ys, tid):
+        return [c for i, y in enumerate(ys) for c in counter.update([(tid, 400, y)], ts=i / fps)]
+
+    counter = LineCounter(line)
+    step = 80 / fps  # a walk at 80 px/s
+    walk = [250 + step * i for i in range(int(150 / step) + 2)]
+    assert [c.direction for c in run(walk, 1)] == ["in"]
+    rng = np.random.default_rng(5)
+    assert run([250, 270] + list(300 + rng.uniform(-9, 9, 60)) + [270, 250], 2) == []
+    assert run([250] + [285 if i % 2 else 315 for i in range(60)] + [250], 3) == []
+    stand = [298 + (i % 3) for i in range(20)]
+    assert run(list(np.arange(200, 296, step)) + stand + list(np.arange(296, 180, -step)), 4) == []
+    assert (counter.entered, counter.exited) == (1, 0)
+
+
+def test_confirmation_is_a_duration():
+    assert PipelineConfig(analysis_fps=10.0).confirm_count() == 3
+    assert PipelineConfig(analysis_fps=5.0).confirm_count() == 2
+    assert PipelineConfig(analysis_fps=1.0).confirm_count() == 2  # never a single detection
+    assert PipelineConfig(analysis_fps=5.0, confirm_frames=4).confirm_count() == 4

@@ -6,7 +6,9 @@ pixels. "in" is a crossing from s < 0 to s > 0, "out" the reverse.
 
 A crossing is counted only when a *confirmed* track's anchor, *observed* (not predicted) and
 averaged over its last ``smooth`` observations, goes from beyond the margin on one side to
-beyond the margin on the other and stays there for ``settle`` consecutive observations. The
+beyond the margin on the other and stays there for ``settle`` consecutive observations
+(the pipeline sets ``settle`` and ``smooth`` from durations in seconds and its analysis rate,
+``Line.at_rate``). The
 margin is ``margin`` pixels or ``relative_margin`` of the person's box height, the larger. Anchors inside the ±margin band never change the
 side a track is on, so boxes that flicker across the line, and a person who stops on the
 line and turns back, count nothing. A track first seen inside the band has no side until it
@@ -19,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 IN, OUT = "in", "out"
 
@@ -37,6 +39,9 @@ class Line:
     relink_seconds: float = 2.0  # a new track id this soon after and near a vanished one continues it
     smooth: int = 3  # anchors averaged over this many observations of a track
     relative_margin: float = 0.15  # the band is at least this share of the person's box height
+    # the same two rules in seconds, for ``at_rate``: 2 and 3 observations at 10 fps
+    settle_seconds: float = 0.2
+    smooth_seconds: float = 0.3
 
     def __post_init__(self) -> None:
         if math.hypot(self.x2 - self.x1, self.y2 - self.y1) < 1e-6:
@@ -45,6 +50,17 @@ class Line:
             raise ValueError(f"line {self.name!r}: margin must be ≥ 0, got {self.margin}")
         if self.settle < 1:
             raise ValueError(f"line {self.name!r}: settle must be ≥ 1, got {self.settle}")
+
+    def at_rate(self, fps: float) -> Line:
+        """This line with ``settle`` and ``smooth`` taken from their durations at an analysis
+        rate of ``fps``, so that a slower rate neither waits longer on the new side nor
+        averages a longer stretch of walk. At least one settling observation, and at least two
+        averaged, so a box alternating sides from one frame to the next still averages onto
+        the line at any rate."""
+        if fps <= 0:
+            raise ValueError(f"line {self.name!r}: analysis rate must be > 0, got {fps}")
+        return replace(self, settle=max(1, math.floor(self.settle_seconds * fps + 0.5)),
+                       smooth=max(2, math.floor(self.smooth_seconds * fps + 0.5)))
 
     @classmethod
     def parse(cls, text: str, **kw: object) -> Line:

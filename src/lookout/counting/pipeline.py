@@ -12,6 +12,7 @@ With motion gating, a window without motion re-uses its last boxes (refreshed at
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,11 +33,19 @@ class PipelineConfig:
     tile_overlap: float = 0.2
     nms_iou: float = 0.45
     activation_score: float = 0.5  # a detection this confident may start a track (ByteTrack's high threshold)
-    confirm_frames: int = 3
+    confirm_seconds: float = 0.3  # matched this long before a track counts (3 frames at 10 fps)
+    confirm_frames: int | None = None  # overrides confirm_seconds when set
     coast_seconds: float = 0.5
     lost_seconds: float = 3.0
     motion_gating: bool = True
     refresh_seconds: float = 2.0
+
+    def confirm_count(self) -> int:
+        """Consecutive matched frames that confirm a track at this analysis rate (at least 2,
+        so one stray detection never counts)."""
+        if self.confirm_frames is not None:
+            return self.confirm_frames
+        return max(2, math.floor(self.confirm_seconds * self.analysis_fps + 0.5))
 
 
 # Counting profiles: the detector's input and the windows it runs on. Detections down to
@@ -95,10 +104,10 @@ class CountingPipeline:
                  zones: list[ImageZone] | None = None) -> None:
         self.detector = detector
         self.config = cfg = config or PipelineConfig()
-        self.tracker = PersonTracker(frame_rate=cfg.analysis_fps, confirm_frames=cfg.confirm_frames,
+        self.tracker = PersonTracker(frame_rate=cfg.analysis_fps, confirm_frames=cfg.confirm_count(),
                                      lost_seconds=cfg.lost_seconds, coast_seconds=cfg.coast_seconds,
                                      activation_score=cfg.activation_score, high_score=cfg.activation_score)
-        self.lines = [LineCounter(line) for line in (lines or [])]
+        self.lines = [LineCounter(line.at_rate(cfg.analysis_fps)) for line in (lines or [])]
         self.zones = list(zones or [])
         self.motion = MotionGate() if cfg.motion_gating else None
         self._windows: list[tuple[int, int, int, int]] | None = None
