@@ -14,7 +14,8 @@ over those blocks: a defocus raises it everywhere; people walking, a cover, or a
 moment's detail change only some blocks.
 
 With a reference, pixel-scale noise is smoothed away first on both (a 3×3 box), so a noisy
-grey-scale night picture does not look sharp. All arithmetic is on uint8 pictures with saturating subtraction and block sums from the
+grey-scale night picture does not look sharp; a grey-scale picture is compared at half the
+mid size, where the softness of infrared night pictures fades and a defocus still shows. All arithmetic is on uint8 pictures with saturating subtraction and block sums from the
 integral image: no float copies of the picture.
 """
 
@@ -43,6 +44,18 @@ class BlurBlocks:
         return 1.0 - self.removed / (self.variation + 1e-6)
 
 
+def coarse_blur_blocks(view: FrameView) -> BlurBlocks:
+    """``blur_blocks`` (denoised) of the mid-size grey copy reduced to half size.
+
+    For grey-scale pictures (infrared night pictures, black-and-white cameras): their softness
+    at the pixel scale (a focus shift under infrared, noise reduction) fades at half size,
+    while a defocus, which spreads over several pixels, still shows.
+    """
+    h, w = view.mid.shape
+    half = cv2.resize(view.mid, (max(16, w // 2), max(12, h // 2)), interpolation=cv2.INTER_AREA)
+    return _blur_blocks(half, denoise=True)
+
+
 def blur_blocks(view: FrameView, denoise: bool = False) -> BlurBlocks:
     """Per-block neighbour variation and what a further blur removes of it.
 
@@ -51,7 +64,11 @@ def blur_blocks(view: FrameView, denoise: bool = False) -> BlurBlocks:
     over several pixels. Used for the comparison with a reference (both sides alike); the
     no-reference percentile is calibrated on the plain picture.
     """
-    f = cv2.blur(view.mid, (3, 3)) if denoise else view.mid
+    return _blur_blocks(view.mid, denoise)
+
+
+def _blur_blocks(grey: np.ndarray, denoise: bool) -> BlurBlocks:
+    f = cv2.blur(grey, (3, 3)) if denoise else grey
     var = rem = None
     for horizontal in (True, False):
         if horizontal:

@@ -37,7 +37,7 @@ def _default_ramps() -> dict[str, Ramp]:
         "frozen_live": Ramp(0.026, 0.012),  # live-noise level between neighbouring frames
         "blur": Ramp(0.39, 0.55),  # blur effect 0..1 (no reference)
         "blur_vs_reference": Ramp(0.025, 0.065),  # median per-block blur effect above the reference's
-        "blur_vs_day_reference": Ramp(0.045, 0.125),  # the same, grey-scale night picture vs a colour reference
+        "blur_grey_vs_reference": Ramp(0.016, 0.048),  # the same at half size, for a grey-scale picture
         "occlusion": Ramp(0.045, 0.125),  # largest covered region vs. the reference, share of the whole view
         "occlusion_noref": Ramp(0.22, 0.38),  # largest flat region at the border, share of view
         "too_dark": Ramp(110.0, 50.0),  # 95th percentile grey level
@@ -47,7 +47,8 @@ def _default_ramps() -> dict[str, Ramp]:
         "color_cast": Ramp(1.2, 2.4),  # cast factor K (no reference)
         "color_cast_vs_reference": Ramp(1.5, 4.5),  # median chromaticity change from the reference, points
         "noise": Ramp(7.0, 10.0),  # noise sigma, grey levels
-        "stripes": Ramp(1.0, 2.0),  # spectral peak prominence, log units
+        "stripes": Ramp(1.25, 2.25),  # spectral peak prominence, any colour channel, log units
+        "stripes_vs_reference": Ramp(1.05, 2.05),  # … of a peak the reference does not have
         "scene_change": Ramp(0.55, 0.85),  # share of informative blocks that no longer match
         "scene_shift": Ramp(0.05, 0.12),  # global shift, share of width
     }
@@ -86,13 +87,16 @@ class Reference:
     view: RefView
     blur: sharpness.BlurBlocks
     blur_effect: float
+    spectra: stripes.RefSpectra | None = None
+    coarse_blur: sharpness.BlurBlocks | None = None  # for grey-scale current pictures
 
 
 def prepare_reference(reference_frame: np.ndarray, size: tuple[int, int]) -> Reference:
     """Prepare `reference_frame` once for current pictures whose small copy is `size` (w, h)."""
     rv = prepare(reference_frame)
     bb = sharpness.blur_blocks(rv, denoise=True)
-    return Reference(view=reference.prepare_reference(rv, size), blur=bb, blur_effect=sharpness.blur_effect(rv, bb))
+    return Reference(view=reference.prepare_reference(rv, size), blur=bb, blur_effect=sharpness.blur_effect(rv, bb),
+                     spectra=stripes.reference_spectra(rv), coarse_blur=sharpness.coarse_blur_blocks(rv))
 
 
 def frame_measures(view: FrameView, ref: Reference | None = None) -> tuple[dict[str, float], np.ndarray | None]:
@@ -101,6 +105,7 @@ def frame_measures(view: FrameView, ref: Reference | None = None) -> tuple[dict[
     k, d = color.cast_factor(view)
     solid, solid_level = signal.solid_fraction(view)
     bb = sharpness.blur_blocks(view, denoise=ref is not None)
+    stripe_own, stripe_new = stripes.peak_prominences(view, ref.spectra if ref is not None else None)
     m = {
         "solid": solid,
         "solid_level": float(solid_level),
@@ -112,30 +117,37 @@ def frame_measures(view: FrameView, ref: Reference | None = None) -> tuple[dict[
         "cast_d": d,
         "noise_sigma": noise.noise_sigma(view),
         "blur_effect": sharpness.blur_effect(view, bb),
-        "stripe_peak": stripes.peak_prominence(view),
+        "stripe_peak": stripe_own,
     }
+    if stripe_new is not None:
+        m["stripe_new_peak"] = stripe_new
     if ref is None:
         m["flat_region"] = reference.flat_region(view)  # occlusion without a reference
         return m, None
     cur_chroma = color.chroma_blocks(view.color)
     rc = reference.compare(view, ref.view, cur_chroma)
     usable = rc.exposed & ~rc.covered
+    grey_now = reference.is_grey_picture(cur_chroma)
     m.update(ref_shift=rc.shift, ref_response=rc.shift_response, ref_unmatched=rc.unmatched,
              ref_region=reference.largest_region(rc.cover), ref_informative=rc.informative,
              ref_rest_unmatched=rc.rest_unmatched,
              ref_chroma_shift=color.chroma_shift(cur_chroma, ref.view.chroma),
              ref_blur_increase=sharpness.blur_rise(bb, ref.blur, usable),
-             night_vs_day=float(reference.is_grey_picture(cur_chroma) and not ref.view.is_grey))
+             night_vs_day=float(grey_now and not ref.view.is_grey), grey_now=float(grey_now))
+    if grey_now:
+        if ref.coarse_blur is not None:  # a Reference made before this measure existed has none
+            m["ref_blur_increase_coarse"] = sharpness.blur_rise(sharpness.coarse_blur_blocks(view), ref.coarse_blur,
+                                                                usable)
     return m, rc.cover
 
 
 def _blur_score(m: dict[str, float], r: dict[str, Ramp]) -> float:
     if "ref_blur_increase" not in m:
         return r["blur"](m["blur_effect"])
-    if m.get("night_vs_day", 0.0) >= 0.5:
-        # a grey-scale night (IR) picture against a daytime reference: IR pictures are softer
-        # (focus shift, noise reduction), so only a larger loss of sharpness is a defocus
-        return r["blur_vs_day_reference"](m["ref_blur_increase"])
+    if m.get("grey_now", 0.0) >= 0.5 and "ref_blur_increase_coarse" in m:
+        # a grey-scale (night, IR) picture is softer at the pixel scale (focus shift, noise
+        # reduction): judged at half size, where only a defocus still shows
+        return r["blur_grey_vs_reference"](m["ref_blur_increase_coarse"])
     return r["blur_vs_reference"](m["ref_blur_increase"])
 
 
@@ -152,7 +164,8 @@ def scores_from_measures(m: dict[str, float], cfg: VqdConfig) -> dict[str, float
         "color_cast": (r["color_cast_vs_reference"](m["ref_chroma_shift"]) if "ref_chroma_shift" in m
                        else r["color_cast"](m["cast_k"]) if m["cast_d"] >= cfg.min_cast_offset else 0.0),
         "noise": r["noise"](m["noise_sigma"]),
-        "stripes": r["stripes"](m["stripe_peak"]),
+        "stripes": (r["stripes_vs_reference"](m["stripe_new_peak"]) if "stripe_new_peak" in m
+                    else r["stripes"](m["stripe_peak"])),
     }
     if not np.isnan(m.get("changed", float("nan"))):
         s["frozen"] = min(r["frozen_changed"](m["changed"]), r["frozen_live"](m["live_noise"]))
@@ -217,8 +230,8 @@ def clip_measures(frames: Sequence[np.ndarray], reference_frame: np.ndarray | Re
         per.append(fm)
         if covered is not None:
             masks.append(covered)
-    keys = per[0].keys()
-    m = {k: median([p[k] for p in per]) for k in keys}
+    keys = dict.fromkeys(k for p in per for k in p)  # a few measures exist only for some frames (grey ones)
+    m = {k: median([p[k] for p in per if k in p]) for k in keys}
     if masks and all(mk.shape == masks[0].shape for mk in masks):
         m["ref_region"] = reference.largest_region(np.median(masks, axis=0))
     mm = frozen.motion_measures(views)
