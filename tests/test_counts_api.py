@@ -131,3 +131,31 @@ def test_auth_gaps_late_samples_and_malformed_batches(data_dir, db_url):
         n_a = s.scalar(select(func.count()).select_from(CountSample).join(CountSource).where(CountSource.site_id == site_a))
         n_b = s.scalar(select(func.count()).select_from(CountSample).join(CountSource).where(CountSource.site_id == site_b))
         assert (n_a, n_b) == (9, 1)  # 8 gate samples and 1 WiFi estimate
+
+
+def test_a_sender_whose_seq_starts_again_is_not_taken_for_retries(db_url):
+    from lookout.counting.sources import ingest_samples
+
+    site_a, _, _, _ = seed(db_url)
+    now = datetime.now(timezone.utc)
+
+    def sample(seq, minutes_ago, n_in):
+        return {"source": "gate", "seq": seq, "ts": now - timedelta(minutes=minutes_ago), "in": n_in, "out": 0}
+
+    first_run = [sample(n, 60 - n, 1) for n in range(1, 31)]  # seq 1..30, a minute apart
+    rebooted = [sample(n, 25 - n, 2) for n in range(1, 11)]  # the counter reboots: seq 1..10 again, later
+    with session_scope(db_url) as s:
+        r = ingest_samples(s, site_a, first_run, now)
+        assert (r.accepted, r.duplicates, r.restarts) == (30, 0, {})
+    with session_scope(db_url) as s:
+        # the reboot's samples arrive out of order, with a retry of the old run mixed in
+        r = ingest_samples(s, site_a, rebooted[5:] + [first_run[3]] + rebooted[:5], now)
+        assert (r.accepted, r.duplicates, r.restarts) == (10, 1, {"gate": 1})
+        assert r.gaps == {}
+    with session_scope(db_url) as s:
+        # retries of both runs store nothing; the new run goes on
+        r = ingest_samples(s, site_a, [first_run[20], rebooted[2], sample(11, 13, 2)], now)
+        assert (r.accepted, r.duplicates, r.restarts) == (1, 2, {})
+        total = s.scalar(select(func.sum(CountSample.n_in)))
+        assert total == 30 * 1 + 11 * 2
+        assert s.scalar(select(func.count()).select_from(CountSample).where(CountSample.epoch == 1)) == 11

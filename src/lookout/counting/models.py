@@ -1,5 +1,6 @@
 """Counting tables: count sources (turnstiles, ticketing, laser/infrared counters, WiFi/LBS
-estimates, video lines and zones) and their samples, each ``(source, seq)`` stored once."""
+estimates, video lines and zones) and their samples, each ``(source, epoch, seq)`` stored
+once (``epoch``: how many times the sender's seq restarted)."""
 
 from __future__ import annotations
 
@@ -34,12 +35,14 @@ class CountSource(Base):
 class CountSample(Base):
     __tablename__ = "count_samples"
     __table_args__ = (
-        UniqueConstraint("source_id", "seq"),
+        UniqueConstraint("source_id", "epoch", "seq"),
         Index("ix_count_samples_source_ts", "source_id", "ts"),
     )
     id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("count_sources.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(BigInteger)
+    # restarts of the sender's seq: 0, then +1 each time its seq began again (see sources.py)
+    epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     ts: Mapped[datetime] = mapped_column(index=True)
     n_in: Mapped[int | None] = mapped_column(Integer)
     n_out: Mapped[int | None] = mapped_column(Integer)

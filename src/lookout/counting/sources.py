@@ -16,7 +16,12 @@ a video zone — people inside now). Rules:
 - a malformed sample (missing field, negative count, naive time) rejects the whole batch with
   a ``SampleError`` naming the sample index and field — nothing is written;
 - gaps in a source's ``seq`` (over the late window) are reported with every answer, so a
-  sender can resend what was lost.
+  sender can resend what was lost;
+- a sender whose ``seq`` starts again (a rebooted counter) is not mistaken for a retry: a
+  sample whose ``seq`` is at most half the source's last one while its ``ts`` is newer than
+  that last sample's begins a new *epoch* of the source, stored beside the old samples
+  (a retry carries its original, older ``ts``). A sample is put in the epoch that was current
+  at its ``ts``, so late retries of the old run still find their stored copy.
 
 A source unknown to the site is registered on its first sample: ``kind`` from the sample's
 fields, ``covers_site`` for a presence source without a zone (a site-wide estimate).
@@ -27,7 +32,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import func, select
@@ -116,9 +121,13 @@ class IngestResult:
     duplicates: int = 0  # already stored (a retry)
     rejected: list[dict[str, Any]] = field(default_factory=list)  # {index, source, seq, error}
     gaps: dict[str, list[list[int]]] = field(default_factory=dict)  # source -> [[first_missing, last_missing], ...]
+    restarts: dict[str, int] = field(default_factory=dict)  # source -> seq restarts seen in this batch
 
     def to_dict(self) -> dict[str, Any]:
-        return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected, "gaps": self.gaps}
+        out = {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected, "gaps": self.gaps}
+        if self.restarts:
+            out["restarts"] = self.restarts
+        return out
 
 
 def ensure_source(session: Session, site_id: int, name: str, kind: str, *, category: str | None = None,
@@ -163,14 +172,50 @@ def _insert_ignore(session: Session, rows: list[dict[str, Any]]) -> int:
     new = 0
     for i in range(0, len(rows), _CHUNK):
         stmt = insert(CountSample).values(rows[i:i + _CHUNK]).on_conflict_do_nothing(
-            index_elements=["source_id", "seq"]).returning(CountSample.id)
+            index_elements=["source_id", "epoch", "seq"]).returning(CountSample.id)
         new += len(session.execute(stmt).all())  # rowcount is not reliable across drivers
     return new
 
 
+def _aware(ts: datetime) -> datetime:
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=timezone.utc)
+
+
+class _Epochs:
+    """A source's seq epochs: when each began, and the last sample of the current one."""
+
+    def __init__(self, session: Session, source_id: int) -> None:
+        rows = session.execute(select(CountSample.epoch, func.min(CountSample.ts)).where(
+            CountSample.source_id == source_id).group_by(CountSample.epoch).order_by(CountSample.epoch)).all()
+        self.starts = [(int(e), _aware(t)) for e, t in rows]
+        self.last: tuple[int, datetime] | None = None  # (seq, ts) of the current epoch's highest seq
+        if self.starts:
+            row = session.execute(select(CountSample.seq, CountSample.ts).where(
+                CountSample.source_id == source_id, CountSample.epoch == self.starts[-1][0]
+            ).order_by(CountSample.seq.desc()).limit(1)).one()
+            self.last = (int(row[0]), _aware(row[1]))
+
+    def place(self, seq: int, ts: datetime) -> tuple[int, bool]:
+        """The epoch of a sample, and whether it began a new one."""
+        if not self.starts:
+            self.starts, self.last = [(0, ts)], (seq, ts)
+            return 0, False
+        current = self.starts[-1][0]
+        assert self.last is not None
+        if seq <= self.last[0] // 2 and ts > self.last[1]:  # the sender's seq began again
+            self.starts.append((current + 1, ts))
+            self.last = (seq, ts)
+            return current + 1, True
+        epoch = next((e for e, start in reversed(self.starts) if start <= ts), self.starts[0][0])
+        if epoch == current and seq >= self.last[0]:
+            self.last = (seq, max(ts, self.last[1]) if seq == self.last[0] else ts)
+        return epoch, False
+
+
 def seq_gaps(session: Session, source_id: int, since: datetime, limit: int = 20) -> list[list[int]]:
-    """Missing seq ranges between the stored samples of a source since ``since``."""
-    prev = func.lag(CountSample.seq).over(order_by=CountSample.seq).label("prev")
+    """Missing seq ranges between the stored samples of a source since ``since`` (within
+    each epoch of the source's seq)."""
+    prev = func.lag(CountSample.seq).over(partition_by=CountSample.epoch, order_by=CountSample.seq).label("prev")
     sub = select(CountSample.seq.label("seq"), prev).where(
         CountSample.source_id == source_id, CountSample.ts >= since).subquery()
     rows = session.execute(
@@ -193,7 +238,11 @@ def ingest_samples(session: Session, site_id: int, samples: Iterable[Mapping[str
     sources: dict[str, CountSource] = {}
     rows: list[dict[str, Any]] = []
     earliest, latest = now - late_window, now + future_slack
-    for i, s in enumerate(parsed):
+    epochs: dict[int, _Epochs] = {}
+    # samples in time order, so that a restarted sender's first samples open its new epoch
+    # even when they arrive in a different order
+    for i in sorted(range(len(parsed)), key=lambda k: parsed[k].ts):
+        s = parsed[i]
         if not earliest <= s.ts <= latest:
             why = "too late" if s.ts < earliest else "in the future"
             result.rejected.append({"index": i, "source": s.source, "seq": s.seq,
@@ -209,8 +258,15 @@ def ingest_samples(session: Session, site_id: int, samples: Iterable[Mapping[str
             result.rejected.append({"index": i, "source": s.source, "seq": s.seq,
                                     "error": f"source {s.source!r} sends {src.kind} samples, this one is {s.kind}"})
             continue
-        rows.append({"source_id": src.id, "seq": s.seq, "ts": s.ts, "n_in": s.n_in, "n_out": s.n_out,
-                     "present": s.present, "received_at": now})
+        ep = epochs.get(src.id)
+        if ep is None:
+            ep = epochs[src.id] = _Epochs(session, src.id)
+        epoch, restarted = ep.place(s.seq, s.ts)
+        if restarted:
+            result.restarts[s.source] = result.restarts.get(s.source, 0) + 1
+            log.info("site %s: source %s restarted its seq at %d (%s)", site_id, s.source, s.seq, s.ts.isoformat())
+        rows.append({"source_id": src.id, "seq": s.seq, "epoch": epoch, "ts": s.ts, "n_in": s.n_in,
+                     "n_out": s.n_out, "present": s.present, "received_at": now})
     if rows:
         result.accepted = _insert_ignore(session, rows)
         result.duplicates = len(rows) - result.accepted
@@ -219,5 +275,6 @@ def ingest_samples(session: Session, site_id: int, samples: Iterable[Mapping[str
         if gaps:
             result.gaps[name] = gaps
     if result.rejected:
+        result.rejected.sort(key=lambda r: r["index"])
         log.warning("site %s: %d count samples rejected, first: %s", site_id, len(result.rejected), result.rejected[0])
     return result
