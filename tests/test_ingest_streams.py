@@ -243,7 +243,7 @@ def test_probe_and_snapshot(sim):
     facts = probe_stream(with_password(sim.urls[0]), seconds=2.5)
     assert (facts.codec, facts.width, facts.height) == ("h264", 320, 240)
     assert facts.fps == pytest.approx(10, abs=0.5) and facts.declared_fps == 10
-    assert facts.gop == 10 and facts.keyframe_interval_s == pytest.approx(1.0, abs=0.1)
+    assert facts.gop == 10 and facts.keyframe_interval_s == pytest.approx(1.0, abs=0.25)  # real time, 2 cores
     assert facts.bitrate_kbps > 20
     jpeg = snapshot_jpeg(with_password(sim.urls[0]))
     img = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
