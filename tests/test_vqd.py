@@ -204,3 +204,36 @@ def test_concurrent_diagnoses_agree_and_restore_the_thread_setting(pets_frames):
         assert cv2.getNumThreads() == 2
     finally:
         cv2.setNumThreads(before)
+
+
+def test_regular_scene_pattern_is_not_stripes_but_new_bands_on_one_channel_are(pets_frames):
+    # a chequered paving over the lower half of the view, in the reference and now
+    ref, f = pets_frames[0].astype(np.float32), pets_frames[6].astype(np.float32)
+    h, w = f.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w]
+    tiles = np.where(((yy // 12) + (xx // 12)) % 2 == 0, 30.0, -30.0).astype(np.float32)
+    tiles[: h // 2] = 0
+    ref_t = np.clip(ref + tiles[..., None], 0, 255).astype(np.uint8)
+    cur_t = np.clip(f + tiles[..., None], 0, 255).astype(np.uint8)
+    d = diagnose(cur_t, ref_t)
+    assert "stripes" not in d.faults, d.scores
+    # faint interference on the blue channel only: 1.7 grey levels in the grey picture
+    banded = cur_t.astype(np.float32)
+    banded[..., 0] += 15 * np.sin(2 * np.pi * (yy * 0.94 + xx * 0.34) / 17.0)
+    banded = np.clip(banded, 0, 255).astype(np.uint8)
+    d = diagnose(banded, ref_t)
+    assert "stripes" in d.faults, d.scores
+
+
+def test_grey_night_picture_of_a_grey_camera_is_not_blur_but_its_defocus_is(pets_frames):
+    rng = np.random.default_rng(3)
+    grey_ref = cv2.cvtColor(cv2.cvtColor(pets_frames[0], cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    g = cv2.cvtColor(pets_frames[6], cv2.COLOR_BGR2GRAY).astype(np.float32)
+    night = cv2.GaussianBlur(0.75 * g + 10, (0, 0), 0.7) + rng.normal(0, 2.5, g.shape).astype(np.float32)
+    night = cv2.cvtColor(np.clip(night, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+    d = diagnose(night, grey_ref)
+    assert "blur" not in d.faults, d.scores
+    kernel = np.zeros((13, 13), np.float32)
+    cv2.circle(kernel, (6, 6), 6, 1.0, -1)
+    d = diagnose(cv2.filter2D(night, -1, kernel / kernel.sum()), grey_ref)
+    assert "blur" in d.faults, d.scores

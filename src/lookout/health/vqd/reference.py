@@ -54,6 +54,9 @@ class RefView:
     is_grey: bool
     smooth_half: np.ndarray | None = None  # `smooth` at half size
     color_half: np.ndarray | None = None  # small BGR float32 at half the current picture's size
+    color_half_planes: tuple[np.ndarray, ...] | None = None  # `color_half` as B, G, R planes
+    block_mean: np.ndarray | None = None  # per block of GRID: mean of `smooth`
+    block_std: np.ndarray | None = None  # per block of GRID: standard deviation of `smooth`
 
 
 @dataclass(frozen=True)
@@ -91,9 +94,18 @@ def prepare_reference(ref: FrameView, size: tuple[int, int]) -> RefView:
     smooth = _smooth(g)
     h, w = smooth.shape
     half = (max(8, w // 2), max(8, h // 2))
+    color_half = cv2.resize(c, half, interpolation=cv2.INTER_AREA).astype(np.float32)
+    mean, std = _block_mean_std(smooth)
     return RefView(smooth=smooth, chroma=ch, is_grey=is_grey_picture(ch),
                    smooth_half=cv2.resize(smooth, half, interpolation=cv2.INTER_AREA),
-                   color_half=cv2.resize(c, half, interpolation=cv2.INTER_AREA).astype(np.float32))
+                   color_half=color_half, color_half_planes=tuple(cv2.split(color_half)),
+                   block_mean=mean, block_std=std)
+
+
+def _block_mean_std(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per block of GRID: mean and standard deviation (from the block means of x and x²)."""
+    m = block_means(img, GRID)
+    return m, np.sqrt(np.maximum(block_means(img * img, GRID) - m * m, 0.0))
 
 
 def _robust_curve(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
@@ -103,20 +115,29 @@ def _robust_curve(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
     y = y.astype(np.float64).ravel()
     keep = np.ones(x.size, bool)
     coef = np.array([0.0, 1.0, median(y - x)])
+    k60 = int(0.6 * (x.size - 1))
     for _ in range(3):
         xs, ys = x[keep], y[keep]
-        if xs.size >= 6 and float(np.ptp(xs)) >= 1e-3:
-            quad = float(np.ptp(xs)) >= 60.0
-            cols = [xs * xs, xs, np.ones_like(xs)] if quad else [xs, np.ones_like(xs)]
-            a = np.stack(cols, axis=1)
+        if xs.size >= 6 and float(xs.max() - xs.min()) >= 1e-3:
+            quad = float(xs.max() - xs.min()) >= 60.0
+            x2 = xs * xs
+            # normal equations from power sums (a 3×3 or 2×2 system)
+            s1, s2, t0, t1 = xs.sum(), x2.sum(), ys.sum(), (xs * ys).sum()
+            if quad:
+                s3, s4, t2 = (x2 * xs).sum(), (x2 * x2).sum(), (x2 * ys).sum()
+                a = np.array([[s4, s3, s2], [s3, s2, s1], [s2, s1, xs.size]]) + 1e-9 * np.eye(3)
+                rhs = np.array([t2, t1, t0])
+            else:
+                a = np.array([[s2, s1], [s1, xs.size]]) + 1e-9 * np.eye(2)
+                rhs = np.array([t1, t0])
             try:
-                c = np.linalg.solve(a.T @ a + 1e-9 * np.eye(len(cols)), a.T @ ys)
+                c = np.linalg.solve(a, rhs)
                 coef = c if quad else np.array([0.0, c[0], c[1]])
             except np.linalg.LinAlgError:
                 pass
-        r = np.abs(y - np.polyval(coef, x))
-        keep = r <= np.partition(r, int(0.6 * (r.size - 1)))[int(0.6 * (r.size - 1))]
-    return coef, median(np.abs(y - np.polyval(coef, x)))
+        r = np.abs(y - ((coef[0] * x + coef[1]) * x + coef[2]))
+        keep = r <= np.partition(r, k60)[k60]
+    return coef, median(np.abs(y - ((coef[0] * x + coef[1]) * x + coef[2])))
 
 
 @functools.lru_cache(maxsize=8)
@@ -124,17 +145,22 @@ def _window(w: int, h: int) -> np.ndarray:
     return cv2.createHanningWindow((w, h), cv2.CV_32F)
 
 
-def _global_shift(ref_small: np.ndarray, cur: np.ndarray) -> tuple[tuple[float, float], float]:
+def _global_shift(ref_small: np.ndarray, cur: np.ndarray, ref_half: np.ndarray | None = None
+                  ) -> tuple[tuple[float, float], float]:
     """Global shift (dx, dy) in pixels of `cur` and the phase-correlation response.
 
     Estimated on half-size copies (the pictures are smoothed already; a quarter of the
     cost) and scaled back; sub-pixel precision of the half-size peak is enough to align
-    vibration before the block comparison.
+    vibration before the block comparison. `ref_half`, the reference's half-size copy
+    made once, is used when it has the right size.
     """
     h, w = cur.shape
     if w >= 128:
         size = (w // 2, h // 2)
-        a = cv2.resize(ref_small, size, interpolation=cv2.INTER_AREA)
+        if ref_half is not None and ref_half.shape == (size[1], size[0]):
+            a = ref_half.copy()
+        else:
+            a = cv2.resize(ref_small, size, interpolation=cv2.INTER_AREA)
         b = cv2.resize(cur, size, interpolation=cv2.INTER_AREA)
         scale = w / size[0]
     else:
@@ -150,24 +176,26 @@ def compare(view: FrameView, ref: RefView, cur_chroma: np.ndarray | None = None)
     if cur.shape != ref_small.shape:
         ref_small = cv2.resize(ref_small, (cur.shape[1], cur.shape[0]), interpolation=cv2.INTER_AREA)
     h, w = cur.shape
-    (dx, dy), resp = _global_shift(ref_small, cur)
-    shift = float(np.hypot(dx, dy) / w)
-    aligned = ref_small
     half = (max(8, w // 2), max(8, h // 2))
-    ref_half, ref_color = ref.smooth_half, ref.color_half
+    ref_half, ref_color = ref.smooth_half, ref.color_half_planes
     if ref_half is None or ref_half.shape != half[::-1]:
         ref_half, ref_color = cv2.resize(ref_small, half, interpolation=cv2.INTER_AREA), None
+    (dx, dy), resp = _global_shift(ref_small, cur, ref_half)
+    shift = float(np.hypot(dx, dy) / w)
+    aligned = ref_small
+    mr, rs = ref.block_mean, ref.block_std
     if 0.002 < shift <= 0.06 and resp >= ALIGN_RESPONSE:  # a weak peak is no evidence of a shift
         m = np.float32([[1, 0, dx], [0, 1, dy]])
         aligned = cv2.warpAffine(ref_small, m, (w, h), borderMode=cv2.BORDER_REFLECT)
+        mr = None
         mh = np.float32([[1, 0, dx * half[0] / w], [0, 1, dy * half[1] / h]])
         ref_half = cv2.warpAffine(ref_half, mh, half, borderMode=cv2.BORDER_REFLECT)
         if ref_color is not None:
-            ref_color = cv2.warpAffine(ref_color, mh, half, borderMode=cv2.BORDER_REFLECT)
+            ref_color = cv2.split(cv2.warpAffine(cv2.merge(ref_color), mh, half, borderMode=cv2.BORDER_REFLECT))
     # block statistics from block means of x, y, x², y², xy (exact for whole blocks)
-    mr, mc = block_means(aligned, GRID), block_means(cur, GRID)
-    rs = np.sqrt(np.maximum(block_means(aligned * aligned, GRID) - mr * mr, 0.0))
-    cs = np.sqrt(np.maximum(block_means(cur * cur, GRID) - mc * mc, 0.0))
+    if mr is None or rs is None or aligned is not ref.smooth:
+        mr, rs = _block_mean_std(aligned)
+    mc, cs = _block_mean_std(cur)
     ncc = (block_means(aligned * cur, GRID) - mr * mc) / (rs * cs + 1e-3)
     # contrast may change as a whole (dusk, gain, exposure): compare texture after that change
     both = (rs >= TEXTURED_STD) & (cs >= 1.0)
@@ -210,13 +238,14 @@ def _channel_gains(cur: np.ndarray, ref: np.ndarray) -> np.ndarray | None:
     return np.median(cur_bgr[lit] / ref_bgr[lit], axis=0).astype(np.float32)
 
 
-def _cover_pixels(view: FrameView, ref: RefView, ref_color: np.ndarray | None, cur: np.ndarray, ref_h: np.ndarray,
+def _cover_pixels(view: FrameView, ref: RefView, ref_color: tuple[np.ndarray, ...] | None, cur: np.ndarray,
+                  ref_h: np.ndarray,
                   ref_levels: np.ndarray, cur_levels: np.ndarray, cur_chroma: np.ndarray) -> np.ndarray:
     """Per pixel of a half-size copy (float32 0/1): locally plain now, and off the overall tone or
     colour change from the reference.
 
-    `ref_h` and `ref_color` are the aligned reference grey (smoothed) and colour at half
-    size. The overall tone change is a curve fitted robustly to block levels (clipped like
+    `ref_h` and `ref_color` are the aligned reference grey (smoothed) and colour planes
+    (B, G, R) at half size. The overall tone change is a curve fitted robustly to block levels (clipped like
     a camera clips); the overall colour change a gain per channel. Half size (160 px wide
     at most) is enough for covers, which are large and out of focus.
     """
@@ -235,9 +264,8 @@ def _cover_pixels(view: FrameView, ref: RefView, ref_color: np.ndarray | None, c
             small = view.color_half
             if small.shape[:2] != half[::-1]:
                 small = cv2.resize(view.color, half, interpolation=cv2.INTER_AREA)
-            c = cv2.split(small.astype(np.float32))
-            e = cv2.split(ref_color)
-            e = [np.minimum(ek * float(g), 255.0) for ek, g in zip(e, gains)]
+            c = [small[..., k].astype(np.float32) for k in range(3)]
+            e = [np.minimum(ek * float(g), 255.0) for ek, g in zip(ref_color, gains)]
             c_sum, e_sum = c[0] + c[1] + c[2], e[0] + e[1] + e[2]
             ic, ie = 1.0 / (c_sum + 1.0), 1.0 / (e_sum + 1.0)
             dist2 = sum((ck * ic - ek * ie) ** 2 for ck, ek in zip(c, e))

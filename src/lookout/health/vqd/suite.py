@@ -44,7 +44,7 @@ def _default_ramps() -> dict[str, Ramp]:
         "too_bright_floor": Ramp(110.0, 150.0),  # 5th percentile grey level (washed out)
         "too_bright_mean": Ramp(160.0, 190.0),  # mean grey level (with burnt-out parts)
         "too_bright_burnt": Ramp(0.08, 0.20),  # share of burnt-out pixels
-        "color_cast": Ramp(1.2, 2.4),  # cast factor K (no reference)
+        "color_cast": Ramp(1.5, 2.7),  # cast factor K (no reference): threshold above every non-cast tune item
         "color_cast_vs_reference": Ramp(1.5, 4.5),  # median chromaticity change from the reference, points
         "noise": Ramp(7.0, 10.0),  # noise sigma, grey levels
         "stripes": Ramp(1.25, 2.25),  # spectral peak prominence, any colour channel, log units
@@ -102,7 +102,6 @@ def prepare_reference(reference_frame: np.ndarray, size: tuple[int, int]) -> Ref
 def frame_measures(view: FrameView, ref: Reference | None = None) -> tuple[dict[str, float], np.ndarray | None]:
     """Raw measures of one picture, and its per-block covered share (0..1) when a reference is given."""
     p5, mean, p95 = exposure.percentiles(view)
-    k, d = color.cast_factor(view)
     solid, solid_level = signal.solid_fraction(view)
     bb = sharpness.blur_blocks(view, denoise=ref is not None)
     stripe_own, stripe_new = stripes.peak_prominences(view, ref.spectra if ref is not None else None)
@@ -113,8 +112,6 @@ def frame_measures(view: FrameView, ref: Reference | None = None) -> tuple[dict[
         "mean": mean,
         "p95": p95,
         "saturated": exposure.saturated_fraction(view),
-        "cast_k": k,
-        "cast_d": d,
         "noise_sigma": noise.noise_sigma(view),
         "blur_effect": sharpness.blur_effect(view, bb),
         "stripe_peak": stripe_own,
@@ -122,6 +119,8 @@ def frame_measures(view: FrameView, ref: Reference | None = None) -> tuple[dict[
     if stripe_new is not None:
         m["stripe_new_peak"] = stripe_new
     if ref is None:
+        # without a reference: the cast factor and the flat border region (with one, the change from it)
+        m["cast_k"], m["cast_d"] = color.cast_factor(view)
         m["flat_region"] = reference.flat_region(view)  # occlusion without a reference
         return m, None
     cur_chroma = color.chroma_blocks(view.color)
