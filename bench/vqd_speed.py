@@ -4,7 +4,8 @@
 
 Frames are PETS 2009 pictures (or Debian opencv-doc's vtest.avi) scaled to size. Measured:
 one picture at a time without a reference; clips of 8 frames without a reference; clips of
-8 frames against the channel's reference prepared once (as a patrol does); and, as the
+8 frames, and single pictures, against the channel's reference prepared once (as a patrol
+does); and, as the
 baseline measured in the same run, decoding one H.264 key frame of the same size with PyAV
 on one thread (what a patrol pays per channel before diagnosing).
 
@@ -92,9 +93,9 @@ def main() -> None:
         ref = prepare_reference(frames[-1], (320, round(h * 320 / w)))
         state = {"i": 0}
 
-        def one_picture() -> None:
+        def one_picture(reference=None) -> None:  # noqa: ANN001
             state["i"] = (state["i"] + 1) % len(frames)
-            diagnose(frames[state["i"]])
+            diagnose(frames[state["i"]], reference)
 
         def all_clips(reference=None) -> None:  # noqa: ANN001
             for c in clips:
@@ -105,6 +106,7 @@ def main() -> None:
             ("one picture, no reference", timed(one_picture, len(frames), 1)),
             ("clips of 8, no reference", timed(all_clips, 1, 8 * len(clips))),
             ("clips of 8, with reference", timed(lambda: all_clips(ref), 1, 8 * len(clips))),
+            ("one picture, with reference", timed(lambda: one_picture(ref), len(frames), 1)),
             ("baseline: key-frame decode", timed(lambda: decode_once(data), 30, 1)),
         ]
         for case, (cpu, wall) in rows:
