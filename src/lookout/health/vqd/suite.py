@@ -172,6 +172,10 @@ def scores_from_measures(m: dict[str, float], cfg: VqdConfig) -> dict[str, float
         shift_score = r["scene_shift"](m["ref_shift"]) if m["ref_response"] >= cfg.min_shift_response else 0.0
         s["scene_change"] = max(r["scene_change"](m["ref_unmatched"]), shift_score)
         s["occlusion"] = r["occlusion"](m["ref_region"])
+        if s["scene_change"] >= cfg.threshold("scene_change"):
+            # the view is no longer the reference's: every spectral peak of the new view is "new",
+            # so bands are judged as without a reference
+            s["stripes"] = r["stripes"](m["stripe_peak"])
     else:
         s["scene_change"] = 0.0
         s["occlusion"] = r["occlusion_noref"](m["flat_region"])
