@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from contextlib import asynccontextmanager
 
@@ -13,21 +12,13 @@ from sqlalchemy import text
 from lookout import __version__
 from lookout.api.live import relay
 from lookout.api.ratelimit import SlidingWindowLimiter
+from lookout.optional import optional_module
 from lookout.settings import Settings, get_settings
 from lookout.store.db import get_engine
 
 log = logging.getLogger(__name__)
 
 CAPABILITY_ROUTERS = ("registry", "security", "media", "health", "counting", "safety", "federation")
-
-
-def _optional_module(name: str):
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name == name:
-            return None
-        raise
 
 
 def create_app(settings: Settings | None = None, services: bool = False) -> FastAPI:
@@ -71,7 +62,7 @@ def create_app(settings: Settings | None = None, services: bool = False) -> Fast
         shutdown_hooks.append(_stop)
 
     for cap in CAPABILITY_ROUTERS:
-        mod = _optional_module(f"lookout.{cap}.api")
+        mod = optional_module(f"lookout.{cap}.api")
         if mod is not None and hasattr(mod, "router"):
             app.include_router(mod.router, prefix="/api/v1")
         if mod is not None and hasattr(mod, "public_router"):
@@ -98,7 +89,7 @@ def create_app(settings: Settings | None = None, services: bool = False) -> Fast
 
         install_safety(app)  # occupancy → warning levels → incidents, actions, outbox, duty
 
-    web = _optional_module("lookout.web.app")
+    web = optional_module("lookout.web.app")
     if web is not None and hasattr(web, "mount"):
         web.mount(app, settings)
     return app

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from lookout.security.models import ApiKey, User
 from lookout.security.secrets import hash_api_key, read_token
 from lookout.settings import Settings
-from lookout.store.db import session_factory
+from lookout.store.db import session_scope
 
 SESSION_COOKIE = "lookout_session"
 
@@ -22,15 +22,8 @@ def get_settings_dep(request: Request) -> Settings:
 
 def get_db(request: Request) -> Iterator[Session]:
     """One transaction per request: committed when the handler returns, rolled back on error."""
-    session = session_factory(request.app.state.settings.db_url)()
-    try:
+    with session_scope(request.app.state.settings.db_url) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 def token_from(request: Request) -> str | None:

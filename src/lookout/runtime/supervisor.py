@@ -8,12 +8,12 @@ Each capability may offer ``lookout.<capability>.services.services(settings) -> 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from lookout.optional import optional_module
 from lookout.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -33,14 +33,9 @@ class Service:
 def discover(settings: Settings) -> list[Service]:
     found: list[Service] = []
     for cap in CAPABILITIES:
-        name = f"lookout.{cap}.services"
-        try:
-            mod = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        found.extend(mod.services(settings))
+        mod = optional_module(f"lookout.{cap}.services")
+        if mod is not None:
+            found.extend(mod.services(settings))
     return found
 
 

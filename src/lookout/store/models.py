@@ -2,14 +2,11 @@
 
 from lookout.registry import models as registry_models  # noqa: F401
 from lookout.security import models as security_models  # noqa: F401
+from lookout.optional import optional_module
 from lookout.store.base import Base
 
 for _mod in ("lookout.media.models", "lookout.health.models", "lookout.counting.models", "lookout.safety.models",
              "lookout.federation.models"):
-    try:
-        __import__(_mod)
-    except ModuleNotFoundError as exc:  # a capability without tables yet
-        if exc.name != _mod:
-            raise
+    optional_module(_mod)  # a capability without tables yet is skipped
 
 metadata = Base.metadata

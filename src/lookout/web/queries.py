@@ -7,7 +7,6 @@ page comes back empty instead of failing.
 
 from __future__ import annotations
 
-import importlib
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -18,6 +17,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from lookout.registry.models import Channel, Device, OrgUnit, Site, Zone, default_retention_days
+from lookout.optional import optional_module
 from lookout.security import scope
 from lookout.security.models import User
 
@@ -25,14 +25,7 @@ ONLINE_TARGET_KEY = 98.0
 ONLINE_TARGET = 95.0
 
 
-def optional(module: str):
-    """A capability's module, or None while it is not installed."""
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name):
-            return None
-        raise
+optional = optional_module  # a capability's module, or None while it is not installed
 
 
 def safety_models():
