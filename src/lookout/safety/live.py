@@ -401,7 +401,10 @@ class SafetyRunner:
 
         global _service
         _service = self.service
-        self._tasks = [asyncio.create_task(self._consume()), asyncio.create_task(self._ticker())]
+        from lookout.safety.forecast import keep_site_models_warm
+
+        self._tasks = [asyncio.create_task(self._consume()), asyncio.create_task(self._ticker()),
+                       asyncio.create_task(keep_site_models_warm(self.url, self.clock))]  # day models off the page path
         self._outbox = OutboxWorker(self.url, default_senders(Path(self.data_dir)), self.clock)
         self._outbox.start()
 

@@ -1,0 +1,26 @@
+from datetime import datetime, timedelta, timezone
+
+
+def test_one_model_per_site_and_day_trained_off_the_request(db_url):
+    from lookout.demo import seed
+    from lookout.demo.seed import seed_history
+    from lookout.safety import forecast
+    from lookout.store.db import session_scope
+
+    now = datetime(2026, 11, 22, 2, 0, tzinfo=timezone.utc)  # 10:00 in Chongqing
+    with session_scope(db_url) as s:
+        seed(s)
+        seed_history(s, now)
+    forecast._SITE_MODELS.clear()
+    assert forecast.warm_site_models(db_url, now) == 2  # both scenic areas have enough history
+    day_keys = sorted(forecast._SITE_MODELS)
+    assert [k[:2] for k in day_keys] == [(1, "2026-11-22"), (2, "2026-11-22")]
+    warmed = forecast._SITE_MODELS[day_keys[0]]
+    with session_scope(db_url) as s:
+        first = forecast.forecast_for_site(s, 1, hours=14, now=now)
+        later = forecast.forecast_for_site(s, 1, hours=10, now=now + timedelta(hours=4))
+    assert forecast._SITE_MODELS[day_keys[0]] is warmed  # the page's requests reuse the day's model
+    assert len(first["hours"]) == 14 and len(later["hours"]) == 10
+    assert first["hours"][4]["ts"] == later["hours"][0]["ts"]
+    assert forecast.warm_site_models(db_url, now + timedelta(days=1)) == 2  # a new day, new models
+    assert {k[1] for k in forecast._SITE_MODELS} == {"2026-11-23"}  # yesterday's are let go
