@@ -237,3 +237,40 @@ def test_grey_night_picture_of_a_grey_camera_is_not_blur_but_its_defocus_is(pets
     cv2.circle(kernel, (6, 6), 6, 1.0, -1)
     d = diagnose(cv2.filter2D(night, -1, kernel / kernel.sum()), grey_ref)
     assert "blur" in d.faults, d.scores
+
+
+def _board(shape, x0, y0, size, square):
+    """A chequered board (±40 grey levels) of `size` pixels at (x0, y0); zero elsewhere."""
+    h, w = shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w]
+    inside = (xx >= x0) & (xx < x0 + size) & (yy >= y0) & (yy < y0 + size)
+    return np.where(inside, np.where(((yy - y0) // square + (xx - x0) // square) % 2 == 0, 40.0, -40.0), 0.0)
+
+
+def test_a_chequered_board_is_not_stripes(pets_frames):
+    """A board held up in front of the camera: a strong regular pattern, but repeating in two
+    directions and over part of the view only; bands over the same picture are still found."""
+    f, ref = pets_frames[6].astype(np.float32), pets_frames[0].astype(np.float32)
+    h, w = f.shape[:2]
+    size, square = int(0.7 * h), h // 28
+    now = np.clip(f + _board(f.shape, int(0.35 * w), h // 10, size, square)[..., None], 0, 255).astype(np.uint8)
+    then = np.clip(ref + _board(f.shape, w // 50, h // 7, size, square)[..., None], 0, 255).astype(np.uint8)
+    for d in (diagnose(now), diagnose(now, then)):  # a panning camera has no reference
+        assert "stripes" not in d.faults, d.scores
+    assert diagnose(now).measures["stripe_peak"] >= 2.25  # as high as the peak of strong bands
+    yy, xx = np.mgrid[0:h, 0:w]
+    banded = np.clip(now + 14 * np.sin(2 * np.pi * yy / (0.03 * h))[..., None], 0, 255).astype(np.uint8)
+    assert "stripes" in diagnose(banded, then).faults
+
+
+def test_a_view_bright_or_dark_by_nature_is_judged_against_its_reference(pets_frames):
+    """Haze over a beach is washed out and a night scene dark when the view is marked correct;
+    only a change from the reference is a fault."""
+    f, ref = pets_frames[6].astype(np.float32), pets_frames[0].astype(np.float32)
+    hazy, hazy_ref = (np.clip(0.5 * x + 135, 0, 255).astype(np.uint8) for x in (f, ref))
+    assert "too_bright" not in diagnose(hazy, hazy_ref).faults
+    assert "too_bright" in diagnose(hazy).faults  # without a reference the levels alone decide
+    assert "too_bright" in diagnose(np.clip(2.0 * f + 40, 0, 255).astype(np.uint8), ref.astype(np.uint8)).faults
+    dusk, dusk_ref = (np.clip(0.35 * x, 0, 255).astype(np.uint8) for x in (f, ref))
+    assert "too_dark" not in diagnose(dusk, dusk_ref).faults
+    assert "too_dark" in diagnose(np.clip(0.35 * f, 0, 255).astype(np.uint8), ref.astype(np.uint8)).faults

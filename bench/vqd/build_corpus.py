@@ -76,6 +76,27 @@ HOLDOUT_STILLS: list[tuple[str, str | None]] = [
 # starting at 0, 182 and 365 with reference frames 198, 380 and 166, and the tree clip starting
 # at 0 with reference frame 17.
 HOLDOUT_CLIPS = {"pets": [(66, 128), (252, 316)], "tree": []}  # tree.avi decodes to 68 frames, all used
+# Second round (2026-11-22, built after every split above): photographs from Debian's wallpaper
+# packages, split by package. ``tune2`` (lomiri-wallpapers-16.04 and -20.04: photographs from the
+# Ubuntu community's wallpaper contest, CC BY 4.0, CC BY-SA 4.0 or CC0 per the package's copyright
+# file) joins the tuning data; ``fresh`` (the photographs among plasma-workspace-wallpapers, KDE,
+# GPL-2+) is the new untouched check. Every view's reference is "another moment" of it: shifted by
+# half a percent, 8 % darker, with its own sensor noise.
+EXTRA_STILLS: dict[str, list[str]] = {
+    "tune2": [f"/usr/share/backgrounds/{n}.jpg" for n in (
+        "Bridge_by_Sander_Klootwijk", "Dragonfly_by_Bolly", "Picture_0B_by_freespace", "Picture_1A_by_freespace",
+        "Wine_by_Jakkub_Mede", "aitzgorri_by_Aitzol_Berasategi", "free_by_Peter_Nerlich",
+        "friends_by_Aitzol_Berasategi", "greentock_by_Peter_Nerlich", "life_by_Aitzol_Berasategi",
+        "picosdeeuropa_by_Aitzol_Berasategi", "seeding_by_Clements_Engelhardt", "sunset_by_Aitzol_Berasategi",
+        "Kleiber_by_Lukas_Baubkus")],
+    "fresh": [f"/usr/share/wallpapers/{n}" for n in (
+        "BytheWater/contents/images/1280x1024.jpg", "ColdRipple/contents/images/1280x1024.jpg",
+        "ColorfulCups/contents/images/2560x1600.jpg", "EveningGlow/contents/images/1280x1024.jpg",
+        "FallenLeaf/contents/images/1280x1024.jpg", "Grey/contents/images/1280x1024.jpg",
+        "OneStandsOut/contents/images/1280x1024.jpg", "Path/contents/images/1280x1024.jpg",
+        "summer_1am/contents/images/1280x1024.jpg")],
+}
+EXTRA_PACKAGES = "lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 plasma-workspace-wallpapers"
 CLIP_LEN = 16  # frames, written at 5 frames/s (3.2 s)
 FAULTS = ("signal_loss", "frozen", "blur", "occlusion", "too_dark", "too_bright", "color_cast", "noise",
           "stripes", "scene_change")
@@ -161,13 +182,21 @@ class Builder:
                            "variant": variant, "strength": strength})
 
     def base(self, tag: str, frames: list[np.ndarray], ref_frame: np.ndarray, other_view: np.ndarray,
-             *, split: str, source: str, still: bool) -> None:
-        """All items of one camera view. frames: the clip's source frames (full pictures)."""
+             *, split: str, source: str, still: bool, ref_moment: bool = False) -> None:
+        """All items of one camera view. frames: the clip's source frames (full pictures).
+
+        ``ref_moment``: the reference is another moment of the view (slightly shifted, darker,
+        its own sensor noise) rather than the same picture.
+        """
         size = view_size(frames[0])
         view = [inject.window(f, 0.5, 0.5, size=size) for f in frames]
-        ref = self.ref(tag, inject.window(ref_frame, 0.5, 0.5, size=size))
         rng = self.rng
         seed = int(rng.integers(0, 2**31))
+        if ref_moment:
+            moment = inject.lighting(inject.window(ref_frame, 0.503, 0.504, size=size), 0.92)
+            ref = self.ref(tag, inject.sensor_noise(moment, np.random.default_rng(seed + 999), 2.0))
+        else:
+            ref = self.ref(tag, inject.window(ref_frame, 0.5, 0.5, size=size))
 
         if still:
             # a live camera on a still scene: the same picture with fresh sensor noise each frame
@@ -311,6 +340,20 @@ def main() -> None:
                        inject.window(other, 0.5, 0.5, size=view_size(other)), split="holdout", source=vname,
                        still=False)
                 c += 1
+
+    # ---- second round: built after everything above
+    for split, paths in EXTRA_STILLS.items():
+        pics = {}
+        for pth in paths:
+            img = cv2.imread(pth)
+            if img is None:
+                raise SystemExit(f"missing picture {pth} (apt-get install {EXTRA_PACKAGES})")
+            pics[pth] = img
+        for j, pth in enumerate(paths):
+            other = pics[paths[(j + 3) % len(paths)]]
+            tag = Path(pth).stem if split == "tune2" else Path(pth).parts[4]
+            b.base(f"{split}-{tag}", [pics[pth]], pics[pth], inject.window(other, 0.5, 0.5, size=view_size(other)),
+                   split=split, source=pth, still=True, ref_moment=True)
 
     (out / "manifest.json").write_text(json.dumps(b.items, indent=1))
     summary: dict = {}

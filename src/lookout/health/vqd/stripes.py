@@ -6,6 +6,12 @@ largest peak over its neighbourhood (the larger of a 5×5 median and a 9×9 mean
 units, taken on the grey level and on the blue–red difference: interference often rides on
 one colour channel only, where it is several times stronger than in the grey level.
 
+Interference covers the whole picture evenly; a regular object (a chequered board, a fence,
+a window front) covers part of it. For the strongest peak, the picture is demodulated at the
+peak's frequency in 4×4 tiles: the *spread* is the median tile amplitude over the mean (about
+1 for bands, well below for a pattern in a few tiles). It is measured only for a peak high
+enough to matter.
+
 A regular scene (tiles, paving, windows, a chequered board) has such peaks of its own. With
 the channel's reference picture only peaks that the reference does not have count: the
 current spectrum must also stand out over the reference's at the same frequency (±1 bin;
@@ -46,6 +52,62 @@ class RefSpectra:
     rings: tuple[np.ndarray, ...]  # per spectrum: mean log magnitude per ring
 
 
+SPREAD_TILES = 4  # tiles across and down for the spread of a peak
+SPREAD_FROM = 1.0  # log units: peaks lower than this are not worth the spread's cost
+_PHASE_Y, _PHASE_X = (a.astype(np.float32) * (2 * np.pi / SIZE) for a in np.mgrid[0:SIZE, 0:SIZE])
+
+
+@dataclass(frozen=True)
+class Peaks:
+    """The strongest spectral peaks of a picture (log units) and how evenly each covers it."""
+
+    own: float  # largest peak over its own neighbourhood
+    own_spread: float  # 0..1; 1 (not measured, taken as even) when the peak is below SPREAD_FROM
+    own_second: float  # the largest peak in another direction, less `own` (≤ 0)
+    new: float | None = None  # largest peak the reference does not have (None without a reference)
+    new_spread: float | None = None
+    new_second: float | None = None
+
+
+def _planes(view: FrameView) -> tuple[np.ndarray, np.ndarray]:
+    """Grey level and blue–red difference of the SIZE×SIZE copy, each less its mean."""
+    small = cv2.resize(view.color.astype(np.float32), (SIZE, SIZE), interpolation=cv2.INTER_AREA)
+    b, g, r = cv2.split(small)
+    grey = _GREY[0] * b + _GREY[1] * g + _GREY[2] * r
+    diff = b - r
+    return grey - float(grey.mean()), diff - float(diff.mean())
+
+
+def spread(plane: np.ndarray, fy: int, fx: int) -> float:
+    """How evenly the frequency (fy, fx) (cycles per SIZE) covers `plane`: median over mean of
+    the demodulated amplitude in SPREAD_TILES² tiles (about 1 for bands across the picture)."""
+    phase = _PHASE_Y * float(fy) + _PHASE_X * float(fx)
+    n, t = SPREAD_TILES, SIZE // SPREAD_TILES
+    amp = np.hypot(*((plane * f(phase)).reshape(n, t, n, t).mean(axis=(1, 3)) for f in (np.cos, np.sin)))
+    mean = float(amp.mean())
+    return float(np.median(amp) / mean) if mean > 1e-6 else 0.0
+
+
+_ANGLE = np.mod(np.arctan2(_yy - SIZE // 2, _xx - SIZE // 2), np.pi)  # direction of each frequency, 0..π
+LATTICE_APART = np.deg2rad(20.0)  # a second direction at least this far from the peak's
+
+
+def _peak_at(score: np.ndarray) -> tuple[float, int, int]:
+    """(highest value inside the band, its frequency row, its frequency column)."""
+    masked = np.where(_BAND, score, -np.inf)
+    i, j = np.unravel_index(int(np.argmax(masked)), masked.shape)
+    return float(masked[i, j]), int(i) + _TOP - SIZE // 2, int(j) - SIZE // 2
+
+
+def _other_direction(score: np.ndarray, fy: int, fx: int) -> float:
+    """Highest value of `score` at frequencies whose direction is at least LATTICE_APART from
+    (fy, fx): a pattern repeating in two directions (a chequered board, tiles, bricks) has a
+    second peak nearly as high; bands have one direction."""
+    d = np.abs(_ANGLE - np.mod(np.arctan2(fy, fx), np.pi))
+    apart = _BAND & (np.minimum(d, np.pi - d) >= LATTICE_APART)
+    return float(score[apart].max()) if apart.any() else -np.inf
+
+
 def log_spectra(view: FrameView) -> list[np.ndarray]:
     """Log magnitude spectra (centred; the lower half-plane and a few rows above it) of the grey
     level and of the blue–red difference of the small copy, resized to SIZE×SIZE.
@@ -54,11 +116,11 @@ def log_spectra(view: FrameView) -> list[np.ndarray]:
     colour difference; on green it is strong in the grey level. Both real pictures go through
     one complex DFT (grey + i·difference) and are separated by the spectrum's symmetry.
     """
-    small = cv2.resize(view.color.astype(np.float32), (SIZE, SIZE), interpolation=cv2.INTER_AREA)
-    b, g, r = cv2.split(small)
-    grey = _GREY[0] * b + _GREY[1] * g + _GREY[2] * r
-    diff = b - r
-    z = cv2.merge([(grey - float(grey.mean())) * _WIN, (diff - float(diff.mean())) * _WIN])
+    return _log_spectra(*_planes(view))
+
+
+def _log_spectra(grey: np.ndarray, diff: np.ndarray) -> list[np.ndarray]:
+    z = cv2.merge([grey * _WIN, diff * _WIN])
     x = cv2.dft(z, flags=cv2.DFT_COMPLEX_OUTPUT)  # centred: row/column SIZE/2 is frequency 0
     xl = x[_TOP:]
     xm = x[SIZE - _TOP:0:-1][:, _MIRROR_COLS]  # X(-k) for the same rows
@@ -79,15 +141,17 @@ def reference_spectra(view: FrameView) -> RefSpectra:
                       rings=tuple(_ring_means(s) for s in spectra))
 
 
-def peak_prominences(view: FrameView, ref: RefSpectra | None = None) -> tuple[float, float | None]:
-    """(largest peak over its own neighbourhood, largest such peak the reference does not have).
-
-    The second is None without a reference. Both in log units, the larger of the two spectra.
-    """
-    own = new = -np.inf
-    for i, logm in enumerate(log_spectra(view)):
+def peaks(view: FrameView, ref: RefSpectra | None = None) -> Peaks:
+    """The largest peak over its own neighbourhood and, with a reference, the largest such peak
+    the reference does not have; each from the grey level or the colour difference, whichever
+    is higher, with its spread over the picture."""
+    planes = _planes(view)
+    own = new = (-np.inf, 0, 0, 0, -np.inf)  # value, spectrum, frequency row and column, other direction
+    for i, logm in enumerate(_log_spectra(*planes)):
         prom = logm - np.maximum(cv2.medianBlur(logm, 5), cv2.blur(logm, (9, 9)))
-        own = max(own, float(prom[_BAND].max()))
+        v, fy, fx = _peak_at(prom)
+        if v > own[0]:
+            own = (v, i, fy, fx, _other_direction(prom, fy, fx))
         if ref is not None:
             # the colour difference also against the reference's grey level: a colour change (a cast,
             # white balance) mixes the grey level's structure into the colour difference
@@ -96,10 +160,20 @@ def peak_prominences(view: FrameView, ref: RefSpectra | None = None) -> tuple[fl
             for j in range(i + 1):
                 offset = (rings - ref.rings[j]).astype(np.float32)[_RING]
                 over_ref = np.minimum(over_ref, logm - (ref.dilated[j] + offset))
-            new = max(new, float(over_ref[_BAND].max()))
-    return own, (new if ref is not None else None)
+            v, fy, fx = _peak_at(over_ref)
+            if v > new[0]:
+                new = (v, i, fy, fx, _other_direction(over_ref, fy, fx))
+
+    def spread_of(p: tuple[float, int, int, int, float]) -> float:
+        return spread(planes[p[1]], p[2], p[3]) if p[0] >= SPREAD_FROM else 1.0
+
+    own_spread = spread_of(own)
+    if ref is None:
+        return Peaks(own=own[0], own_spread=own_spread, own_second=own[4] - own[0])
+    return Peaks(own=own[0], own_spread=own_spread, own_second=own[4] - own[0], new=new[0],
+                 new_spread=spread_of(new) if new[1:4] != own[1:4] else own_spread, new_second=new[4] - new[0])
 
 
 def peak_prominence(view: FrameView) -> float:
     """The largest spectral peak over its own neighbourhood, grey or colour difference, log units."""
-    return peak_prominences(view)[0]
+    return peaks(view).own

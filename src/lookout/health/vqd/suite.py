@@ -41,14 +41,24 @@ def _default_ramps() -> dict[str, Ramp]:
         "occlusion": Ramp(0.045, 0.125),  # largest covered region vs. the reference, share of the whole view
         "occlusion_noref": Ramp(0.22, 0.38),  # largest flat region at the border, share of view
         "too_dark": Ramp(110.0, 50.0),  # 95th percentile grey level
-        "too_bright_floor": Ramp(110.0, 150.0),  # 5th percentile grey level (washed out)
+        "too_dark_drop": Ramp(0.7, 0.45),  # … as a share of the reference's (a dark view was dark when marked correct)
+        "too_bright_floor": Ramp(130.0, 160.0),  # 5th percentile grey level (washed out)
         "too_bright_mean": Ramp(160.0, 190.0),  # mean grey level (with burnt-out parts)
         "too_bright_burnt": Ramp(0.08, 0.20),  # share of burnt-out pixels
+        # with a reference the picture must also have become brighter than it: the levels alone
+        # may then be judged less strictly
+        "too_bright_mean_ref": Ramp(140.0, 170.0),
+        "too_bright_burnt_ref": Ramp(0.05, 0.12),
+        "too_bright_mean_rise": Ramp(45.0, 75.0),  # mean grey level above the reference's
+        "too_bright_burnt_rise": Ramp(0.15, 0.35),  # burnt-out share above the reference's
+        "too_bright_floor_rise": Ramp(40.0, 80.0),  # 5th percentile above the reference's
         "color_cast": Ramp(1.5, 2.7),  # cast factor K (no reference): threshold above every non-cast tune item
-        "color_cast_vs_reference": Ramp(1.5, 4.5),  # median chromaticity change from the reference, points
+        "color_cast_vs_reference": Ramp(1.8, 4.8),  # median chromaticity change from the reference, points
         "noise": Ramp(7.0, 10.0),  # noise sigma, grey levels
         "stripes": Ramp(1.25, 2.25),  # spectral peak prominence, any colour channel, log units
         "stripes_vs_reference": Ramp(1.05, 2.05),  # … of a peak the reference does not have
+        "stripes_spread": Ramp(0.6, 0.85),  # how evenly the peak covers the picture (bands: about 1)
+        "stripes_one_direction": Ramp(-0.2, -0.4),  # next peak in another direction, less the peak (log units)
         "scene_change": Ramp(0.55, 0.85),  # share of informative blocks that no longer match
         "scene_shift": Ramp(0.05, 0.12),  # global shift, share of width
     }
@@ -89,6 +99,7 @@ class Reference:
     blur_effect: float
     spectra: stripes.RefSpectra | None = None
     coarse_blur: sharpness.BlurBlocks | None = None  # for grey-scale current pictures
+    exposure: tuple[float, float, float, float] | None = None  # grey 5th percentile, mean, 95th percentile, burnt-out share
 
 
 def prepare_reference(reference_frame: np.ndarray, size: tuple[int, int]) -> Reference:
@@ -96,7 +107,12 @@ def prepare_reference(reference_frame: np.ndarray, size: tuple[int, int]) -> Ref
     rv = prepare(reference_frame)
     bb = sharpness.blur_blocks(rv, denoise=True)
     return Reference(view=reference.prepare_reference(rv, size), blur=bb, blur_effect=sharpness.blur_effect(rv, bb),
-                     spectra=stripes.reference_spectra(rv), coarse_blur=sharpness.coarse_blur_blocks(rv))
+                     spectra=stripes.reference_spectra(rv), coarse_blur=sharpness.coarse_blur_blocks(rv),
+                     exposure=_exposure(rv))
+
+
+def _exposure(view: FrameView) -> tuple[float, float, float, float]:
+    return (*exposure.percentiles(view), exposure.saturated_fraction(view))
 
 
 def frame_measures(view: FrameView, ref: Reference | None = None) -> tuple[dict[str, float], np.ndarray | None]:
@@ -104,7 +120,7 @@ def frame_measures(view: FrameView, ref: Reference | None = None) -> tuple[dict[
     p5, mean, p95 = exposure.percentiles(view)
     solid, solid_level = signal.solid_fraction(view)
     bb = sharpness.blur_blocks(view, denoise=ref is not None)
-    stripe_own, stripe_new = stripes.peak_prominences(view, ref.spectra if ref is not None else None)
+    pk = stripes.peaks(view, ref.spectra if ref is not None else None)
     m = {
         "solid": solid,
         "solid_level": float(solid_level),
@@ -114,10 +130,14 @@ def frame_measures(view: FrameView, ref: Reference | None = None) -> tuple[dict[
         "saturated": exposure.saturated_fraction(view),
         "noise_sigma": noise.noise_sigma(view),
         "blur_effect": sharpness.blur_effect(view, bb),
-        "stripe_peak": stripe_own,
+        "stripe_peak": pk.own,
+        "stripe_spread": pk.own_spread,
+        "stripe_second": pk.own_second,
     }
-    if stripe_new is not None:
-        m["stripe_new_peak"] = stripe_new
+    if pk.new is not None:
+        m["stripe_new_peak"] = pk.new
+        m["stripe_new_spread"] = pk.new_spread
+        m["stripe_new_second"] = pk.new_second
     if ref is None:
         # without a reference: the cast factor and the flat border region (with one, the change from it)
         m["cast_k"], m["cast_d"] = color.cast_factor(view)
@@ -133,6 +153,8 @@ def frame_measures(view: FrameView, ref: Reference | None = None) -> tuple[dict[
              ref_chroma_shift=color.chroma_shift(cur_chroma, ref.view.chroma),
              ref_blur_increase=sharpness.blur_rise(bb, ref.blur, usable),
              night_vs_day=float(grey_now and not ref.view.is_grey), grey_now=float(grey_now))
+    if ref.exposure is not None:
+        m["ref_p5"], m["ref_mean"], m["ref_p95"], m["ref_saturated"] = ref.exposure
     if grey_now:
         if ref.coarse_blur is not None:  # a Reference made before this measure existed has none
             m["ref_blur_increase_coarse"] = sharpness.blur_rise(sharpness.coarse_blur_blocks(view), ref.coarse_blur,
@@ -150,6 +172,27 @@ def _blur_score(m: dict[str, float], r: dict[str, Ramp]) -> float:
     return r["blur_vs_reference"](m["ref_blur_increase"])
 
 
+def _stripes_score(m: dict[str, float], r: dict[str, Ramp], key: str) -> float:
+    """Bands: a high spectral peak (`key` "stripe_new": one the reference does not have) that
+    covers the whole picture evenly, in one direction (a chequered board, tiles or a lattice
+    repeat in two)."""
+    height = r["stripes_vs_reference" if key == "stripe_new" else "stripes"](m[f"{key}_peak"])
+    return min(height, r["stripes_spread"](m[f"{key}_spread"]), r["stripes_one_direction"](m[f"{key}_second"]))
+
+
+def _too_bright_score(m: dict[str, float], r: dict[str, Ramp]) -> float:
+    if "ref_mean" not in m:
+        return max(r["too_bright_floor"](m["p5"]),
+                   min(r["too_bright_mean"](m["mean"]), r["too_bright_burnt"](m["saturated"])))
+    # a view that is bright by nature (a beach, snow, haze) was bright when it was marked correct
+    level = max(r["too_bright_floor"](m["p5"]),
+                min(r["too_bright_mean_ref"](m["mean"]), r["too_bright_burnt_ref"](m["saturated"])))
+    rise = max(r["too_bright_mean_rise"](m["mean"] - m["ref_mean"]),
+               r["too_bright_burnt_rise"](m["saturated"] - m["ref_saturated"]),
+               r["too_bright_floor_rise"](m["p5"] - m["ref_p5"]))
+    return min(level, rise)
+
+
 def scores_from_measures(m: dict[str, float], cfg: VqdConfig) -> dict[str, float]:
     r = cfg.ramps
     s = {
@@ -157,14 +200,13 @@ def scores_from_measures(m: dict[str, float], cfg: VqdConfig) -> dict[str, float
         "signal_loss": r["signal_loss"](m["solid"]) if m["solid_level"] < 245 else 0.0,
         "frozen": 0.0,
         "blur": _blur_score(m, r),
-        "too_dark": r["too_dark"](m["p95"]),
-        "too_bright": max(r["too_bright_floor"](m["p5"]),
-                          min(r["too_bright_mean"](m["mean"]), r["too_bright_burnt"](m["saturated"]))),
+        "too_dark": (min(r["too_dark"](m["p95"]), r["too_dark_drop"](m["p95"] / max(m["ref_p95"], 1.0)))
+                     if "ref_p95" in m else r["too_dark"](m["p95"])),
+        "too_bright": _too_bright_score(m, r),
         "color_cast": (r["color_cast_vs_reference"](m["ref_chroma_shift"]) if "ref_chroma_shift" in m
                        else r["color_cast"](m["cast_k"]) if m["cast_d"] >= cfg.min_cast_offset else 0.0),
         "noise": r["noise"](m["noise_sigma"]),
-        "stripes": (r["stripes_vs_reference"](m["stripe_new_peak"]) if "stripe_new_peak" in m
-                    else r["stripes"](m["stripe_peak"])),
+        "stripes": _stripes_score(m, r, "stripe_new" if "stripe_new_peak" in m else "stripe"),
     }
     if not np.isnan(m.get("changed", float("nan"))):
         s["frozen"] = min(r["frozen_changed"](m["changed"]), r["frozen_live"](m["live_noise"]))
@@ -175,7 +217,7 @@ def scores_from_measures(m: dict[str, float], cfg: VqdConfig) -> dict[str, float
         if s["scene_change"] >= cfg.threshold("scene_change"):
             # the view is no longer the reference's: every spectral peak of the new view is "new",
             # so bands are judged as without a reference
-            s["stripes"] = r["stripes"](m["stripe_peak"])
+            s["stripes"] = _stripes_score(m, r, "stripe")
     else:
         s["scene_change"] = 0.0
         s["occlusion"] = r["occlusion_noref"](m["flat_region"])
@@ -197,8 +239,10 @@ def decide(scores: dict[str, float], cfg: VqdConfig, measures: dict[str, float] 
         # finding, so blur has to be clearly stronger to win
         blur_wins = scores["blur"] > scores["stripes"] + cfg.blur_over_stripes_margin
         over = [f for f in over if f != ("stripes" if blur_wins else "blur")]
-    if {"too_dark", "too_bright", "occlusion"} & set(over):
-        over = [f for f in over if f != "color_cast"]  # exposure or a coloured cover explains the colour
+    if {"too_dark", "too_bright", "occlusion", "noise"} & set(over):
+        # exposure or a coloured cover explains the colour; so does snow, whose colour noise is
+        # clipped unevenly on strong colours
+        over = [f for f in over if f != "color_cast"]
     if "scene_change" in over and "occlusion" in over and measures is not None:
         # a large cover also mismatches the reference; if the mismatch is concentrated under the cover
         # and much of the rest of the view still matches, it is a cover
