@@ -100,4 +100,3 @@ def test_forecast_right_after_an_outage():
     assert error(OutageRule.parse("nan@0.2")) < 0.2
     assert error(OutageRule.parse("fill@0.2")) < 0.2
     assert error(OFF) > 0.5  # the collapsed week is read as the level to expect
-    assert error(None) < 0.2  # the default handles outages
