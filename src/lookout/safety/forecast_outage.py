@@ -35,6 +35,11 @@ class OutageRule:
     min_ref_days: int = 2
     drop_targets: bool = True
     lags: str = "nan"  # raw: features see collapsed values as they are; nan: as missing; fill: an earlier value
+    #: Two more features from the raw counts, so the model can learn how a collapsed feed comes back:
+    #: the share of the last 7 days below ``recovery_frac`` of their usual level, and the last 3
+    #: days' level against the same 3 days of the 8 weeks before.
+    recovery_features: bool = False
+    recovery_frac: float = 0.5
 
     def __post_init__(self) -> None:
         if self.lags not in LAG_MODES:
@@ -42,27 +47,36 @@ class OutageRule:
 
     @property
     def active(self) -> bool:
-        return self.drop_targets or self.lags != "raw"
+        return self.drop_targets or self.lags != "raw" or self.recovery_features
 
     @classmethod
     def parse(cls, spec: str) -> OutageRule:
         """``off``; ``drop@0.2`` (targets only); ``nan@0.2`` or ``fill@0.2`` (targets and lags);
-        ``+z4`` appended adds the zero-run rule (4 hours)."""
+        ``lagnan@0.5`` or ``lagfill@0.5`` (lags only, collapsed days kept as targets); ``+z4``
+        appended adds the zero-run rule (4 hours); ``+rec`` appended (or ``rec`` alone, meaning
+        ``off+rec``) adds the recovery features."""
         spec = spec.strip()
+        rec = spec == "rec" or spec.endswith("+rec")
+        if rec:
+            spec = "off" if spec == "rec" else spec[: -len("+rec")]
         if spec == "off":
-            return OFF
+            return OutageRule(drop_targets=False, lags="raw", recovery_features=rec)
         head, _, run = spec.partition("+z")
         mode, _, frac = head.partition("@")
-        if mode not in ("drop", "nan", "fill"):
-            raise ValueError(f"outage setting {spec!r}: expected off, drop@F, nan@F or fill@F, optionally +zN")
-        return cls(day_frac=float(frac or cls.day_frac), zero_run=int(run or 0), drop_targets=True,
-                   lags="raw" if mode == "drop" else mode)
+        if mode not in ("drop", "nan", "fill", "lagnan", "lagfill"):
+            raise ValueError(f"outage setting {spec!r}: expected off, drop@F, nan@F, fill@F, lagnan@F or lagfill@F, "
+                             "optionally +zN, optionally +rec")
+        return cls(day_frac=float(frac or cls.day_frac), zero_run=int(run or 0), drop_targets=not mode.startswith("lag"),
+                   lags="raw" if mode == "drop" else mode.removeprefix("lag"), recovery_features=rec)
 
     def label(self) -> str:
-        if not self.active:
-            return "off"
+        rec = "+rec" if self.recovery_features else ""
+        if not (self.drop_targets or self.lags != "raw"):
+            return "off" + rec
         mode = "drop" if self.lags == "raw" else self.lags
-        return f"{mode}@{self.day_frac:g}" + (f"+z{self.zero_run}" if self.zero_run else "")
+        if not self.drop_targets:
+            mode = "lag" + mode
+        return f"{mode}@{self.day_frac:g}" + (f"+z{self.zero_run}" if self.zero_run else "") + rec
 
 
 OFF = OutageRule(drop_targets=False, lags="raw")
@@ -137,3 +151,107 @@ def feature_values(values: np.ndarray, mask: np.ndarray, lags: str) -> np.ndarra
             if not len(todo):
                 break
     return out
+
+
+# --------------------------------------------------------------------------- episodes (for choosing test windows)
+@dataclass(frozen=True)
+class Episode:
+    """A stretch of low days (indices into the day array) and how far the level came back."""
+
+    first: int  # first low day
+    last: int  # last low day
+    low_days: int
+    recovery: float  # mean total of the 7 days after ``last`` over the same weekdays' level before ``first``
+
+
+def day_totals(values: np.ndarray, first_hour: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per day (from the day holding ``first_hour``): total of the observed hours, and whether
+    the day has all 24 hours."""
+    v = np.asarray(values, dtype=float)
+    n_days = (first_hour + len(v) + 23) // 24
+    days = np.full(n_days * 24, np.nan)
+    days[first_hour:first_hour + len(v)] = v
+    days = days.reshape(n_days, 24)
+    return np.nansum(days, axis=1), ~np.isnan(days).any(axis=1)
+
+
+def outage_episodes(
+    values: np.ndarray,
+    first_hour: int,
+    holidays: np.ndarray | None = None,
+    *,
+    day_frac: float = 0.5,
+    min_low_days: int = 3,
+    max_gap: int = 3,
+    min_recovery: float = 0.7,
+) -> list[Episode]:
+    """Stretches where a series collapsed and came back: days below ``day_frac`` of the same
+    weekday's recent level (the day rule of ``collapsed_hours``), joined when at most ``max_gap``
+    ordinary or missing days lie between them, with at least ``min_low_days`` low days, and
+    followed by 7 complete days whose mean total is at least ``min_recovery`` × the mean of the
+    same weekdays' medians over the 8 weeks before the first low day."""
+    low = collapsed_hours(values, first_hour, OutageRule(day_frac=day_frac), holidays)
+    total, complete = day_totals(values, first_hour)
+    n_days = len(total)
+    low_day = np.zeros(n_days, dtype=bool)
+    full = np.zeros(n_days * 24, dtype=bool)
+    full[first_hour:first_hour + len(low)] = low
+    low_day[:] = full.reshape(n_days, 24).any(axis=1)
+    out: list[Episode] = []
+    idx = np.flatnonzero(low_day)
+    groups: list[list[int]] = []
+    for k in idx:
+        if groups and k - groups[-1][-1] - 1 <= max_gap:
+            groups[-1].append(int(k))
+        else:
+            groups.append([int(k)])
+    for g in groups:
+        first, last = g[0], g[-1]
+        after = range(last + 1, last + 8)
+        if len(g) < min_low_days or last + 8 > n_days or not all(complete[d] for d in after):
+            continue
+        level = []
+        for d in after:
+            refs = [r for r in range(first - 56, first) if r >= 0 and (r - d) % 7 == 0 and complete[r] and not low_day[r]]
+            if len(refs) < 2:
+                break
+            level.append(float(np.median(total[refs])))
+        if len(level) < 7 or sum(level) <= 0:
+            continue
+        recovery = float(sum(total[d] for d in after) / sum(level))
+        if recovery >= min_recovery:
+            out.append(Episode(first, last, len(g), recovery))
+    return out
+
+
+# --------------------------------------------------------------------------- recovery features
+RECOVERY_FEATURES = ("low_share_7d", "last3d_vs_usual")
+
+
+def _means_before(v: np.ndarray, ends: np.ndarray, width: int) -> np.ndarray:
+    """Mean of the non-missing values in [e - width, e) for each ``e`` (NaN when none)."""
+    total = np.concatenate([[0.0], np.cumsum(np.nan_to_num(v, nan=0.0))])
+    count = np.concatenate([[0], np.cumsum(~np.isnan(v))])
+    hi = np.clip(ends, 0, len(v))
+    lo = np.clip(ends - width, 0, len(v))
+    k = count[hi] - count[lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(k > 0, (total[hi] - total[lo]) / np.maximum(k, 1), np.nan)
+
+
+def recovery_inputs(values: np.ndarray, first_hour: int, origins: np.ndarray, rule: OutageRule,
+                    holidays: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """For each origin (an index into ``values``; only values before it are used when ``values``
+    ends at or before the latest origin): the share of the 168 hours before it that lie in days
+    below ``rule.recovery_frac`` of their usual level, and log(1 + mean of the last 72 hours) −
+    log(1 + the median over 1–8 weeks earlier of the same 72 hours' mean)."""
+    v = np.asarray(values, dtype=float)
+    o = np.asarray(origins, dtype=np.int64)
+    low = collapsed_hours(v, first_hour, OutageRule(day_frac=rule.recovery_frac), holidays).astype(float)
+    low[np.isnan(v)] = np.nan
+    share = _means_before(low, o, WEEK)
+    recent = _means_before(v, o, 72)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # no earlier week known
+        usual = np.nanmedian(np.stack([_means_before(v, o - k * WEEK, 72) for k in range(1, 9)]), axis=0)
+    return share, np.log1p(np.maximum(recent, 0)) - np.log1p(np.maximum(usual, 0))
