@@ -21,6 +21,7 @@ contrast, focus, noise change the spectrum ring by ring, not at one frequency) i
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -97,9 +98,26 @@ _ANGLE = np.mod(np.arctan2(_yy - SIZE // 2, _xx - SIZE // 2), np.pi)  # directio
 LATTICE_APART = np.deg2rad(20.0)  # a second direction at least this far from the peak's
 
 
-def _peak_at(score: np.ndarray) -> tuple[float, int, int]:
-    """(highest value inside the band, its frequency row, its frequency column)."""
-    masked = np.where(_BAND, score, -np.inf)
+@functools.lru_cache(maxsize=16)
+def _searched(width: int, height: int) -> np.ndarray:
+    """Where peaks are looked for, for pictures of this native size: the band, less the
+    fundamental of the coding block grid (edges every 8 pixels of a JPEG or H.264 picture, on
+    the axes, 3×3 bins), which low bit rates make regular without any interference."""
+    keep = _BAND.copy()
+    c0, r0 = SIZE // 2, SIZE // 2 - _TOP  # column and row of frequency zero
+
+    def folded(f: float) -> int:  # frequency after the copy to SIZE×SIZE (aliased above SIZE/2)
+        return int(round(abs(f - SIZE * round(f / SIZE))))
+
+    fx, fy = folded(width / 8), folded(height / 8)
+    for r, c in ((r0, c0 + fx), (r0, c0 - fx), (r0 + fy, c0)):  # 3×3 bins around each
+        keep[max(r - 1, 0):r + 2, max(c - 1, 0):c + 2] = False
+    return keep
+
+
+def _peak_at(score: np.ndarray, searched: np.ndarray = _BAND) -> tuple[float, int, int]:
+    """(highest value inside `searched`, its frequency row, its frequency column)."""
+    masked = np.where(searched, score, -np.inf)
     i, j = np.unravel_index(int(np.argmax(masked)), masked.shape)
     return float(masked[i, j]), int(i) + _TOP - SIZE // 2, int(j) - SIZE // 2
 
@@ -151,10 +169,11 @@ def peaks(view: FrameView, ref: RefSpectra | None = None) -> Peaks:
     the reference does not have; each from the grey level or the colour difference, whichever
     is higher, with its spread over the picture."""
     planes = _planes(view)
+    searched = _searched(*view.native_size)
     own = new = (-np.inf, 0, 0, 0, -np.inf)  # value, spectrum, frequency row and column, other direction
     for i, logm in enumerate(_log_spectra(*planes)):
         prom = logm - np.maximum(cv2.medianBlur(logm, 5), cv2.blur(logm, (9, 9)))
-        v, fy, fx = _peak_at(prom)
+        v, fy, fx = _peak_at(prom, searched)
         if v > own[0]:
             own = (v, i, fy, fx, _other_direction(prom, fy, fx))
         if ref is not None:
@@ -165,7 +184,7 @@ def peaks(view: FrameView, ref: RefSpectra | None = None) -> Peaks:
             for j in range(i + 1):
                 offset = (rings - ref.rings[j]).astype(np.float32)[_RING]
                 over_ref = np.minimum(over_ref, logm - (ref.dilated[j] + offset))
-            v, fy, fx = _peak_at(over_ref)
+            v, fy, fx = _peak_at(over_ref, searched)
             if v > new[0]:
                 new = (v, i, fy, fx, _other_direction(over_ref, fy, fx))
 
