@@ -1,6 +1,6 @@
 """Evaluate the video quality diagnosis on the corpus made by build_corpus.py.
 
-    .venv/bin/python bench/vqd/evaluate.py [--corpus bench/out/vqd-corpus] [--split test|tune|holdout|tune2|fresh|dev|all]
+    .venv/bin/python bench/vqd/evaluate.py [--corpus bench/out/vqd-corpus] [--split test|tune|holdout|tune2|fresh|fresh2|dev|all]
         [--no-reference] [--dump measures.csv] [--json figures.json] [--jobs 2]
 
 Prints precision and recall per fault (an item counts for a fault when the fault was
@@ -44,7 +44,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", default=str(REPO / "bench" / "out" / "vqd-corpus"))
     ap.add_argument("--split", default="test",
-                    help="test, tune, holdout, tune2, fresh, dev (= tune, tune2 and holdout: what tuning may look at), "
+                    help="test, tune, holdout, tune2, fresh, fresh2, dev (= tune, tune2, holdout and fresh: what tuning may look at), "
                          "all, or several joined by commas")
     ap.add_argument("--no-reference", action="store_true", help="diagnose without the reference pictures")
     ap.add_argument("--dump", help="write every item's measures and scores to this CSV")
@@ -54,7 +54,7 @@ def main() -> None:
     corpus = Path(args.corpus)
     items = json.loads((corpus / "manifest.json").read_text())
     if args.split != "all":
-        wanted = set(args.split.replace("dev", "tune,tune2,holdout").split(","))
+        wanted = set(args.split.replace("dev", "tune,tune2,holdout,fresh").split(","))
         unknown = wanted - {i["split"] for i in items}
         if unknown:
             raise SystemExit(f"no such split in the corpus: {', '.join(sorted(unknown))}")
