@@ -288,3 +288,27 @@ def test_site_view_uses_counts_and_forecast(web):
         assert data["forecast"] is not None
         later = [v for v in data["forecast"][now_idx + 1:] if v is not None]
         assert later and later == sorted(later)
+
+
+def test_om_page_counts_channels_without_a_reference_view(web):
+    import re
+
+    from lookout.health.models import ChannelReference
+
+    client, db_url = web
+    login(client, "manager")  # sees one site
+
+    def shown() -> int:
+        html = client.get("/om").text
+        m = re.search(r'id="kpi-no-reference".*?<div class="v">([\d,]+)</div>', html, re.S)
+        assert m, "no-reference figure missing"
+        return int(m.group(1).replace(",", ""))
+
+    with session_scope(db_url) as s:
+        site1 = s.execute(select(Channel.id).where(Channel.site_id == 1).order_by(Channel.id)).scalars().all()
+    assert shown() == len(site1)
+    with session_scope(db_url) as s:
+        s.add(ChannelReference(channel_id=site1[0], path="health/references/x.jpg",
+                               taken_at=datetime(2026, 11, 22, tzinfo=timezone.utc), taken_by="om"))
+    assert shown() == len(site1) - 1
+    assert "标记基准画面" in client.get("/om").text

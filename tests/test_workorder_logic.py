@@ -98,3 +98,22 @@ def test_due_channels_every_30_minutes_key_areas_every_10():
     entries = [(1, False, now - timedelta(minutes=29)), (2, False, now - timedelta(minutes=45)),
                (3, True, now - timedelta(minutes=11)), (4, True, None), (5, True, now - timedelta(minutes=9))]
     assert due_channels(entries, now, cfg) == [4, 2, 3]
+
+
+def test_without_a_reference_only_reliable_faults_open_orders():
+    """Occlusion, colour cast and stripes are unreliable without the reference picture:
+    they are stored and shown, but open an order only once the view has a reference."""
+    def noref(i, minutes, faults):
+        return Seen(i, T0 + timedelta(minutes=minutes), True, frozenset(faults), {}, used_reference=False)
+
+    acts = decide_patrol(T0, CH, {1: [noref(2, 30, ["occlusion", "color_cast", "blur"]),
+                                      noref(1, 0, ["occlusion", "color_cast", "blur"])]}, [])
+    assert [a.fault for a in acts] == ["blur"]
+    # with the reference the same findings open orders
+    acts = decide_patrol(T0, CH, {1: [seen(2, 30, ["occlusion", "color_cast"]), seen(1, 0, ["occlusion", "color_cast"])]},
+                         [])
+    assert sorted(a.fault for a in acts) == ["color_cast", "occlusion"]
+    # a site may trust more faults without a reference
+    acts = decide_patrol(T0, CH, {1: [noref(2, 30, ["occlusion"]), noref(1, 0, ["occlusion"])]}, [],
+                         Policy(without_reference=frozenset({"occlusion"})))
+    assert [a.fault for a in acts] == ["occlusion"]

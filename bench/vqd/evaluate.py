@@ -25,6 +25,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from lookout.health.vqd import FAULTS, diagnose  # noqa: E402
 from lookout.health.vqd.load import read_any, read_image  # noqa: E402
+from lookout.health.workorders import WITHOUT_REFERENCE  # noqa: E402
 
 
 def _diagnose_item(job: tuple[str, dict, bool]):  # noqa: ANN202
@@ -60,7 +61,7 @@ def main() -> None:
             raise SystemExit(f"no such split in the corpus: {', '.join(sorted(unknown))}")
         items = [i for i in items if i["split"] in wanted]
     tp, fp, fn = defaultdict(int), defaultdict(int), defaultdict(int)
-    clean_n = clean_alarm = 0
+    clean_n = clean_alarm = clean_order = 0
     rows, misses, alarms = [], [], []
     t0 = time.perf_counter()
     jobs = [(str(corpus), it, args.no_reference) for it in items]
@@ -91,6 +92,8 @@ def main() -> None:
             clean_n += 1
             if got:
                 clean_alarm += 1
+            if got & WITHOUT_REFERENCE if ref is None else got:
+                clean_order += 1  # would open a work order after two patrols (workorders.Policy)
         rows.append({"file": it["file"], "truth": ",".join(sorted(truth)), "got": ",".join(d.faults),
                      **{f"m_{k}": round(v, 4) for k, v in d.measures.items()},
                      **{f"s_{k}": round(v, 1) for k, v in d.scores.items()}})
@@ -107,6 +110,8 @@ def main() -> None:
         print(f"{f:<14}{n:>6}{tp[f]:>5}{fp[f]:>5}{fn[f]:>5}{p:>11.3f}{r:>8.3f}")
     far = clean_alarm / clean_n if clean_n else float("nan")
     print(f"clean items: {clean_n}, with any alarm: {clean_alarm} (false-alarm rate {far:.3%})")
+    print(f"clean items with a fault that opens a work order (without a reference only "
+          f"{', '.join(sorted(WITHOUT_REFERENCE))}): {clean_order}")
     for name, lst in (("misses", misses), ("false alarms", alarms)):
         if lst:
             print(f"{name}:")
@@ -121,7 +126,8 @@ def main() -> None:
     if args.json:
         Path(args.json).write_text(json.dumps({"split": args.split, "reference": not args.no_reference,
                                                "faults": table, "clean_items": clean_n,
-                                               "clean_with_alarm": clean_alarm}, indent=1))
+                                               "clean_with_alarm": clean_alarm, "clean_with_order_fault": clean_order},
+                                              indent=1))
 
 
 if __name__ == "__main__":

@@ -42,6 +42,20 @@ def work_orders(db: Session, user: User, page: int = 1, page_size: int = 20) -> 
         return None
 
 
+def without_reference(db: Session, user: User) -> int | None:
+    """Visible channels with no reference picture (None: camera health not installed)."""
+    hm = _health_models()
+    ref = getattr(hm, "ChannelReference", None) if hm else None
+    if ref is None:
+        return None
+    from sqlalchemy import func
+
+    visible = scope.channel_filter(select(Channel.id), user)
+    stmt = select(func.count()).select_from(Channel).where(Channel.id.in_(visible),
+                                                           ~Channel.id.in_(select(ref.channel_id)))
+    return int(db.execute(stmt).scalar_one())
+
+
 def online_trend(db: Session, user: User, now: datetime, days: int = 14) -> list[dict[str, Any]]:
     """Daily online rate over the last days, from camera health's history when it keeps one."""
     hm = _health_models()

@@ -195,9 +195,10 @@ def om(request: Request, site: int | None = None, status: str | None = None, q: 
 
     orders = om_data.work_orders(db, user, page=1, page_size=20)
     trend = om_data.online_trend(db, user, utcnow())
+    no_reference = om_data.without_reference(db, user)
     return render(request, "om.html", user, rows=rows, info=info, site_id=site, status=status or "", q=q or "",
                   sites=queries.site_options(db, user), online_rate=queries.rate(online, total), total=total,
-                  online=online, orders=orders, trend=trend,
+                  online=online, orders=orders, trend=trend, no_reference=no_reference,
                   snapshot=lambda ch: media_links.snapshot_url(request.app, ch))
 
 
