@@ -30,6 +30,8 @@ from lookout.health.vqd.frames import FrameView, block_sums, median, quantile
 
 GRID = (16, 12)  # the same grid as the reference comparison, so masks can be shared
 PERCENTILE = 20
+MIN_DETAIL = 1.5  # grey levels per pixel, both directions together
+MIN_DETAIL_BLOCKS = 8  # fewer detailed blocks in the reference: focus cannot be judged against it
 _TAPS = 9
 
 
@@ -37,6 +39,7 @@ _TAPS = 9
 class BlurBlocks:
     variation: np.ndarray  # per block: sum of neighbour differences (both directions)
     removed: np.ndarray  # per block: how much of it a further blur removes
+    area: float = 1.0  # pixels per block
 
     @property
     def effect(self) -> np.ndarray:
@@ -83,7 +86,7 @@ def _blur_blocks(grey: np.ndarray, denoise: bool) -> BlurBlocks:
         sf, sv = block_sums(d_f, GRID), block_sums(d_v, GRID)
         var = sf if var is None else var + sf
         rem = sv if rem is None else rem + sv
-    return BlurBlocks(variation=var, removed=rem)
+    return BlurBlocks(variation=var, removed=rem, area=grey.size / (GRID[0] * GRID[1]))
 
 
 def _coarse(a: np.ndarray) -> np.ndarray:
@@ -110,7 +113,11 @@ def blur_rise(cur: BlurBlocks, ref: BlurBlocks, usable: np.ndarray | None = None
     if cur.variation.shape != ref.variation.shape:
         raise ValueError("reference and current blur blocks differ in grid")
     textured = ref.variation >= median(ref.variation)
-    textured &= ref.variation > 1e-6
+    # a block with less detail than this (sum of both neighbour differences per pixel) says nothing
+    # about focus: in a fog, a dusk sky or calm water the "blur" of its faint texture is noise
+    textured &= ref.variation > MIN_DETAIL * ref.area
+    if int(textured.sum()) < MIN_DETAIL_BLOCKS:
+        return 0.0
     sel = textured if usable is None else textured & usable
     if int(sel.sum()) < 6:
         sel = textured
