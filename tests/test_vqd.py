@@ -274,3 +274,19 @@ def test_a_view_bright_or_dark_by_nature_is_judged_against_its_reference(pets_fr
     dusk, dusk_ref = (np.clip(0.35 * x, 0, 255).astype(np.uint8) for x in (f, ref))
     assert "too_dark" not in diagnose(dusk, dusk_ref).faults
     assert "too_dark" in diagnose(np.clip(0.35 * f, 0, 255).astype(np.uint8), ref.astype(np.uint8)).faults
+
+
+def test_a_view_without_detail_is_not_judged_for_focus():
+    """Calm water or a dusk sky: sensor noise and a softer encoder frame change the 'blur' of a
+    faint texture; focus cannot be judged against such a reference, so it is not reported."""
+    h, w = 360, 640
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    sky = (90 + 60 * yy / h + 8 * np.sin(xx / 90.0))[..., None] * np.float32([1.1, 1.0, 0.8])
+
+    def shot(seed, soften=0.0):
+        f = sky + np.random.default_rng(seed).normal(0, 1.5, sky.shape)
+        if soften:
+            f = cv2.GaussianBlur(f, (0, 0), soften)
+        return np.clip(f, 0, 255).astype(np.uint8)
+
+    assert "blur" not in diagnose(shot(2, soften=0.8), shot(1)).faults
