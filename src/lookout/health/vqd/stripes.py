@@ -56,6 +56,7 @@ class RefSpectra:
 SPREAD_TILES = 4  # tiles across and down for the spread of a peak
 SPREAD_FROM = 1.0  # log units: peaks lower than this are not worth the spread's cost
 _K = np.arange(SIZE)
+NOT_MEASURED = -9.0  # log units: "no second peak" (far below any in a real spectrum; medians stay finite)
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,8 @@ class Peaks:
     """The strongest spectral peaks of a picture (log units) and how evenly each covers it."""
 
     own: float  # largest peak over its own neighbourhood
-    own_spread: float  # 0..1; 1 (not measured, taken as even) when the peak is below SPREAD_FROM
-    own_second: float  # the largest peak in another direction, less `own` (≤ 0)
+    own_spread: float  # 0..1; 1 (not measured, taken as even) when the peak is too low to matter
+    own_second: float  # the largest peak in another direction, less `own` (≤ 0; NOT_MEASURED when not measured)
     new: float | None = None  # largest peak the reference does not have (None without a reference)
     new_spread: float | None = None
     new_second: float | None = None
@@ -128,7 +129,7 @@ def _other_direction(score: np.ndarray, fy: int, fx: int) -> float:
     second peak nearly as high; bands have one direction."""
     d = np.abs(_ANGLE - np.mod(np.arctan2(fy, fx), np.pi))
     apart = _BAND & (np.minimum(d, np.pi - d) >= LATTICE_APART)
-    return float(score[apart].max()) if apart.any() else -np.inf
+    return float(score[apart].max()) if apart.any() else -np.inf  # (a lone direction: no second peak)
 
 
 def log_spectra(view: FrameView) -> list[np.ndarray]:
@@ -164,18 +165,22 @@ def reference_spectra(view: FrameView) -> RefSpectra:
                       rings=tuple(_ring_means(s) for s in spectra))
 
 
-def peaks(view: FrameView, ref: RefSpectra | None = None) -> Peaks:
+def peaks(view: FrameView, ref: RefSpectra | None = None, own_from: float = SPREAD_FROM,
+          new_from: float = SPREAD_FROM) -> Peaks:
     """The largest peak over its own neighbourhood and, with a reference, the largest such peak
     the reference does not have; each from the grey level or the colour difference, whichever
-    is higher, with its spread over the picture."""
+    is higher, with its spread over the picture and the next peak in another direction.
+
+    Spread and direction are measured only for a peak at least `own_from` (`new_from`) high:
+    below that its height alone rules bands out (the callers pass the zero of their ramps)."""
     planes = _planes(view)
     searched = _searched(*view.native_size)
-    own = new = (-np.inf, 0, 0, 0, -np.inf)  # value, spectrum, frequency row and column, other direction
+    own = new = (-np.inf, 0, 0, 0, None)  # value, spectrum, frequency row and column, score map
     for i, logm in enumerate(_log_spectra(*planes)):
         prom = logm - np.maximum(cv2.medianBlur(logm, 5), cv2.blur(logm, (9, 9)))
         v, fy, fx = _peak_at(prom, searched)
         if v > own[0]:
-            own = (v, i, fy, fx, _other_direction(prom, fy, fx))
+            own = (v, i, fy, fx, prom)
         if ref is not None:
             # the colour difference also against the reference's grey level: a colour change (a cast,
             # white balance) mixes the grey level's structure into the colour difference
@@ -186,16 +191,19 @@ def peaks(view: FrameView, ref: RefSpectra | None = None) -> Peaks:
                 over_ref = np.minimum(over_ref, logm - (ref.dilated[j] + offset))
             v, fy, fx = _peak_at(over_ref, searched)
             if v > new[0]:
-                new = (v, i, fy, fx, _other_direction(over_ref, fy, fx))
+                new = (v, i, fy, fx, over_ref)
 
-    def spread_of(p: tuple[float, int, int, int, float]) -> float:
-        return spread(planes[p[1]], p[2], p[3]) if p[0] >= SPREAD_FROM else 1.0
+    def judged(p: tuple, floor: float) -> tuple[float, float]:  # (spread, next direction less the peak)
+        if p[0] < floor or p[4] is None:
+            return 1.0, NOT_MEASURED
+        return spread(planes[p[1]], p[2], p[3]), max(_other_direction(p[4], p[2], p[3]) - p[0], NOT_MEASURED)
 
-    own_spread = spread_of(own)
+    own_spread, own_second = judged(own, own_from)
     if ref is None:
-        return Peaks(own=own[0], own_spread=own_spread, own_second=own[4] - own[0])
-    return Peaks(own=own[0], own_spread=own_spread, own_second=own[4] - own[0], new=new[0],
-                 new_spread=spread_of(new) if new[1:4] != own[1:4] else own_spread, new_second=new[4] - new[0])
+        return Peaks(own=own[0], own_spread=own_spread, own_second=own_second)
+    new_spread, new_second = judged(new, new_from)
+    return Peaks(own=own[0], own_spread=own_spread, own_second=own_second, new=new[0], new_spread=new_spread,
+                 new_second=new_second)
 
 
 def peak_prominence(view: FrameView) -> float:

@@ -64,6 +64,9 @@ def _default_ramps() -> dict[str, Ramp]:
     }
 
 
+RAMPS = _default_ramps()  # the default ramps: what is worth measuring at all
+
+
 @dataclass(frozen=True)
 class VqdConfig:
     """Thresholds (0–100) per fault and the measure→score ramps."""
@@ -120,7 +123,8 @@ def frame_measures(view: FrameView, ref: Reference | None = None) -> tuple[dict[
     p5, mean, p95 = exposure.percentiles(view)
     solid, solid_level = signal.solid_fraction(view)
     bb = sharpness.blur_blocks(view, denoise=ref is not None)
-    pk = stripes.peaks(view, ref.spectra if ref is not None else None)
+    pk = stripes.peaks(view, ref.spectra if ref is not None else None, own_from=RAMPS["stripes"].zero,
+                       new_from=RAMPS["stripes_vs_reference"].zero)
     m = {
         "solid": solid,
         "solid_level": float(solid_level),
