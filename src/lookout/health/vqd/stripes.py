@@ -9,8 +9,10 @@ one colour channel only, where it is several times stronger than in the grey lev
 Interference covers the whole picture evenly; a regular object (a chequered board, a fence,
 a window front) covers part of it. For the strongest peak, the picture is demodulated at the
 peak's frequency in 4×4 tiles: the *spread* is the median tile amplitude over the mean (about
-1 for bands, well below for a pattern in a few tiles). It is measured only for a peak high
-enough to matter.
+1 for bands, well below for a pattern in a few tiles). Bands also repeat in one direction: a
+chequered board, tiles or bricks have a second peak nearly as high in another direction. Both
+are measured only for a peak high enough to matter. The frequency of the 8-pixel coding block
+grid is not searched: heavy compression makes it regular without any interference.
 
 A regular scene (tiles, paving, windows, a chequered board) has such peaks of its own. With
 the channel's reference picture only peaks that the reference does not have count: the
