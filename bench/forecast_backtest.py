@@ -40,6 +40,7 @@ import numpy as np
 
 from lookout.safety.forecast import (
     DEFAULT_ADJUSTMENT,
+    DEFAULT_ENSEMBLE,
     DEFAULT_FEATURE_SET,
     DEFAULT_HALF_LIFE_DAYS,
     DEFAULT_OUTAGE,
@@ -148,14 +149,15 @@ def outage_cases(csv: Path, horizon: int, country: str) -> list[tuple[str, str, 
 
 
 def run_parts(csv: Path, cases, horizon: int, country: str, feature_set: str, seeds: int | None = None,
-              half_life: float | None = None, train_days: int | None = None, outage: OutageRule | None = None):
+              half_life: float | None = None, train_days: int | None = None, outage: OutageRule | None = None,
+              ensemble: str | None = None):
     parts = []
     for series, until, days, _ in cases:
         s = load_hourly_csv(csv, series)
         t0 = time.perf_counter()
         p = backtest_parts(s, train_until=date.fromisoformat(until), test_days=days, horizon=horizon, country=country,
                            features=FEATURE_SETS[feature_set], level_days=LEVEL_DAYS, seeds=seeds, half_life_days=half_life,
-                           train_days=train_days or DEFAULT_TRAIN_DAYS, outage=outage)
+                           train_days=train_days or DEFAULT_TRAIN_DAYS, outage=outage, ensemble=ensemble)
         parts.append((p, time.perf_counter() - t0))
     return parts
 
@@ -165,12 +167,14 @@ def summary(results) -> tuple[float, int]:
     return float(np.mean(ratios)), sum(x <= 0.8 for x in ratios)
 
 
-def parse_config(config: str) -> tuple[str, int, float, int, OutageRule]:
-    """``feature-set:seeds:half-life-days[:training-days[:outage]]``; outage as ``OutageRule.parse``."""
+def parse_config(config: str) -> tuple[str, int, float, int, OutageRule, str]:
+    """``feature-set:seeds:half-life-days[:training-days[:outage[:ensemble]]]``; outage as
+    ``OutageRule.parse``, ensemble one of ``mean``, ``median``, ``mix``."""
     fs, seeds, half_life, *rest = config.split(":")
     train_days = int(rest[0]) if rest and rest[0] else DEFAULT_TRAIN_DAYS
-    outage = OutageRule.parse(rest[1]) if len(rest) > 1 else DEFAULT_OUTAGE
-    return fs, int(seeds), float(half_life), train_days, outage
+    outage = OutageRule.parse(rest[1]) if len(rest) > 1 and rest[1] else DEFAULT_OUTAGE
+    ensemble = rest[2] if len(rest) > 2 and rest[2] else DEFAULT_ENSEMBLE
+    return fs, int(seeds), float(half_life), train_days, outage, ensemble
 
 
 def tune(args) -> None:
@@ -184,10 +188,10 @@ def tune(args) -> None:
         print(f"  {series}: trained until {until}, {days} days — {what}")
     best = []
     for config in args.configs.split(","):
-        fs, seeds, half_life, train_days, outage = parse_config(config)
+        fs, seeds, half_life, train_days, outage, ensemble = parse_config(config)
         t0 = time.perf_counter()
         parts = [p for p, _ in run_parts(args.csv, vcases, args.horizon, args.country, fs, seeds, half_life, train_days,
-                                         outage)]
+                                         outage, ensemble)]
         scored = []
         for adj in GRID:
             res = [p.score(adj) for p in parts]
@@ -196,7 +200,7 @@ def tune(args) -> None:
         scored.sort(key=lambda x: (x[0], x[1]))
         plain = next(x for x in scored if not x[2].level_weight and not x[2].naive_weight)
         print(f"\nfeature set {fs}, {seeds} seed(s), half-life {half_life} days, {train_days} training days, "
-              f"outages {outage.label()} ({time.perf_counter() - t0:.0f} s): no adjustment: mean ratio {plain[0]:.4f}, "
+              f"outages {outage.label()}, ensemble {ensemble} ({time.perf_counter() - t0:.0f} s): no adjustment: mean ratio {plain[0]:.4f}, "
               f"≤ 0.80 on {-plain[1]} of {len(parts)}")
         print("  per window, no adjustment: " + " ".join(f"{r.mape / r.baseline_mape:.2f}" for r in plain[3]))
         for mean, negmet, adj, _ in scored[:5]:
@@ -226,7 +230,8 @@ def main() -> None:
     ap.add_argument("--list-windows", action="store_true", help="print the outage windows and stop")
     ap.add_argument("--configs", default="holidays:3:0:730:off,holidays:3:0:730:drop@0.2,holidays:3:0:730:nan@0.2,"
                                          "holidays:3:0:730:fill@0.2",
-                    help="with --tune: comma-separated feature-set:seeds:half-life-days[:training-days[:outages]] to compare; "
+                    help="with --tune: comma-separated feature-set:seeds:half-life-days[:training-days[:outages[:ensemble]]] "
+                         "to compare; ensemble: mean, median (of the seeds' log outputs) or mix (num_leaves 31/15/63); "
                          "outages: off, drop@F (collapsed days left out as targets), nan@F or fill@F (also hidden from "
                          "or replaced in the lag features), F the fraction of the same weekday's level, +zN a zero-run rule")
     ap.add_argument("--config", help="without --tune: run the test cases with feature-set:seeds:half-life-days"
@@ -242,12 +247,12 @@ def main() -> None:
     if args.tune:
         tune(args)
         return
-    fs, seeds, half_life, train_days, outage = (DEFAULT_FEATURE_SET, DEFAULT_SEEDS, DEFAULT_HALF_LIFE_DAYS, DEFAULT_TRAIN_DAYS,
-                                                DEFAULT_OUTAGE)
+    fs, seeds, half_life, train_days, outage, ensemble = (DEFAULT_FEATURE_SET, DEFAULT_SEEDS, DEFAULT_HALF_LIFE_DAYS,
+                                                          DEFAULT_TRAIN_DAYS, DEFAULT_OUTAGE, DEFAULT_ENSEMBLE)
     if args.config:  # a diagnostic run of another setting on the test cases (never used to choose one)
-        fs, seeds, half_life, train_days, outage = parse_config(args.config)
+        fs, seeds, half_life, train_days, outage, ensemble = parse_config(args.config)
     print(f"feature set {fs!r}, {seeds} seed(s), half-life {half_life} days, {train_days} training days, "
-          f"outages {outage.label()}, {DEFAULT_ADJUSTMENT}"
+          f"outages {outage.label()}, ensemble {ensemble}, {DEFAULT_ADJUSTMENT}"
           + (" — diagnostic, not the defaults" if args.config else ""))
     print(f"horizon {args.horizon} h from each test day's midnight; MAPE over hours with actual ≥ 10")
     print("| series | trained until | test days | in the test window | hours | MAPE | baseline MAPE | ratio | s |")
@@ -256,7 +261,7 @@ def main() -> None:
     t_all = time.perf_counter()
     for (series, until, days, what) in CASES:
         (p, dt), = run_parts(args.csv, [(series, until, days, what)], args.horizon, args.country, fs, seeds, half_life,
-                             train_days, outage)
+                             train_days, outage, ensemble)
         r = p.score(DEFAULT_ADJUSTMENT)
         results.append(r)
         print(f"| {series} | {until} | {days} | {what} | {r.hours} | {r.mape:.3f} | {r.baseline_mape:.3f} | "

@@ -140,3 +140,25 @@ def test_adjustment_blends_and_carries_the_recent_level():
     assert level_error(np.array([1000.0]), np.array([1.0])) == 0.5  # clipped
     lowered = adjust(pred, naive, low, Adjustment(level_days=1, level_weight=1.0))
     assert np.allclose(lowered, np.expm1(np.log1p(pred) + low))
+
+
+def test_ensembles_mix_tree_sizes_and_combine_by_median(small_csv):
+    from lookout.safety.forecast import fit
+
+    s = load_hourly_csv(small_csv, "107 Quay Street")
+    cal = HolidayCalendar("NZ-AUK")
+    until = s.index_of(datetime(2024, 3, 20))
+    mix = fit(s, until=until, horizon=24, country="NZ-AUK", cal=cal, train_days=60, seeds=3, ensemble="mix")
+    leaves = [b.params["num_leaves"] for b in mix.boosters]
+    assert leaves == [31, 15, 63]
+    med = fit(s, until=until, horizon=24, country="NZ-AUK", cal=cal, train_days=60, seeds=3, ensemble="median")
+    assert med.combine == "median"
+    from lookout.safety.forecast import feature_matrix
+
+    X = feature_matrix(s, [until], 24, cal, None, med.features, med.outage)
+    outs = np.array([b.predict(X) for b in med.boosters])
+    expected = np.maximum(np.expm1(np.median(outs, axis=0)), 0.0)
+    assert np.allclose(med.raw(s, [until], 24, cal)[0], expected)
+    assert not np.allclose(np.median(outs, axis=0), np.mean(outs, axis=0))
+    with pytest.raises(ForecastError, match="unknown ensemble"):
+        fit(s, until=until, horizon=24, country="NZ-AUK", cal=cal, train_days=60, ensemble="vote")

@@ -374,7 +374,7 @@ def adjust(pred: np.ndarray, naive: np.ndarray, level: float, adj: Adjustment) -
 # --------------------------------------------------------------------------- model
 @dataclass
 class HourlyModel:
-    """One or more boosters (seeds) whose log outputs are averaged."""
+    """One or more boosters (seeds) whose log outputs are combined (``combine``: mean or median)."""
 
     boosters: tuple[Any, ...]
     horizon: int
@@ -382,11 +382,13 @@ class HourlyModel:
     exog_names: tuple[str, ...] = ()
     features: tuple[str, ...] = tuple(FEATURES)
     outage: OutageRule = OUTAGE_OFF
+    combine: str = "mean"
 
     def raw(self, s: HourlySeries, origins: Sequence[int], horizon: int, cal: HolidayCalendar, exog=None) -> np.ndarray:
         """Model output, shape (len(origins), horizon)."""
         X = feature_matrix(s, origins, horizon, cal, exog, self.features, self.outage)
-        z = np.mean([b.predict(X) for b in self.boosters], axis=0)
+        outs = [b.predict(X) for b in self.boosters]
+        z = np.median(outs, axis=0) if self.combine == "median" else np.mean(outs, axis=0)
         return np.maximum(np.expm1(z), 0.0).reshape(len(origins), horizon)
 
     def recent_level_error(self, s: HourlySeries, origin: int, days: int, cal: HolidayCalendar, exog=None) -> float:
@@ -428,6 +430,12 @@ DEFAULT_TRAIN_DAYS = 730
 #: handling) under the rule fixed before they were scored: more than 0.01 better there and at most
 #: 0.003 worse on the standard validation windows (0.713 against 0.711); see bench/README.md.
 DEFAULT_OUTAGE = OutageRule.parse("nan@0.2")
+#: How the boosters are made and combined: ``mean`` (same parameters, seeds differ, log outputs
+#: averaged), ``median`` (median instead of mean) or ``mix`` (``num_leaves`` cycling through
+#: MIX_LEAVES, averaged).
+ENSEMBLES = ("mean", "median", "mix")
+DEFAULT_ENSEMBLE = "mean"
+MIX_LEAVES = (31, 15, 63)
 LGB_PARAMS = {
     "objective": "l1", "learning_rate": 0.08, "num_leaves": 31, "min_data_in_leaf": 40,
     "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1, "lambda_l2": 1.0,
@@ -452,17 +460,22 @@ def fit(
     half_life_days: float | None = None,
     outage: OutageRule | None = None,
     min_days: int = 28,
+    ensemble: str | None = None,
 ) -> HourlyModel:
     """Train on origins at each midnight of the ``train_days`` before hour index ``until``
     (the targets stay before ``until``). ``seeds`` boosters differing only in their random
     seed are averaged; ``half_life_days`` weights a training day by 0.5 ** (age / half life)
     (None: all days alike). ``outage`` (None: ``DEFAULT_OUTAGE``) leaves collapsed hours out as
-    targets and/or hides them from the features. One thread by default: on a busy 2-core machine
+    targets and/or hides them from the features. ``ensemble`` (None: ``DEFAULT_ENSEMBLE``) is one of
+    ``ENSEMBLES``. One thread by default: on a busy 2-core machine
     LightGBM's OpenMP threads wait on each other and two threads ran 4–18× slower than one."""
     import lightgbm as lgb
 
     cal = cal or HolidayCalendar(country)
     outage = DEFAULT_OUTAGE if outage is None else outage
+    ensemble = DEFAULT_ENSEMBLE if ensemble is None else ensemble
+    if ensemble not in ENSEMBLES:
+        raise ForecastError(f"unknown ensemble {ensemble!r} (expected one of {', '.join(ENSEMBLES)})")
     names = list(features or FEATURES)
     if outage.recovery_features:
         names += [f for f in RECOVERY_FEATURES if f not in names]
@@ -486,9 +499,12 @@ def fit(
     boosters = []
     for k in range(seeds):
         params = dict(LGB_PARAMS, seed=seed + k, num_threads=threads)
+        if ensemble == "mix":
+            params["num_leaves"] = MIX_LEAVES[k % len(MIX_LEAVES)]
         data = lgb.Dataset(X[keep], _log(y[keep]), weight=weight, feature_name=names + list(exog or {}), free_raw_data=True)
         boosters.append(lgb.train(params, data, num_boost_round=300))
-    return HourlyModel(tuple(boosters), horizon, country, tuple(exog or {}), tuple(names), outage)
+    return HourlyModel(tuple(boosters), horizon, country, tuple(exog or {}), tuple(names), outage,
+                       "median" if ensemble == "median" else "mean")
 
 
 # --------------------------------------------------------------------------- backtest
@@ -548,13 +564,14 @@ def backtest_parts(
     seeds: int | None = None,
     half_life_days: float | None = None,
     outage: OutageRule | None = None,
+    ensemble: str | None = None,
 ) -> BacktestParts:
     """Train once on data up to the end of ``train_until``; the pieces every adjustment of the
     test days' forecasts needs (so adjustments are compared without retraining)."""
     until, origins = _test_origins(s, train_until, test_days, horizon)
     cal = HolidayCalendar(country)
     model = fit(s, until=until, horizon=horizon, country=country, train_days=train_days, features=features, cal=cal,
-                seeds=seeds, half_life_days=half_life_days, outage=outage)
+                seeds=seeds, half_life_days=half_life_days, outage=outage, ensemble=ensemble)
     raw = model.raw(s, origins, horizon, cal)
     actual = np.stack([s.values[o:o + horizon] for o in origins])
     naive = np.stack([seasonal_naive(s, o, horizon) for o in origins])
