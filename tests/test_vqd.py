@@ -290,3 +290,14 @@ def test_a_view_without_detail_is_not_judged_for_focus():
         return np.clip(f, 0, 255).astype(np.uint8)
 
     assert "blur" not in diagnose(shot(2, soften=0.8), shot(1)).faults
+
+
+def test_an_over_exposed_dark_view_is_too_bright_against_its_reference(pets_frames):
+    """A dark view (a forest path) whose black level and brightness jump against its reference
+    is over-exposed even though its levels stay below those of a bright scene."""
+    f, ref = pets_frames[6].astype(np.float32), pets_frames[0].astype(np.float32)
+    dark_ref = np.clip(0.35 * ref, 0, 255).astype(np.uint8)
+    over = np.clip(2.0 * (0.35 * f) + 60, 0, 255).astype(np.uint8)
+    d = diagnose(over, dark_ref)
+    assert "too_bright" in d.faults, d.scores
+    assert "too_bright" not in diagnose(over).faults  # its levels alone are not too bright

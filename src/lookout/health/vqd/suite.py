@@ -52,6 +52,10 @@ def _default_ramps() -> dict[str, Ramp]:
         "too_bright_mean_rise": Ramp(45.0, 75.0),  # mean grey level above the reference's
         "too_bright_burnt_rise": Ramp(0.15, 0.35),  # burnt-out share above the reference's
         "too_bright_floor_rise": Ramp(40.0, 80.0),  # 5th percentile above the reference's
+        # … and, for the same view, a lifted black level with a much brighter picture is too bright
+        # at any level (a dark forest over-exposed stays below the levels above)
+        "too_bright_lift_floor": Ramp(40.0, 60.0),  # 5th percentile above the reference's
+        "too_bright_lift_mean": Ramp(60.0, 80.0),  # mean above the reference's
         "color_cast": Ramp(1.5, 2.7),  # cast factor K (no reference): threshold above every non-cast tune item
         "color_cast_vs_reference": Ramp(1.8, 4.8),  # median chromaticity change from the reference, points
         "noise": Ramp(7.0, 10.0),  # noise sigma, grey levels
@@ -218,6 +222,10 @@ def scores_from_measures(m: dict[str, float], cfg: VqdConfig) -> dict[str, float
         shift_score = r["scene_shift"](m["ref_shift"]) if m["ref_response"] >= cfg.min_shift_response else 0.0
         s["scene_change"] = max(r["scene_change"](m["ref_unmatched"]), shift_score)
         s["occlusion"] = r["occlusion"](m["ref_region"])
+        if s["scene_change"] < cfg.threshold("scene_change") and "ref_p5" in m:
+            lift = min(r["too_bright_lift_floor"](m["p5"] - m["ref_p5"]),
+                       r["too_bright_lift_mean"](m["mean"] - m["ref_mean"]))
+            s["too_bright"] = max(s["too_bright"], lift)
         if s["scene_change"] >= cfg.threshold("scene_change"):
             # the view is no longer the reference's: every spectral peak of the new view is "new",
             # so bands are judged as without a reference
