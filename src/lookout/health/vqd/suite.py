@@ -243,8 +243,9 @@ def decide(scores: dict[str, float], cfg: VqdConfig, measures: dict[str, float] 
     if {"too_dark", "too_bright", "noise", "stripes"} & set(over):
         # the picture itself is degraded all over: comparing it with the reference says nothing more
         over = [f for f in over if f not in ("occlusion", "scene_change")]
-    if {"too_dark", "too_bright"} & set(over):
-        over = [f for f in over if f != "blur"]  # detail lost in the dark or burnt out: sharpness cannot be judged
+    if {"too_dark", "too_bright", "noise"} & set(over):
+        # detail lost in the dark, burnt out or under snow: sharpness cannot be judged
+        over = [f for f in over if f != "blur"]
     if "stripes" in over and "blur" in over:
         # strong bands read as lost fine detail, and a blurred regular pattern (windows, tiles) as a
         # lone spectral peak: the stronger evidence explains the other; bands are the more specific
