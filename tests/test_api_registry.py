@@ -133,3 +133,15 @@ def test_audit_verify_finds_the_altered_record(data_dir, db_url):
         conn.execute(AuditRecord.__table__.delete().where(AuditRecord.__table__.c.id == target + 2))
     out = json.loads(runner.invoke(app, ["audit", "verify", "--json"]).stdout)
     assert out["first_broken_id"] in (target, target + 3)
+
+
+def test_site_manager_edits_own_site_but_creates_none(data_dir, db_url):
+    ids = seed_two_sites(db_url)
+    c = make_client(data_dir)
+    h = login(c, "mgr_a", PW)
+    r = c.patch(f"/api/v1/sites/{ids['a']}", json={"om_contact": "景区运维组"}, headers=h)
+    assert r.status_code == 200 and r.json()["om_contact"] == "景区运维组"
+    r = c.post("/api/v1/sites", json={"name": "新景区", "org_unit_id": ids["dist"]}, headers=h)
+    assert r.status_code == 403 and "may not create sites" in r.text
+    assert c.post("/api/v1/sites", json={"name": "新景区", "org_unit_id": ids["dist"]},
+                  headers=login(c, "admin", PW)).status_code == 201

@@ -35,7 +35,8 @@ def paginate(db: Session, stmt: Select, page: int, page_size: int, to_out: Calla
 def crud_router(
     *, model: type, entity: str, path: str, out: type[BaseModel], create: type[BaseModel], patch: type[BaseModel],
     scope: Callable[[Select, User], Select], filters: Callable[[Select, dict[str, Any]], Select],
-    filter_params: Callable[..., dict[str, Any]], check_write: Callable[[Session, User, dict[str, Any]], dict[str, Any]],
+    filter_params: Callable[..., dict[str, Any]],
+    check_write: Callable[[Session, User, dict[str, Any], bool], dict[str, Any]],
     write_roles: tuple[str, ...], order_by: Any, tags: list[str],
     creator: Callable[[Session, str, dict[str, Any]], Any] | None = None,
 ) -> APIRouter:
@@ -80,7 +81,7 @@ def crud_router(
     def create_(body: create, request: Request, db: Session = Depends(get_db),  # type: ignore[valid-type]
                 user: User = Depends(current_user)):
         writer(user)
-        values = check_write(db, user, body.model_dump(exclude_unset=False))
+        values = check_write(db, user, body.model_dump(exclude_unset=False), True)
         values = _secrets(request, values)
         make = creator or (lambda d, actor, v: service.create(d, actor, model, v, entity))
         return to_out(_write(db, lambda: make(db, user.username, values)))
@@ -92,7 +93,7 @@ def crud_router(
         obj = get_scoped(db, user, obj_id)
         values = body.model_dump(exclude_unset=True)
         merged = {c.key: getattr(obj, c.key) for c in model.__table__.columns} | values
-        check_write(db, user, merged)
+        check_write(db, user, merged, False)
         values = _secrets(request, values)
         return to_out(_write(db, lambda: service.update(db, user.username, obj, values, entity)))
 

@@ -320,12 +320,12 @@ def _site_visible(db: Session, user: User, site_id: int | None) -> Site:
     return site
 
 
-def _check_site_write(db: Session, user: User, v: dict[str, Any]) -> dict[str, Any]:
+def _check_site_write(db: Session, user: User, v: dict[str, Any], creating: bool) -> dict[str, Any]:
     _site_visible(db, user, v["site_id"])
     return v
 
 
-def _check_channel_write(db: Session, user: User, v: dict[str, Any]) -> dict[str, Any]:
+def _check_channel_write(db: Session, user: User, v: dict[str, Any], creating: bool) -> dict[str, Any]:
     site = _site_visible(db, user, v["site_id"])
     if v.get("resource_class") is not None and v["resource_class"] < user.clearance:
         raise HTTPException(403, f"resource_class {v['resource_class']} is above this account's clearance")
@@ -334,24 +334,24 @@ def _check_channel_write(db: Session, user: User, v: dict[str, Any]) -> dict[str
     return v
 
 
-def _check_line_write(db: Session, user: User, v: dict[str, Any]) -> dict[str, Any]:
+def _check_line_write(db: Session, user: User, v: dict[str, Any], creating: bool) -> dict[str, Any]:
     ch = db.execute(scope.channel_filter(select(Channel).where(Channel.id == v["channel_id"]), user)).scalar_one_or_none()
     if ch is None:
         raise HTTPException(404, f"channel {v['channel_id']} not found")
     return v
 
 
-def _check_org_write(db: Session, user: User, v: dict[str, Any]) -> dict[str, Any]:
+def _check_org_write(db: Session, user: User, v: dict[str, Any], creating: bool) -> dict[str, Any]:
     if user.role != "admin":
         raise HTTPException(403, "only an administrator changes the tiers")
     return v
 
 
-def _check_sitecreate(db: Session, user: User, v: dict[str, Any]) -> dict[str, Any]:
+def _check_site_record(db: Session, user: User, v: dict[str, Any], creating: bool) -> dict[str, Any]:
     org = db.execute(scope.org_filter(select(OrgUnit).where(OrgUnit.id == v["org_unit_id"]), user)).scalar_one_or_none()
     if org is None:
         raise HTTPException(404, f"org unit {v['org_unit_id']} not found")
-    if v.get("id") is None and user.role not in ("admin", "official"):
+    if creating and user.role not in ("admin", "official"):
         raise HTTPException(403, f"role '{user.role}' may not create sites")
     return v
 
@@ -457,7 +457,7 @@ router.include_router(crud_router(
     creator=lambda db, actor, v: service.create_org_unit(db, actor, **v)))
 router.include_router(crud_router(
     model=Site, entity="site", path="/sites", out=SiteOut, create=SiteIn, patch=SiteFields,
-    scope=scope.site_filter, filters=_site_filters, filter_params=_site_params, check_write=_check_sitecreate,
+    scope=scope.site_filter, filters=_site_filters, filter_params=_site_params, check_write=_check_site_record,
     write_roles=("official", "site_manager"), order_by=Site.id, tags=["registry"]))
 router.include_router(crud_router(
     model=Device, entity="device", path="/devices", out=DeviceOut, create=DeviceIn, patch=DeviceFields,
