@@ -145,3 +145,27 @@ def test_site_manager_edits_own_site_but_creates_none(data_dir, db_url):
     assert r.status_code == 403 and "may not create sites" in r.text
     assert c.post("/api/v1/sites", json={"name": "新景区", "org_unit_id": ids["dist"]},
                   headers=login(c, "admin", PW)).status_code == 201
+
+
+def test_deleting_the_newest_audit_records_is_caught_by_an_anchor(data_dir, db_url, tmp_path):
+    seed_two_sites(db_url)
+    runner = CliRunner()
+    anchors = tmp_path / "anchors.log"
+    r = runner.invoke(app, ["audit", "anchor", "--file", str(anchors), "--json"])
+    assert r.exit_code == 0, r.output
+    head = json.loads(r.stdout)["record_id"]
+    assert anchors.read_text().split()[1] == str(head)
+    r = runner.invoke(app, ["audit", "verify", "--anchors", str(anchors), "--json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["anchors"] == 1
+    # the newest two records deleted: the chain alone is still whole, the anchor is not
+    with get_engine(db_url).begin() as conn:
+        conn.execute(AuditRecord.__table__.delete().where(AuditRecord.__table__.c.id >= head - 1))
+    assert json.loads(runner.invoke(app, ["audit", "verify", "--json"]).stdout)["ok"] is True
+    r = runner.invoke(app, ["audit", "verify", "--anchors", str(anchors), "--json"])
+    out = json.loads(r.stdout)
+    assert r.exit_code == 1 and out["first_broken_id"] == head and "deleted" in out["reason"]
+    # a malformed anchors file is refused with the line named
+    anchors.write_text("2026-11-22T08:00:00+00:00 12 nothex\n")
+    r = runner.invoke(app, ["audit", "verify", "--anchors", str(anchors)])
+    said = " ".join(r.output.split())  # the console wraps long lines
+    assert r.exit_code != 0 and "line 1:" in said and "SHA-256" in said

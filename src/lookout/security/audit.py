@@ -3,6 +3,12 @@
 Each record's hash covers its own content and the previous record's hash, so altering or
 deleting a record breaks the chain from that point on; `lookout audit verify` finds the
 first broken record.
+
+Deleting the newest records leaves a shorter chain that is still whole. Against that, the
+chain's head (id and hash) is anchored outside the database: `lookout audit anchor` prints it
+and appends it to an anchors file (ship that line off the machine: syslog, a ticket, another
+host); `lookout audit verify --anchors FILE` then also checks that every anchored record is
+still there with the same hash.
 """
 
 from __future__ import annotations
@@ -80,6 +86,53 @@ def verify(session: Session) -> VerifyResult:
             return VerifyResult(False, n, rec.id, "record content does not match its hash (altered)")
         prev = rec.hash
     return VerifyResult(True, n)
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """The chain's head at one moment: the newest record's id and hash."""
+
+    record_id: int
+    hash: str
+    at: datetime
+
+    def line(self) -> str:
+        return f"{self.at.isoformat(timespec='seconds')} {self.record_id} {self.hash}"
+
+    @classmethod
+    def parse(cls, line: str) -> Anchor:
+        """One line of an anchors file; ValueError naming what is wrong."""
+        parts = line.split()
+        if len(parts) != 3:
+            raise ValueError(f"an anchor is 'time id hash', got {line.strip()!r}")
+        ts, rid, digest = parts
+        if not rid.isdigit():
+            raise ValueError(f"anchor record id {rid!r} is not a number")
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise ValueError(f"anchor hash {digest!r} is not a SHA-256 hex digest")
+        return cls(int(rid), digest, datetime.fromisoformat(ts))
+
+
+def head(session: Session, now: datetime | None = None) -> Anchor | None:
+    """The chain's newest record as an anchor (None for an empty log)."""
+    rec = session.execute(select(AuditRecord).order_by(AuditRecord.id.desc()).limit(1)).scalar_one_or_none()
+    return None if rec is None else Anchor(rec.id, rec.hash, now or utcnow())
+
+
+def check_anchors(session: Session, anchors: list[Anchor]) -> VerifyResult:
+    """Every anchored record must still exist with its anchored hash: together with ``verify``
+    (an intact chain) this shows that nothing up to the newest anchor was deleted or altered."""
+    for a in sorted(anchors, key=lambda x: x.record_id):
+        got = session.execute(select(AuditRecord.hash).where(AuditRecord.id == a.record_id)).scalar_one_or_none()
+        if got is None:
+            return VerifyResult(False, len(anchors), a.record_id,
+                                f"record {a.record_id}, anchored at {a.at.isoformat(timespec='seconds')}, is gone "
+                                "(the newest records were deleted)")
+        if got != a.hash:
+            return VerifyResult(False, len(anchors), a.record_id,
+                                f"record {a.record_id} no longer has the hash anchored at "
+                                f"{a.at.isoformat(timespec='seconds')} (the chain was rewritten)")
+    return VerifyResult(True, len(anchors))
 
 
 def snapshot(obj: Any, exclude: tuple[str, ...] = ("password_hash", "password_enc", "key_hash")) -> dict[str, Any]:
