@@ -188,7 +188,8 @@ def _stripes_score(m: dict[str, float], r: dict[str, Ramp], key: str) -> float:
     return min(height, r["stripes_spread"](m[f"{key}_spread"]), r["stripes_one_direction"](m[f"{key}_second"]))
 
 
-def _too_bright_score(m: dict[str, float], r: dict[str, Ramp]) -> float:
+def _too_bright_score(m: dict[str, float], r: dict[str, Ramp], same_view: bool = False) -> float:
+    """`same_view`: the picture still shows the reference's view (no scene change)."""
     if "ref_mean" not in m:
         return max(r["too_bright_floor"](m["p5"]),
                    min(r["too_bright_mean"](m["mean"]), r["too_bright_burnt"](m["saturated"])))
@@ -198,7 +199,12 @@ def _too_bright_score(m: dict[str, float], r: dict[str, Ramp]) -> float:
     rise = max(r["too_bright_mean_rise"](m["mean"] - m["ref_mean"]),
                r["too_bright_burnt_rise"](m["saturated"] - m["ref_saturated"]),
                r["too_bright_floor_rise"](m["p5"] - m["ref_p5"]))
-    return min(level, rise)
+    score = min(level, rise)
+    if same_view:
+        # a lifted black level with a much brighter picture is over-exposure at any level
+        score = max(score, min(r["too_bright_lift_floor"](m["p5"] - m["ref_p5"]),
+                               r["too_bright_lift_mean"](m["mean"] - m["ref_mean"])))
+    return score
 
 
 def scores_from_measures(m: dict[str, float], cfg: VqdConfig) -> dict[str, float]:
@@ -222,10 +228,8 @@ def scores_from_measures(m: dict[str, float], cfg: VqdConfig) -> dict[str, float
         shift_score = r["scene_shift"](m["ref_shift"]) if m["ref_response"] >= cfg.min_shift_response else 0.0
         s["scene_change"] = max(r["scene_change"](m["ref_unmatched"]), shift_score)
         s["occlusion"] = r["occlusion"](m["ref_region"])
-        if s["scene_change"] < cfg.threshold("scene_change") and "ref_p5" in m:
-            lift = min(r["too_bright_lift_floor"](m["p5"] - m["ref_p5"]),
-                       r["too_bright_lift_mean"](m["mean"] - m["ref_mean"]))
-            s["too_bright"] = max(s["too_bright"], lift)
+        if s["scene_change"] < cfg.threshold("scene_change"):
+            s["too_bright"] = _too_bright_score(m, r, same_view=True)
         if s["scene_change"] >= cfg.threshold("scene_change"):
             # the view is no longer the reference's: every spectral peak of the new view is "new",
             # so bands are judged as without a reference
