@@ -301,3 +301,29 @@ def test_an_over_exposed_dark_view_is_too_bright_against_its_reference(pets_fram
     d = diagnose(over, dark_ref)
     assert "too_bright" in d.faults, d.scores
     assert "too_bright" not in diagnose(over).faults  # its levels alone are not too bright
+
+
+def _pan(frame, n=8, frac=0.6):
+    """A camera turning across `frame`: crops of `frac` of its width, moving left to right."""
+    h, w = frame.shape[:2]
+    cw = int(frac * w)
+    return [np.ascontiguousarray(frame[:, x:x + cw]) for x in np.linspace(0, w - cw, n).astype(int)]
+
+
+def test_a_turning_camera_without_reference_waits_for_a_still_view(pets_frames):
+    """Without a reference, a passing view's colours are not a cast (nor its flat border a cover,
+    nor its texture bands); a picture too dark to use is reported while it turns."""
+    from lookout.health.vqd.suite import VqdConfig
+
+    moving = VqdConfig().moving_view
+    tinted = np.clip(pets_frames[3].astype(np.float32) * (0.55, 1.0, 0.55), 0, 255).astype(np.uint8)
+    assert "color_cast" in diagnose(_pan(tinted)[0]).faults  # the same picture, still: a cast
+    d = diagnose(_pan(tinted))
+    assert d.measures["pan"] >= moving and "color_cast" not in d.faults, d.scores
+    dark = (pets_frames[3] * 0.15).astype(np.uint8)
+    assert "too_dark" in diagnose(_pan(dark)).faults
+    # people walking through a still view, and a camera shaking back and forth, are not a turn
+    assert diagnose(_clip(pets_frames, 0, 12)).measures["pan"] < moving / 2
+    h, w = pets_frames[3].shape[:2]
+    shaking = [np.ascontiguousarray(pets_frames[3][8:h - 8, 8 + dx:w - 8 + dx]) for dx in (0, 6, -6, 6, -6, 0, 6, -6)]
+    assert diagnose(shaking).measures["pan"] < moving / 2

@@ -145,7 +145,7 @@ def _window(w: int, h: int) -> np.ndarray:
     return cv2.createHanningWindow((w, h), cv2.CV_32F)
 
 
-def _global_shift(ref_small: np.ndarray, cur: np.ndarray, ref_half: np.ndarray | None = None
+def global_shift(ref_small: np.ndarray, cur: np.ndarray, ref_half: np.ndarray | None = None
                   ) -> tuple[tuple[float, float], float]:
     """Global shift (dx, dy) in pixels of `cur` and the phase-correlation response.
 
@@ -180,7 +180,7 @@ def compare(view: FrameView, ref: RefView, cur_chroma: np.ndarray | None = None)
     ref_half, ref_color = ref.smooth_half, ref.color_half_planes
     if ref_half is None or ref_half.shape != half[::-1]:
         ref_half, ref_color = cv2.resize(ref_small, half, interpolation=cv2.INTER_AREA), None
-    (dx, dy), resp = _global_shift(ref_small, cur, ref_half)
+    (dx, dy), resp = global_shift(ref_small, cur, ref_half)
     shift = float(np.hypot(dx, dy) / w)
     aligned = ref_small
     mr, rs = ref.block_mean, ref.block_std

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lookout.health.vqd import color, exposure, frozen, noise, reference, sharpness, signal, stripes
+from lookout.health.vqd import color, exposure, frozen, noise, pan, reference, sharpness, signal, stripes
 from lookout.health.vqd.frames import FrameView, median, prepare, ramp, single_thread
 from lookout.health.vqd.reference import RefView
 
@@ -82,6 +82,8 @@ class VqdConfig:
     cover_rest_unmatched: float = 0.7  # a cover leaves most of the rest of the view matching the reference
     blur_over_stripes_margin: float = 10.0  # score points
     cover_concentration: float = 0.07  # … and the view's mismatch drops by this much outside the cover
+    # a clip whose view travels this share of its width per frame pair is a camera turning (see ``pan``)
+    moving_view: float = 0.012
 
     def threshold(self, fault: str) -> float:
         return float(self.thresholds.get(fault, 50.0))
@@ -244,6 +246,10 @@ def decide(scores: dict[str, float], cfg: VqdConfig, measures: dict[str, float] 
     over = [f for f in FAULTS if scores[f] >= cfg.threshold(f)]
     if "signal_loss" in over:
         return ["signal_loss"]  # no picture: nothing else can be judged
+    if measures is not None and "ref_unmatched" not in measures and measures.get("pan", 0.0) >= cfg.moving_view:
+        # a turning camera without a reference: the composition is passing, so a flat border, a
+        # close-up's colours and a texture's period say nothing yet; they wait for a still view
+        over = [f for f in over if f not in ("occlusion", "color_cast", "stripes")]
     if {"too_dark", "too_bright", "noise", "stripes"} & set(over):
         # the picture itself is degraded all over: comparing it with the reference says nothing more
         over = [f for f in over if f not in ("occlusion", "scene_change")]
@@ -300,6 +306,7 @@ def clip_measures(frames: Sequence[np.ndarray], reference_frame: np.ndarray | Re
         m["ref_region"] = reference.largest_region(np.median(masks, axis=0))
     mm = frozen.motion_measures(views)
     m["changed"], m["live_noise"] = (float("nan"), float("nan")) if mm is None else mm
+    m["pan"] = pan.pan_rate(views)
     return m
 
 
