@@ -772,6 +772,8 @@ class RecordingService:
         self.recorders: dict[int, ChannelRecorder] = {}
         self._queue: queue.Queue[tuple[int, ClosedSegment] | None] = queue.Queue()
         self._writer: threading.Thread | None = None
+        self._lock = threading.Lock()  # sync and stop may run on different threads
+        self._stopped = False
 
     def start(self) -> None:
         for t in self.targets:
@@ -779,14 +781,44 @@ class RecordingService:
         self._writer = threading.Thread(target=self._write_loop, name="rec-writer", daemon=True)
         self._writer.start()
         for t in self.targets:
-            rec = ChannelRecorder(t.source, t.directory, lambda seg, cid=t.channel_id: self._queue.put((cid, seg)),
-                                  segment_seconds=t.segment_seconds, name=str(t.channel_id))
-            self.recorders[t.channel_id] = rec
-            rec.start()
+            self._start_recorder(t)
+
+    def _start_recorder(self, t: RecordTarget) -> None:
+        rec = ChannelRecorder(t.source, t.directory, lambda seg, cid=t.channel_id: self._queue.put((cid, seg)),
+                              segment_seconds=t.segment_seconds, name=str(t.channel_id))
+        self.recorders[t.channel_id] = rec
+        rec.start()
+
+    def sync(self, targets: list[RecordTarget]) -> tuple[list[int], list[int]]:
+        """Record exactly `targets` from now on: channels no longer in them (deleted, or their policy
+        disabled) stop, closing their open segment; new ones start after a reconcile of their folder
+        (segments left by an earlier run); a channel whose URL, folder or segment length changed
+        restarts. Returns (started, stopped)."""
+        with self._lock:
+            if self._stopped:
+                return [], []
+            old = {t.channel_id: t for t in self.targets}
+            new = {t.channel_id: t for t in targets}
+            stopped = sorted(cid for cid in old if cid not in new or new[cid] != old[cid])
+            started = sorted(cid for cid in new if cid not in old or new[cid] != old[cid])
+            for cid in stopped:
+                rec = self.recorders.pop(cid, None)
+                if rec is not None:
+                    rec.stop()
+            for cid in started:
+                if cid not in old:  # a restarted channel's last segment is on its way to the writer
+                    reconcile(self.db_url, cid, new[cid].directory)
+                self._start_recorder(new[cid])
+            self.targets = list(targets)
+        if started or stopped:
+            log.info("recording: started %s, stopped %s after a channel change", started or "none", stopped or "none")
+        return started, stopped
 
     def stop(self) -> None:
-        for rec in self.recorders.values():
-            rec.stop()
+        with self._lock:
+            self._stopped = True
+            for rec in self.recorders.values():
+                rec.stop()
         self._queue.put(None)
         if self._writer:
             self._writer.join(30)
@@ -839,11 +871,14 @@ def run_service_forever(service: RecordingService) -> None:  # pragma: no cover 
     sys.exit(0)
 
 
-async def run_recording_service(settings, root: Path | None = None, housekeeping_every_s: float = 300.0) -> None:
+async def run_recording_service(settings, root: Path | None = None, housekeeping_every_s: float = 300.0,
+                                refresh_every_s: float = 60.0) -> None:
     """The recording service as a coroutine for ``lookout.runtime.supervisor`` (runs until cancelled).
 
     Records every enabled channel into ``<data_dir>/recordings`` and runs the janitor and the
-    disk guard every ``housekeeping_every_s``. Channel changes are picked up on restart.
+    disk guard every ``housekeeping_every_s``. The channels and their recording policies are read
+    again every ``refresh_every_s``: a channel added, removed, disabled or given a new URL starts
+    or stops recording within that time, without a restart.
     """
     import asyncio
 
@@ -859,6 +894,12 @@ async def run_recording_service(settings, root: Path | None = None, housekeeping
     await asyncio.to_thread(service.start)
     try:
         while True:
-            await asyncio.sleep(3600)
+            await asyncio.sleep(refresh_every_s)
+            try:
+                fresh = await asyncio.to_thread(load_targets, db_url, base)
+            except Exception:  # the database is away for a moment: keep recording what we have
+                log.exception("recording: reading the channels failed; keeping the current ones")
+                continue
+            await asyncio.to_thread(service.sync, fresh)
     finally:
         await asyncio.to_thread(service.stop)
