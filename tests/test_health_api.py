@@ -6,12 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import numpy as np
+import pytest
 from sqlalchemy import select
 
 from foundation_helpers import login, make_client
 from lookout.health import status, workorders
 from lookout.health.models import DiagnosisRecord, WorkOrder
-from lookout.health.patrol import set_reference
+from lookout.health.patrol import PatrolConfig, set_reference
 from lookout.registry import service
 from lookout.registry.models import Channel, Device, Site
 from lookout.security import accounts
@@ -137,6 +138,40 @@ def test_reference_picture_set_read_and_cleared(data_dir, db_url):
     assert c.get(f"/api/v1/health/channels/{ids['ca']}/reference", headers=om).json()["reference"] is None
     assert not list((data_dir / "health" / "references").glob("*.jpg"))
     assert c.delete(f"/api/v1/health/channels/{ids['ca']}/reference", headers=om).status_code == 404
+
+
+def test_reference_pictures_per_ptz_preset(data_dir, db_url):
+    """A camera touring its presets has one reference per preset; names are checked, at most eight."""
+    from lookout.health.patrol import MAX_PRESETS, ReferencePictureError, clear_reference, load_targets
+
+    ids = seed(db_url)
+    c = make_client(data_dir)
+    om = login(c, "om_a", PW)
+    with session_scope(db_url) as s:
+        ch = s.get(Channel, ids["ca"])
+        for i, preset in enumerate(["", "2", "观景台"]):
+            set_reference(s, data_dir, ch, np.full((96, 128, 3), 60 + 40 * i, np.uint8), "om_a", utcnow(), preset=preset)
+        with pytest.raises(ReferencePictureError, match="preset name"):
+            set_reference(s, data_dir, ch, np.zeros((8, 8, 3), np.uint8), "om_a", utcnow(), preset="a/b")
+    got = c.get(f"/api/v1/health/channels/{ids['ca']}/reference", headers=om).json()
+    assert [r["preset"] for r in got["references"]] == ["", "2", "观景台"] and got["reference"]["preset"] == ""
+    jpg = c.get(got["references"][2]["url"], headers=om)  # ?preset=%E8%A7%82…
+    assert jpg.status_code == 200 and jpg.content[:2] == b"\xff\xd8"
+    with session_scope(db_url) as s:
+        targets, _ = load_targets(s, utcnow(), PatrolConfig(), data_dir, None, channel_ids=[ids["ca"]], due_only=False)
+    assert len(targets) == 1 and len(targets[0].reference_paths) == 3
+    assert all(p.is_file() for p in targets[0].reference_paths)
+    r = c.delete(f"/api/v1/health/channels/{ids['ca']}/reference", params={"preset": "2"}, headers=om)
+    assert r.status_code == 200 and [x["preset"] for x in r.json()["references"]] == ["", "观景台"]
+    assert c.get(f"/api/v1/health/channels/{ids['ca']}/reference.jpg", params={"preset": "2"},
+                 headers=om).status_code == 404
+    with session_scope(db_url) as s:
+        ch = s.get(Channel, ids["ca"])
+        for i in range(MAX_PRESETS - 2):
+            set_reference(s, data_dir, ch, np.zeros((8, 8, 3), np.uint8), "om_a", utcnow(), preset=f"p{i}")
+        with pytest.raises(ReferencePictureError, match="at most"):
+            set_reference(s, data_dir, ch, np.zeros((8, 8, 3), np.uint8), "om_a", utcnow(), preset="one too many")
+        assert len(clear_reference(s, data_dir, ch, "om_a", utcnow())) == MAX_PRESETS
 
 
 def test_cli_lists_and_closes_orders(data_dir, db_url):

@@ -327,3 +327,21 @@ def test_a_turning_camera_without_reference_waits_for_a_still_view(pets_frames):
     h, w = pets_frames[3].shape[:2]
     shaking = [np.ascontiguousarray(pets_frames[3][8:h - 8, 8 + dx:w - 8 + dx]) for dx in (0, 6, -6, 6, -6, 0, 6, -6)]
     assert diagnose(shaking).measures["pan"] < moving / 2
+
+
+def test_a_camera_touring_presets_is_judged_against_the_preset_it_shows(pets_frames):
+    """One reference per PTZ preset: another preset is not a turned camera, a cover still counts."""
+    from lookout.health.vqd import diagnose_views
+
+    h, w = pets_frames[0].shape[:2]
+    left = [np.ascontiguousarray(f[:, : w // 2]) for f in pets_frames]
+    right = [np.ascontiguousarray(f[:, w // 2: 2 * (w // 2)]) for f in pets_frames]
+    at_right = right[8:16]
+    assert "scene_change" in diagnose_views(at_right, [left[0]]).faults  # only the other preset marked
+    d = diagnose_views(at_right, [left[0], right[0]])
+    assert d.faults == [], d.scores
+    assert diagnose_views(at_right, []).scores["scene_change"] == 0  # no reference: as diagnose(…, None)
+    covered = [f.copy() for f in at_right]
+    for f in covered:
+        f[: h // 2, : w // 4] = (40, 60, 50)  # a cloth over a quarter of the view
+    assert "occlusion" in diagnose_views(covered, [left[0], right[0]]).faults

@@ -17,8 +17,8 @@ Endpoints (all under ``/api/v1/health``):
 | GET ``/diagnoses/latest?site_id=&faulty=true&page=&page_size=`` | the latest diagnosis of each visible channel |
 | GET ``/diagnoses/{id}/snapshot.jpg`` | the picture kept with a faulty diagnosis |
 | POST ``/channels/{id}/patrol`` | patrol the channel now; answers its diagnosis |
-| GET / PUT / DELETE ``/channels/{id}/reference`` | the reference picture: PUT takes it from the stream now (the operator marks the view as correct) |
-| GET ``/channels/{id}/reference.jpg`` | the reference picture itself |
+| GET / PUT / DELETE ``/channels/{id}/reference?preset=`` | the reference pictures: PUT takes one from the stream now (the operator marks the view as correct), one per PTZ preset for a camera touring its presets; DELETE without ``preset`` forgets all |
+| GET ``/channels/{id}/reference.jpg?preset=`` | a reference picture itself |
 | GET ``/work-orders?status=&site_id=&channel_id=&fault=&assignee=&overdue=&escalated=&page=&page_size=`` | work orders, open first |
 | GET ``/work-orders/{id}`` | one order with its events and escalations |
 | POST ``/work-orders/{id}/close`` ``{"note": "…", "wait": false}`` | request the close: the order waits for an immediate re-check patrol (``wait``: answer after it) |
@@ -32,6 +32,7 @@ import logging
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Query, Request
@@ -231,37 +232,62 @@ def patrol_now(channel_id: int, request: Request, user: User = Depends(require_r
 
 
 # ---------------------------------------------------------------- reference pictures
-def _reference(db: Session, channel_id: int) -> ChannelReference | None:
-    return db.execute(select(ChannelReference).where(ChannelReference.channel_id == channel_id)).scalar_one_or_none()
+PresetQuery = Query(None, max_length=32, description='a PTZ preset\'s name or number; "" or absent: the fixed view')
 
 
-def _reference_json(ref: ChannelReference | None) -> dict[str, Any]:
-    if ref is None:
-        return {"reference": None}
-    return {"reference": {"taken_at": ref.taken_at.isoformat(), "taken_by": ref.taken_by, "width": ref.width,
-                          "height": ref.height, "url": f"/api/v1/health/channels/{ref.channel_id}/reference.jpg"}}
+def _references(db: Session, channel_id: int) -> list[ChannelReference]:
+    return list(db.execute(select(ChannelReference).where(ChannelReference.channel_id == channel_id)
+                           .order_by(ChannelReference.preset)).scalars())
+
+
+def _one_reference(db: Session, channel_id: int, preset: str | None) -> ChannelReference | None:
+    """The reference of ``preset``; without one, the fixed view's (or the first preset's)."""
+    refs = _references(db, channel_id)
+    if preset is not None:
+        return next((r for r in refs if r.preset == preset), None)
+    return next((r for r in refs if r.preset == ""), refs[0] if refs else None)
+
+
+def _reference_item(ref: ChannelReference) -> dict[str, Any]:
+    url = f"/api/v1/health/channels/{ref.channel_id}/reference.jpg"
+    if ref.preset:
+        url += f"?preset={quote(ref.preset, safe='')}"
+    return {"preset": ref.preset, "taken_at": ref.taken_at.isoformat(), "taken_by": ref.taken_by,
+            "width": ref.width, "height": ref.height, "url": url}
+
+
+def _references_json(db: Session, channel_id: int) -> dict[str, Any]:
+    refs = _references(db, channel_id)
+    main = next((r for r in refs if r.preset == ""), refs[0] if refs else None)
+    return {"channel_id": channel_id, "reference": _reference_item(main) if main else None,
+            "references": [_reference_item(r) for r in refs]}
 
 
 @router.get("/channels/{channel_id}/reference")
 def get_reference(channel_id: int, user: User = Depends(current_user), db: Session = Depends(get_db)) -> dict[str, Any]:
+    """The channel's reference pictures: ``reference`` is the fixed view's (or the first preset's),
+    ``references`` every one, one per PTZ preset for a camera that tours its presets."""
     ch = _channel_for(db, user, channel_id)
-    return {"channel_id": ch.id, **_reference_json(_reference(db, ch.id))}
+    return _references_json(db, ch.id)
 
 
 @router.get("/channels/{channel_id}/reference.jpg", responses={200: {"content": {"image/jpeg": {}}}})
-def reference_jpg(channel_id: int, request: Request, user: User = Depends(current_user),
-                  db: Session = Depends(get_db)) -> FileResponse:
+def reference_jpg(channel_id: int, request: Request, preset: str | None = PresetQuery,
+                  user: User = Depends(current_user), db: Session = Depends(get_db)) -> FileResponse:
     ch = _channel_for(db, user, channel_id)
-    ref = _reference(db, ch.id)
+    ref = _one_reference(db, ch.id, preset)
     if ref is None:
-        raise HTTPException(404, f"channel {channel_id} has no reference picture")
+        what = f" for preset {preset!r}" if preset else ""
+        raise HTTPException(404, f"channel {channel_id} has no reference picture{what}")
     return FileResponse(_data_file(request, ref.path), media_type="image/jpeg")
 
 
 @router.put("/channels/{channel_id}/reference")
-def set_reference(channel_id: int, request: Request, user: User = Depends(require_roles(*OM_ROLES)),
-                  db: Session = Depends(get_db)) -> dict[str, Any]:
-    """The operator marks the current view as correct: a picture is taken from the stream now."""
+def set_reference(channel_id: int, request: Request, preset: str | None = PresetQuery,
+                  user: User = Depends(require_roles(*OM_ROLES)), db: Session = Depends(get_db)) -> dict[str, Any]:
+    """The operator marks the current view as correct: a picture is taken from the stream now.
+    For a PTZ camera that tours its presets, once per preset with ``?preset=``; a patrol then
+    judges each picture against the preset view it matches best."""
     from lookout.media.recorder import channel_stream_url
     from lookout.media.snapshot import SnapshotError, grab_frame
 
@@ -274,23 +300,30 @@ def set_reference(channel_id: int, request: Request, user: User = Depends(requir
         image = grab_frame(url, timeout=cfg.budget_s)
     except SnapshotError as exc:
         raise HTTPException(502, f"no picture from the camera: {exc}") from exc
-    ref, replaced = patrol.set_reference(db, Path(_settings(request).data_dir), ch, image, user.username, utcnow())
-    out = {"channel_id": ch.id, **_reference_json(ref)}
+    try:
+        _, replaced = patrol.set_reference(db, Path(_settings(request).data_dir), ch, image, user.username, utcnow(),
+                                           preset=preset or "")
+    except patrol.ReferencePictureError as exc:
+        db.rollback()
+        raise HTTPException(422 if "preset name" in str(exc) else 409, str(exc)) from exc
     db.commit()
     patrol.unlink_quietly(replaced)
-    return out
+    return _references_json(db, ch.id)
 
 
 @router.delete("/channels/{channel_id}/reference")
-def clear_reference(channel_id: int, request: Request, user: User = Depends(require_roles(*OM_ROLES)),
-                    db: Session = Depends(get_db)) -> dict[str, Any]:
+def clear_reference(channel_id: int, request: Request, preset: str | None = PresetQuery,
+                    user: User = Depends(require_roles(*OM_ROLES)), db: Session = Depends(get_db)) -> dict[str, Any]:
+    """Forget the reference picture of ``preset``, or without it every reference of the channel."""
     ch = _channel_for(db, user, channel_id)
-    removed = patrol.clear_reference(db, Path(_settings(request).data_dir), ch, user.username, utcnow())
-    if removed is None:
-        raise HTTPException(404, f"channel {channel_id} has no reference picture")
+    removed = patrol.clear_reference(db, Path(_settings(request).data_dir), ch, user.username, utcnow(), preset=preset)
+    if not removed:
+        what = f" for preset {preset!r}" if preset is not None else ""
+        raise HTTPException(404, f"channel {channel_id} has no reference picture{what}")
     db.commit()
-    patrol.unlink_quietly(removed)
-    return {"channel_id": ch.id, "reference": None}
+    for f in removed:
+        patrol.unlink_quietly(f)
+    return _references_json(db, ch.id)
 
 
 # ---------------------------------------------------------------- work orders

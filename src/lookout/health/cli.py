@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from lookout.health.vqd import BadFrame, diagnose
+from lookout.health.vqd import BadFrame, diagnose, diagnose_views
 from lookout.health.vqd.load import SourceError, is_stream, read_any, read_image
 
 log = logging.getLogger(__name__)
@@ -27,14 +27,15 @@ def _print_human(d: dict) -> None:
 @vqd_app.command("diagnose")
 def diagnose_cmd(
     path: Annotated[str, typer.Argument(help="a picture, a video file or a stream URL (rtsp://…)")],
-    reference: Annotated[Path | None, typer.Option("--reference", help="the channel's reference picture")] = None,
+    reference: Annotated[list[Path] | None, typer.Option(
+        "--reference", help="the channel's reference picture; repeated, one per PTZ preset (the best match is used)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Diagnose one picture, video (as a whole) or stream; prints faults and 0–100 scores."""
     try:
         frames = read_any(path)
-        ref = read_image(reference) if reference is not None else None
-        result = diagnose(frames, ref).to_json()
+        refs = [read_image(r) for r in reference or ()]
+        result = diagnose_views(frames, refs).to_json()
     except (SourceError, BadFrame) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from e

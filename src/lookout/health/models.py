@@ -11,8 +11,9 @@ What the O&M and compliance pages read:
   service from the changes (:func:`lookout.health.rates.daily_online`).
 - ``health_diagnoses`` (:class:`DiagnosisRecord`) — one row per patrolled channel and patrol: whether a
   picture was obtained, the faults, the 0–100 scores, an optional snapshot path (under the data folder).
-- ``channel_references`` (:class:`ChannelReference`) — the reference picture of a channel, taken when an
-  operator marks the view as correct (a JPEG under ``<data_dir>/health/references/``).
+- ``channel_references`` (:class:`ChannelReference`) — the reference pictures of a channel, taken when an
+  operator marks the view as correct (JPEGs under ``<data_dir>/health/references/``): one for a fixed
+  view, or one per PTZ preset.
 - ``work_orders`` (:class:`WorkOrder`) — a fault seen in two patrols in a row; ``status`` is ``open``,
   ``rechecking`` (closed by the engineer, waiting for the re-check patrol) or ``closed`` (re-check passed).
   ``work_order_events`` keeps the order's story (opened, close requested, re-check passed/failed,
@@ -99,11 +100,14 @@ class DiagnosisRecord(Base):
 
 
 class ChannelReference(Base):
-    """The picture an operator marked as the channel's correct view."""
+    """A picture an operator marked as the channel's correct view: one per channel, or one per
+    PTZ preset of a camera that tours its presets (``preset`` "" is the fixed view)."""
 
     __tablename__ = "channel_references"
+    __table_args__ = (UniqueConstraint("channel_id", "preset"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"), unique=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    preset: Mapped[str] = mapped_column(String(32), default="", server_default="")
     path: Mapped[str] = mapped_column(String(255))  # relative to the data folder
     taken_at: Mapped[datetime] = mapped_column()
     taken_by: Mapped[str] = mapped_column(String(64))

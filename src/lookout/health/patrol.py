@@ -23,7 +23,9 @@ Settings: environment ``LOOKOUT_PATROL_*`` (see :class:`PatrolConfig`).
 from __future__ import annotations
 
 import logging
+import re
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -169,7 +171,7 @@ class Target:
     channel_id: int
     url: str
     key: bool = False
-    reference_path: Path | None = None
+    reference_paths: tuple[Path, ...] = ()  # one per PTZ preset; usually one or none
 
 
 @dataclass
@@ -212,11 +214,12 @@ class ReferenceCache:
 
 def patrol_channel(target: Target, cfg: PatrolConfig, refs: ReferenceCache | None = None,
                    diagnose: Callable | None = None) -> PatrolResult:
-    """Patrol one channel: grab frames, diagnose them. Never raises; failures are in the result."""
-    from lookout.health.vqd import BadFrame
-    from lookout.health.vqd import diagnose as vqd_diagnose
+    """Patrol one channel: grab frames, diagnose them against the channel's reference pictures
+    (``diagnose(frames, references)``; the best-matching one where a PTZ camera has one per preset).
+    Never raises; failures are in the result."""
+    from lookout.health.vqd import BadFrame, diagnose_views
 
-    diagnose = diagnose or vqd_diagnose
+    diagnose = diagnose or diagnose_views
     t0 = time.monotonic()
     try:
         grab = grab_patrol_frames(target.url, cfg.keyframes, open_timeout=cfg.open_timeout,
@@ -227,16 +230,18 @@ def patrol_channel(target: Target, cfg: PatrolConfig, refs: ReferenceCache | Non
         log.exception("patrol of channel %s failed", target.channel_id)
         return PatrolResult(target.channel_id, False, error=f"{type(exc).__name__}: {exc}"[:255],
                             elapsed_s=time.monotonic() - t0)
-    ref = (refs or ReferenceCache()).get(target.reference_path)
+    cache = refs or ReferenceCache()
+    found = [cache.get(p) for p in target.reference_paths]
+    views = [r for r in found if r is not None]
     try:
-        d = diagnose(grab.frames, ref)
+        d = diagnose(grab.frames, views)
     except (BadFrame, ValueError) as exc:
         log.warning("channel %s: picture cannot be diagnosed: %s", target.channel_id, exc)
         return PatrolResult(target.channel_id, True, error=f"not diagnosable: {exc}"[:255], frames=len(grab.frames),
                             elapsed_s=time.monotonic() - t0)
     return PatrolResult(target.channel_id, True, faults=list(d.faults),
                         scores={k: round(float(v), 1) for k, v in d.scores.items()}, frames=len(grab.frames),
-                        used_reference=ref is not None, snapshot=grab.frames[-1] if d.faults else None,
+                        used_reference=bool(views), snapshot=grab.frames[-1] if d.faults else None,
                         elapsed_s=time.monotonic() - t0)
 
 
@@ -267,7 +272,10 @@ def load_targets(session: Session, now: datetime, cfg: PatrolConfig, data_dir: P
     if channel_ids is not None:
         stmt = stmt.where(Channel.id.in_(list(channel_ids)))
     rows = list(session.execute(stmt))
-    refs = dict(session.execute(select(ChannelReference.channel_id, ChannelReference.path)).all())
+    refs: dict[int, list[str]] = {}
+    for cid, path in session.execute(select(ChannelReference.channel_id, ChannelReference.path)
+                                     .order_by(ChannelReference.channel_id, ChannelReference.preset)):
+        refs.setdefault(cid, []).append(path)
     keyed = {ch.id: (ch, bool(ch.key_area or key_unit)) for ch, key_unit in rows}
     if due_only:
         last = last_patrols(session, list(keyed))
@@ -281,8 +289,7 @@ def load_targets(session: Session, now: datetime, cfg: PatrolConfig, data_dir: P
         if not url:
             no_url.append(cid)
             continue
-        ref = refs.get(cid)
-        targets.append(Target(cid, url, key, data_dir / ref if ref else None))
+        targets.append(Target(cid, url, key, tuple(data_dir / r for r in refs.get(cid, ()))))
     return targets, no_url
 
 
@@ -429,51 +436,84 @@ def prune_diagnoses(session: Session, before: datetime) -> int:
 
 
 # --------------------------------------------------------------------------- reference pictures
+MAX_PRESETS = 8  # reference pictures per channel: each one is a comparison in every patrol
+PRESET_NAME = re.compile(r"[^\x00-\x1f/\\]{0,32}")  # a PTZ preset's name or number; "" is the fixed view
+
+
+class ReferencePictureError(ValueError):
+    """A reference picture that cannot be stored (a bad preset name, too many presets)."""
+
+
 def reference_path(channel_id: int, now: datetime) -> Path:
-    return Path("health") / "references" / f"{channel_id}-{now.strftime('%Y%m%dT%H%M%S')}.jpg"
+    stamp = f"{now.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    return Path("health") / "references" / f"{channel_id}-{stamp}.jpg"
+
+
+def _reference_row(session: Session, channel_id: int, preset: str) -> ChannelReference | None:
+    return session.execute(select(ChannelReference).where(ChannelReference.channel_id == channel_id,
+                                                          ChannelReference.preset == preset)).scalar_one_or_none()
+
+
+def _reference_facts(ref: ChannelReference) -> dict:
+    return {"preset": ref.preset, "path": ref.path, "taken_at": ref.taken_at.isoformat(), "taken_by": ref.taken_by}
 
 
 def set_reference(session: Session, data_dir: Path, channel: Channel, image: np.ndarray, actor: str,
-                  now: datetime) -> tuple[ChannelReference, Path | None]:
-    """Store ``image`` as the channel's reference picture (JPEG under the data folder); audited.
+                  now: datetime, preset: str = "") -> tuple[ChannelReference, Path | None]:
+    """Store ``image`` as the channel's reference picture for ``preset`` ("" for a fixed view; a
+    PTZ camera touring its presets has one per preset) as a JPEG under the data folder; audited.
 
     Returns the row and the file of the picture it replaces (remove it after the commit).
+    Raises ``ReferencePictureError`` for a bad preset name or a ninth preset.
     """
     from lookout.media.snapshot import encode_jpeg
     from lookout.security import audit
 
+    if not PRESET_NAME.fullmatch(preset) or preset != preset.strip():
+        raise ReferencePictureError(f"preset name {preset!r}: at most 32 characters, no control characters, slashes "
+                             "or surrounding spaces")
+    ref = _reference_row(session, channel.id, preset)
+    if ref is None:
+        count = len(session.execute(select(ChannelReference.id).where(ChannelReference.channel_id == channel.id)).all())
+        if count >= MAX_PRESETS:
+            raise ReferencePictureError(f"channel {channel.code} already has {count} reference pictures (at most "
+                                 f"{MAX_PRESETS}); replace or delete one")
     rel = reference_path(channel.id, now)
     (data_dir / rel).parent.mkdir(parents=True, exist_ok=True)
     (data_dir / rel).write_bytes(encode_jpeg(image, quality=92))
-    ref = session.execute(select(ChannelReference).where(ChannelReference.channel_id == channel.id)).scalar_one_or_none()
     before = None
     old_path = None
     if ref is None:
-        ref = ChannelReference(channel_id=channel.id, path=str(rel), taken_at=now, taken_by=actor)
+        ref = ChannelReference(channel_id=channel.id, preset=preset, path=str(rel), taken_at=now, taken_by=actor)
         session.add(ref)
     else:
-        before = {"path": ref.path, "taken_at": ref.taken_at.isoformat(), "taken_by": ref.taken_by}
+        before = _reference_facts(ref)
         old_path = ref.path
         ref.path, ref.taken_at, ref.taken_by = str(rel), now, actor
     ref.height, ref.width = int(image.shape[0]), int(image.shape[1])
     session.flush()
     audit.record(session, actor, "set_reference", "channel", channel.id, before,
-                 {"path": str(rel), "taken_at": now.isoformat()}, now=now)
+                 {"preset": preset, "path": str(rel), "taken_at": now.isoformat()}, now=now)
     return ref, (data_dir / old_path if old_path and old_path != str(rel) else None)
 
 
-def clear_reference(session: Session, data_dir: Path, channel: Channel, actor: str, now: datetime) -> Path | None:
-    """Forget the channel's reference picture (audited); returns its file (remove it after the commit)."""
+def clear_reference(session: Session, data_dir: Path, channel: Channel, actor: str, now: datetime,
+                    preset: str | None = None) -> list[Path]:
+    """Forget the channel's reference picture of ``preset`` (None: all of them), audited; returns
+    their files (remove them after the commit), empty when there was none."""
     from lookout.security import audit
 
-    ref = session.execute(select(ChannelReference).where(ChannelReference.channel_id == channel.id)).scalar_one_or_none()
-    if ref is None:
-        return None
-    before = {"path": ref.path, "taken_at": ref.taken_at.isoformat(), "taken_by": ref.taken_by}
-    session.delete(ref)
-    audit.record(session, actor, "clear_reference", "channel", channel.id, before, None, now=now)
+    stmt = select(ChannelReference).where(ChannelReference.channel_id == channel.id)
+    if preset is not None:
+        stmt = stmt.where(ChannelReference.preset == preset)
+    files = []
+    for ref in session.execute(stmt.order_by(ChannelReference.preset)).scalars():
+        before = _reference_facts(ref)
+        session.delete(ref)
+        audit.record(session, actor, "clear_reference", "channel", channel.id, before, None, now=now)
+        files.append(data_dir / before["path"])
     session.flush()
-    return data_dir / before["path"]
+    return files
 
 
 def unlink_quietly(p: Path | None) -> None:

@@ -325,3 +325,22 @@ def diagnose(frames: Sequence[np.ndarray] | np.ndarray, reference_frame: np.ndar
         m = clip_measures(list(frames), reference_frame)
     scores = scores_from_measures(m, cfg)
     return Diagnosis(faults=decide(scores, cfg, m), scores=scores, measures=m)
+
+
+def diagnose_views(frames: Sequence[np.ndarray] | np.ndarray,
+                   references: Sequence[np.ndarray | Reference] = (), config: VqdConfig | None = None) -> Diagnosis:
+    """Diagnose against the best-matching of several reference pictures (one per PTZ preset).
+
+    A camera touring its presets shows one of its marked views at a time: the picture is judged
+    against the reference it matches best (lowest scene-change score, then fewest faults), so
+    another preset is not a turned camera while a view matching none of them still is. With no
+    reference this is ``diagnose`` without one.
+    """
+    if len(references) == 0:
+        return diagnose(frames, None, config)
+    if isinstance(frames, np.ndarray) and frames.ndim in (2, 3) and (frames.ndim == 2 or frames.shape[2] in (3, 4)):
+        frames = [frames]
+    frames = list(frames)
+    found = [diagnose(frames, ref, config) for ref in references]
+    return min(found, key=lambda d: (d.scores["scene_change"], len(d.faults)))
+
