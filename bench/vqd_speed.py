@@ -31,7 +31,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from lookout.health.vqd import diagnose, prepare_reference  # noqa: E402
+from lookout.health.vqd import diagnose, diagnose_views, prepare_reference  # noqa: E402
 
 
 def source_frames(n: int) -> list[np.ndarray]:
@@ -101,12 +101,20 @@ def main() -> None:
             for c in clips:
                 diagnose(c, reference)
 
+        # a PTZ camera touring 4 presets: four prepared references (other moments of the source)
+        presets = [ref] + [prepare_reference(frames[k], (320, round(h * 320 / w))) for k in (0, 16, 32)]
+
+        def clips_vs_presets() -> None:
+            for c in clips:
+                diagnose_views(c, presets)
+
         data = keyframe_bytes(frames[len(frames) // 2])
         rows = [
             ("one picture, no reference", timed(one_picture, len(frames), 1)),
             ("clips of 8, no reference", timed(all_clips, 1, 8 * len(clips))),
             ("clips of 8, with reference", timed(lambda: all_clips(ref), 1, 8 * len(clips))),
             ("one picture, with reference", timed(lambda: one_picture(ref), len(frames), 1)),
+            ("clips of 8, best of 4 presets", timed(clips_vs_presets, 1, 8 * len(clips))),
             ("baseline: key-frame decode", timed(lambda: decode_once(data), 30, 1)),
         ]
         for case, (cpu, wall) in rows:

@@ -331,16 +331,31 @@ def diagnose_views(frames: Sequence[np.ndarray] | np.ndarray,
                    references: Sequence[np.ndarray | Reference] = (), config: VqdConfig | None = None) -> Diagnosis:
     """Diagnose against the best-matching of several reference pictures (one per PTZ preset).
 
-    A camera touring its presets shows one of its marked views at a time: the picture is judged
-    against the reference it matches best (lowest scene-change score, then fewest faults), so
-    another preset is not a turned camera while a view matching none of them still is. With no
-    reference this is ``diagnose`` without one.
+    A camera touring its presets shows one of its marked views at a time: the clip's middle
+    picture is compared with each reference (the scene-change measures only), and the whole
+    diagnosis runs against the one it matches best, so another preset is not a turned camera
+    while a view matching none of them still is. With no reference this is ``diagnose``
+    without one; with one, ``diagnose`` with it.
     """
-    if len(references) == 0:
-        return diagnose(frames, None, config)
+    cfg = config or VqdConfig()
     if isinstance(frames, np.ndarray) and frames.ndim in (2, 3) and (frames.ndim == 2 or frames.shape[2] in (3, 4)):
         frames = [frames]
     frames = list(frames)
-    found = [diagnose(frames, ref, config) for ref in references]
-    return min(found, key=lambda d: (d.scores["scene_change"], len(d.faults)))
+    if len(references) <= 1:
+        return diagnose(frames, references[0] if len(references) else None, cfg)
+    if not frames:
+        raise ValueError("no frame to diagnose")
+    with single_thread():
+        middle = prepare(frames[len(frames) // 2])
+        h, w = middle.grey.shape
+        prepared = [r if isinstance(r, Reference) else prepare_reference(r, (w, h)) for r in references]
+        chroma = color.chroma_blocks(middle.color)
 
+        def mismatch(ref: Reference) -> tuple[float, float]:
+            rc = reference.compare(middle, ref.view, chroma)
+            r = cfg.ramps
+            shift = r["scene_shift"](rc.shift) if rc.shift_response >= cfg.min_shift_response else 0.0
+            return max(r["scene_change"](rc.unmatched), shift), rc.unmatched
+
+        best = min(prepared, key=mismatch)
+    return diagnose(frames, best, cfg)
