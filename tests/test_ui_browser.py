@@ -168,6 +168,11 @@ def test_operator_journey(server, browser):
         publish_until(page, f"channel.{cid}.status", {"status": "fault"},
                       f"document.querySelector('[data-channel-status=\"{cid}\"]').classList.contains('st-fault')")
         shot(page, "03-site")
+        if shutil.which("ffmpeg"):  # the first camera plays the test clip: mark its view as correct
+            assert page.locator('[data-reference-state="1"]').inner_text() == "未标记"
+            page.click('button[data-mark-ref="1"]')
+            page.wait_for_selector('button[data-mark-ref="1"][data-state="done"]', timeout=20_000)
+            assert page.locator('[data-reference-state="1"]').inner_text() == "已标记"
 
         page.click("header nav a[data-nav=alerts]")
         page.wait_for_function("location.pathname === '/alerts'")

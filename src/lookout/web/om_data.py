@@ -56,6 +56,26 @@ def without_reference(db: Session, user: User) -> int | None:
     return int(db.execute(stmt).scalar_one())
 
 
+def reference_counts(db: Session, channel_ids: list[int]) -> dict[int, int] | None:
+    """Reference pictures per channel (one, or one per PTZ preset); None: camera health not installed."""
+    hm = _health_models()
+    ref = getattr(hm, "ChannelReference", None) if hm else None
+    if ref is None or not channel_ids:
+        return None if ref is None else {}
+    from sqlalchemy import func
+
+    rows = db.execute(select(ref.channel_id, func.count()).where(ref.channel_id.in_(channel_ids))
+                      .group_by(ref.channel_id)).all()
+    return {int(cid): int(n) for cid, n in rows}
+
+
+def may_mark_reference(user: User) -> bool:
+    """Whether the account may mark a channel's view as correct (camera health's O&M roles)."""
+    api = optional("lookout.health.api")
+    roles = getattr(api, "OM_ROLES", None) if api else None
+    return roles is not None and (user.role == "admin" or user.role in roles)
+
+
 def online_trend(db: Session, user: User, now: datetime, days: int = 14) -> list[dict[str, Any]]:
     """Daily online rate over the last days, from camera health's history when it keeps one."""
     hm = _health_models()

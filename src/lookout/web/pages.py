@@ -15,7 +15,7 @@ from lookout.api.deps import SESSION_COOKIE, get_db
 from lookout.registry.models import CHANNEL_STATUSES, SITE_CATEGORIES, Channel
 from lookout.security import scope
 from lookout.store.base import utcnow
-from lookout.web import i18n, media_links, queries
+from lookout.web import i18n, media_links, om_data, queries
 from lookout.web.app import lang_of, page_user, redirect, render
 
 log = logging.getLogger(__name__)
@@ -133,9 +133,11 @@ def site_view(site_id: int, request: Request, page: int = Query(1, ge=1), db: Se
     if sm is not None:
         incident = db.execute(select(sm.Incident).where(sm.Incident.site_id == site.id, sm.Incident.status == "open")
                               .order_by(sm.Incident.id.desc())).scalars().first()
+    refs = om_data.reference_counts(db, [c.id for c, _ in cams])
     return render(request, "site.html", user, site=site, row=row, live=live, zones=zones, cams=cams, info=info,
                   curve=curve, plan=plan, incident=incident, site_tz=site.timezone or "Asia/Shanghai",
-                  live_view=media_links.has_live_view(request.app))
+                  live_view=media_links.has_live_view(request.app), refs=refs,
+                  can_mark_reference=refs is not None and om_data.may_mark_reference(user))
 
 
 def _plan_path(request: Request, plan_image: str | None) -> Path | None:
@@ -191,7 +193,6 @@ def om(request: Request, site: int | None = None, status: str | None = None, q: 
     counts = queries.channel_status_counts(db, user)
     total = sum(sum(c.values()) for c in counts.values())
     online = sum(c.get("online", 0) for c in counts.values())
-    from lookout.web import om_data
 
     orders = om_data.work_orders(db, user, page=1, page_size=20)
     trend = om_data.online_trend(db, user, utcnow())

@@ -42,6 +42,25 @@
     b.replaceWith(img);
   });
 
+  // ------------------------------------------------------------ mark a camera's current view as its reference picture
+  document.addEventListener('click', function (ev) {
+    var b = ev.target.closest && ev.target.closest('[data-mark-ref]');
+    if (!b || b.disabled) return;
+    var id = b.dataset.markRef, label = b.textContent, state = document.querySelector('[data-reference-state="' + id + '"]');
+    b.disabled = true;
+    b.textContent = b.dataset.busy || '…';
+    fetch('/api/v1/health/channels/' + id + '/reference', {method: 'PUT', credentials: 'same-origin'})
+      .then(function (r) { return r.json().then(function (j) { return {ok: r.ok, body: j}; }); })
+      .then(function (res) {
+        if (!res.ok) throw new Error(res.body.detail || 'error');
+        var n = (res.body.references || []).length;
+        if (state) { state.textContent = n > 1 ? state.textContent : b.dataset.done; state.className = ''; }
+        b.dataset.state = 'done';
+      })
+      .catch(function (e) { b.dataset.state = 'failed'; b.title = String(e.message || e); window.alert(b.title); })
+      .then(function () { b.disabled = false; b.textContent = label; });
+  });
+
   // ------------------------------------------------------------ live updates
   var handlers = [];
   window.LookoutEvents = { on: function (prefix, fn) { handlers.push([prefix, fn]); } };
