@@ -185,8 +185,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "om.trend": ("在线率趋势", "Online-rate trend"),
     "om.online_now": ("当前在线率", "Online now"),
     "om.no_reference": ("未标记基准画面的通道", "Channels without a reference view"),
-    "om.no_reference_hint": ("遮挡、偏色、条纹干扰须标记基准画面后才开工单",
-                             "Occlusion, colour cast and stripes open work orders only once a reference view is marked"),
+    "om.no_reference_hint": ("遮挡、偏色、条纹干扰须标记基准画面后才开工单；在场所页的摄像机列表中标记",
+                             "Occlusion, colour cast and stripes open work orders only once a reference view is "
+                             "marked; mark it in a site's camera list"),
     "om.target": ("目标", "target"),
     "om.wo.id": ("工单号", "No."),
     "om.wo.fault": ("故障", "Fault"),
