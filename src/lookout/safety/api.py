@@ -10,12 +10,13 @@ Signed in (scoped to the sites the account may see):
 - ``GET|PUT /sites/{id}/safety-config``: action endpoints and the acknowledgement timeout; audited.
 - ``GET /incidents``, ``GET /incidents/{id}`` (report JSON), ``GET /incidents/{id}/report.pdf``.
 - ``POST /plan-items/{id}/done``, ``POST /alerts/{id}/ack``.
-- ``GET /sites/{id}/forecast?hours=72``.
+- ``GET /sites/{id}/forecast?hours=72``; ``GET|PUT /sites/{id}/forecast-inputs`` (daily weather and
+  events the forecast learns from and uses; edits audited).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from html import escape
 from typing import Any
 
@@ -347,6 +348,37 @@ def ack_alert(alert_id: int, user: User = Depends(require_roles(*ACT)), db: Sess
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"alert {alert_id} not found")
     acknowledge(db, alert.id, user.username, _now())
     return {"id": alert.id, "status": alert.status, "acked_at": alert.acked_at.isoformat(), "ack_seconds": alert.ack_seconds}
+
+
+@router.get("/sites/{site_id}/forecast-inputs")
+def get_forecast_inputs(site_id: int, start: date | None = None, end: date | None = None,
+                        user: User = Depends(current_user), db: Session = Depends(get_db)) -> dict[str, Any]:
+    """The site's daily forecast inputs (weather, events) between ``start`` and ``end`` (local days)."""
+    from lookout.safety import forecast_inputs as fi
+
+    site = _site(db, site_id, user)
+    return {"site_id": site.id,
+            "inputs": {k: {"min": v.low, "max": v.high, "zh": v.label_zh, "en": v.label_en} for k, v in fi.INPUTS.items()},
+            "rows": [{"day": r.day.isoformat(), "name": r.name, "value": r.value, "set_by": r.set_by,
+                      "set_at": r.set_at.isoformat()} for r in fi.load(db, site.id, start, end)]}
+
+
+@router.put("/sites/{site_id}/forecast-inputs")
+def put_forecast_inputs(site_id: int, rows: list[dict[str, Any]], user: User = Depends(require_roles(*ACT)),
+                        db: Session = Depends(get_db)) -> dict[str, Any]:
+    """Record daily inputs: past days' weather and events (so the model learns them) and the
+    coming days' forecast and plans (so it uses them). ``[{"day", "name", "value"}, …]``; all
+    rows are stored or none, and an error names the row and field."""
+    from lookout.safety import forecast_inputs as fi
+
+    site = _site(db, site_id, user)
+    try:
+        valid = fi.validate(rows)
+    except fi.ForecastInputError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    changed = fi.store(db, site.id, valid, user.username, _now())
+    db.commit()
+    return {"site_id": site.id, "rows": len(valid), "changed": changed}
 
 
 @router.get("/sites/{site_id}/forecast")

@@ -681,14 +681,17 @@ def unrecorded_hours(values: np.ndarray, hours: int, days: int = 28) -> np.ndarr
     return out
 
 
-def site_model(s: HourlySeries, site_id: int, day: date, until: int, horizon: int, country: str) -> HourlyModel | None:
+def site_model(s: HourlySeries, site_id: int, day: date, until: int, horizon: int, country: str,
+               exog: dict[str, Callable[[datetime], float]] | None = None) -> HourlyModel | None:
     """The model of ``site_id`` for local ``day`` (``until``: the index of that day's midnight in
-    ``s``), from the cache or trained now and kept; None when the history is too short."""
-    key = (site_id, day.isoformat(), country.upper(), horizon)
+    ``s``) with the daily inputs ``exog`` (``forecast_inputs.site_exog``), from the cache or
+    trained now and kept; None when the history is too short."""
+    key = (site_id, day.isoformat(), country.upper(), horizon, tuple(sorted(exog or {})))
     model = _SITE_MODELS.get(key)
     if model is None:
         try:
-            model = fit(s, until=until, horizon=horizon, country=country, train_days=SITE_TRAIN_DAYS, min_days=SITE_MIN_DAYS)
+            model = fit(s, until=until, horizon=horizon, country=country, train_days=SITE_TRAIN_DAYS, min_days=SITE_MIN_DAYS,
+                        exog=dict(sorted((exog or {}).items())) or None)
         except ForecastError:
             return None
         for old in [k for k in list(_SITE_MODELS) if k[1] < key[1]]:  # earlier days are done with
@@ -697,13 +700,15 @@ def site_model(s: HourlySeries, site_id: int, day: date, until: int, horizon: in
     return model
 
 
-def forecast_for_site(session, site_id: int, *, hours: int = 72, country: str = "CN", now: datetime | None = None, exog=None) -> dict[str, Any]:
-    """Hourly arrivals and occupancy for a site from its recorded hourly history."""
+def forecast_for_site(session, site_id: int, *, hours: int = 72, country: str = "CN", now: datetime | None = None) -> dict[str, Any]:
+    """Hourly arrivals and occupancy for a site from its recorded hourly history and the daily
+    inputs it was given (weather, events: ``lookout.safety.forecast_inputs``)."""
     from zoneinfo import ZoneInfo
 
     from sqlalchemy import select
 
     from lookout.registry.models import Site
+    from lookout.safety.forecast_inputs import site_exog
     from lookout.safety.models import HourlyHistory
 
     site = session.get(Site, site_id)
@@ -723,23 +728,23 @@ def forecast_for_site(session, site_id: int, *, hours: int = 72, country: str = 
         if 0 <= i < len(values):
             values[i] = r.arrivals
     s = HourlySeries(start, values, site.name)
-    if exog:
-        arr = forecast_series(s, origin=len(values), hours=hours, country=country, exog=exog)
+    midnight = origin_local.replace(hour=0)
+    until = len(values) - int((origin_local - midnight).total_seconds() // 3600)
+    horizon = next((h for h in SITE_MODEL_HORIZONS if h >= hours), hours)
+    exog = site_exog(session, site_id, midnight.date(), origin_local.date(),
+                     (origin_local + timedelta(hours=horizon - 1)).date())
+    model = site_model(s, site_id, midnight.date(), until, horizon, country, exog) if until > 0 else None
+    if model is None:
+        arr = naive_fallback(s, len(values), hours)
     else:
-        midnight = origin_local.replace(hour=0)
-        until = len(values) - int((origin_local - midnight).total_seconds() // 3600)
-        horizon = next((h for h in SITE_MODEL_HORIZONS if h >= hours), hours)
-        model = site_model(s, site_id, midnight.date(), until, horizon, country) if until > 0 else None
-        if model is None:
-            arr = naive_fallback(s, len(values), hours)
-        else:
-            arr = model.predict(s, len(values), HolidayCalendar(country))[:hours]
-            arr[unrecorded_hours(values, hours)] = 0.0  # hours of day the site records nothing at (closed)
+        arr = model.predict(s, len(values), HolidayCalendar(country), exog or None)[:hours]
+        arr[unrecorded_hours(values, hours)] = 0.0  # hours of day the site records nothing at (closed)
     prior = [0.0 if np.isnan(x) else float(x) for x in values[-12:]]
     occ = occupancy_from_arrivals(arr, site.avg_visit_minutes or 180, prior)
     return {
         "site_id": site_id,
         "origin": origin_local.replace(tzinfo=tz).isoformat(),
+        "inputs": sorted(exog) if model is not None else [],
         "hours": [
             {"ts": (origin_local + timedelta(hours=i)).replace(tzinfo=tz).isoformat(), "arrivals": round(float(a), 1), "occupancy": round(float(o), 1)}
             for i, (a, o) in enumerate(zip(arr, occ))

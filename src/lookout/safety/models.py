@@ -1,13 +1,13 @@
 """Crowd-safety tables: engine state, incidents and their timelines, response checklists,
 the notification outbox, duty rosters and alerts, per-site action endpoints, gates with
-queues, and hourly history for forecasts."""
+queues, hourly history for forecasts and the daily inputs a site gives them (weather, events)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lookout.store.base import Base, utcnow
@@ -167,3 +167,20 @@ class HourlyHistory(Base):
     hour_start: Mapped[datetime] = mapped_column(index=True)
     arrivals: Mapped[int] = mapped_column(Integer, default=0)
     peak_present: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ForecastInput(Base):
+    """A daily input to a site's forecast (``lookout.safety.forecast_inputs.INPUTS``): the day's
+    rainfall or top temperature, or an event, as recorded for past days and forecast or planned
+    for the next ones."""
+
+    __tablename__ = "safety_forecast_inputs"
+    __table_args__ = (UniqueConstraint("site_id", "day", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    day: Mapped[date] = mapped_column(Date)  # the site's local day
+    name: Mapped[str] = mapped_column(String(32))
+    value: Mapped[float] = mapped_column(Float)
+    set_by: Mapped[str] = mapped_column(String(64))
+    set_at: Mapped[datetime] = mapped_column(default=utcnow)
+
