@@ -255,6 +255,34 @@ def test_settings_capacity_duty_and_users(web):
     assert client.post("/settings/site/1", data={"daily_max": "1"}).status_code == 403
 
 
+def test_settings_forecast_inputs(web):
+    """A site manager gives tomorrow's rain and a planned event; a bad value is refused, naming it."""
+    from datetime import timedelta
+
+    from lookout.safety.models import ForecastInput
+
+    client, db_url = web
+    login(client, "manager")
+    day = (datetime.now(timezone.utc) + timedelta(days=1)).date().isoformat()
+    page = client.get("/settings").text
+    assert 'id="input-form"' in page and "活动/节庆规模" in page
+    r = client.post("/settings/forecast-input", data={"site": "1", "day": day, "name": "event", "value": "1"},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    r = client.post("/settings/forecast-input", data={"site": "1", "day": day, "name": "rain_mm", "value": "-4"})
+    assert r.status_code == 422 and "value -4.0 of rain_mm is outside 0…500" in r.text
+    assert client.post("/settings/forecast-input", data={"site": "1", "day": "tomorrow", "name": "event",
+                                                         "value": "1"}).status_code == 422
+    with session_scope(db_url) as s:
+        rows = s.execute(select(ForecastInput.site_id, ForecastInput.name, ForecastInput.value)).all()
+    assert rows == [(1, "event", 1.0)]
+    assert day in client.get("/settings").text
+    client.cookies.clear()
+    login(client, "operator")
+    assert client.post("/settings/forecast-input", data={"site": "1", "day": day, "name": "event",
+                                                         "value": "2"}).status_code == 403
+
+
 def test_site_view_uses_counts_and_forecast(web):
     client, db_url = web
     from datetime import timedelta

@@ -8,6 +8,7 @@ import io
 import logging
 import re
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +22,16 @@ from lookout.registry import ledger, service
 from lookout.registry.models import CHANNEL_STATUSES, Channel, OrgUnit, Site
 from lookout.security import accounts, audit, scope
 from lookout.security.models import ROLES, User
+from lookout.store.base import utcnow
 from lookout.web import i18n, queries
 from lookout.web.app import check_same_origin, lang_of, page_user, redirect, render
+from lookout.web.queries import optional
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 IMPORT_ROLES = ("admin", "official", "om_engineer")
 CAPACITY_ROLES = ("admin", "official", "site_manager")
+INPUT_ROLES = CAPACITY_ROLES  # who gives a site's forecast its weather and events
 MAX_UPLOAD = 20 * 1024 * 1024
 
 
@@ -158,12 +162,22 @@ def _settings_page(request: Request, db: Session, user: User, *, q: str | None =
         duty = db.execute(stmt.order_by(sm.DutyMember.site_id, sm.DutyMember.org_unit_id, sm.DutyMember.id)
                           .limit(500)).scalars().all()
     site_names = dict(db.execute(scope.site_filter(select(Site.id, Site.name), user)).all())
+    fi = optional("lookout.safety.forecast_inputs")
+    inputs: list[Any] = []
+    if fi is not None and site_names:
+        today = utcnow().date() - timedelta(days=1)  # a day's margin for sites east or west of UTC
+        inputs = db.execute(select(fi.ForecastInput).where(fi.ForecastInput.site_id.in_(list(site_names)),
+                                                           fi.ForecastInput.day >= today)
+                            .order_by(fi.ForecastInput.day, fi.ForecastInput.site_id, fi.ForecastInput.name)
+                            .limit(200)).scalars().all()
     org_names = {o.id: o.name for o in orgs}
     users = db.execute(select(User).order_by(User.id).limit(500)).scalars().all() if user.role == "admin" else []
     return render(request, "settings.html", user, status_code=status_code, sites=sites, info=info, q=q or "",
                   duty=duty, orgs=orgs, site_names=site_names, org_names=org_names, users=users, roles=ROLES,
-                  msg=msg, error=error, duty_installed=sm is not None,
-                  may_capacity=user.role in CAPACITY_ROLES, may_duty=user.role in CAPACITY_ROLES)
+                  msg=msg, error=error, duty_installed=sm is not None, inputs=inputs,
+                  input_kinds=fi.INPUTS if fi is not None else None,
+                  may_capacity=user.role in CAPACITY_ROLES, may_duty=user.role in CAPACITY_ROLES,
+                  may_inputs=user.role in INPUT_ROLES)
 
 
 @router.get("/settings")
@@ -257,6 +271,36 @@ async def add_duty(request: Request, db: Session = Depends(get_db)):
     db.flush()
     audit.record(db, user.username, "create", "duty_member", m.id, None, audit.snapshot(m))
     return redirect("/settings?msg=saved#duty")
+
+
+@router.post("/settings/forecast-input")
+async def add_forecast_input(request: Request, db: Session = Depends(get_db)):
+    """One daily forecast input for a site (tomorrow's rain forecast, a planned event)."""
+    check_same_origin(request)
+    user = page_user(request, db)
+    fi = optional("lookout.safety.forecast_inputs")
+    if user.role not in INPUT_ROLES or fi is None:
+        return _forbidden(request, user)
+    form = await request.form()
+    site = None
+    try:
+        site = queries.get_site(db, user, int(form.get("site") or 0))
+    except ValueError:
+        pass
+    if site is None:
+        return _settings_page(request, db, user, error=f"site {form.get('site')!r} not found", status_code=422)
+    raw = (form.get("value") or "").strip()
+    try:
+        value: Any = float(raw)
+    except ValueError:
+        value = raw
+    try:
+        rows = fi.validate([{"day": (form.get("day") or "").strip(), "name": form.get("name"), "value": value}])
+    except fi.ForecastInputError as exc:
+        return _settings_page(request, db, user, error=f"{site.name}: {str(exc).removeprefix('row 1: ')}",
+                              status_code=422)
+    fi.store(db, site.id, rows, user.username, utcnow())
+    return redirect("/settings?msg=saved#forecast-inputs")
 
 
 @router.post("/settings/duty/{member_id}/delete")
