@@ -36,6 +36,7 @@ with fewer boosters.
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import os
 import time
@@ -154,16 +155,29 @@ def outage_cases(csv: Path, horizon: int, country: str) -> list[tuple[str, str, 
     return sorted(out, key=lambda c: (c[1], c[0]))
 
 
+@functools.lru_cache(maxsize=64)
+def _series(csv: Path, name: str):
+    return load_hourly_csv(csv, name)
+
+
+def _all_series(csv: Path) -> list[str]:
+    with Path(csv).open(encoding="utf-8-sig") as f:
+        return f.readline().strip().split(",")[2:]
+
+
 def run_parts(csv: Path, cases, horizon: int, country: str, feature_set: str, seeds: int | None = None,
               half_life: float | None = None, train_days: int | None = None, outage: OutageRule | None = None,
-              ensemble: str | None = None):
+              ensemble: str | None = None, pool_stride: int = 0):
+    """``pool_stride`` > 0: train on every other series of the file too (every ``pool_stride``-th day)."""
     parts = []
     for series, until, days, _ in cases:
-        s = load_hourly_csv(csv, series)
+        s = _series(csv, series)
+        pool = [_series(csv, n) for n in _all_series(csv) if n != series] if pool_stride > 0 else []
         t0 = time.perf_counter()
         p = backtest_parts(s, train_until=date.fromisoformat(until), test_days=days, horizon=horizon, country=country,
                            features=FEATURE_SETS[feature_set], level_days=LEVEL_DAYS, seeds=seeds, half_life_days=half_life,
-                           train_days=train_days or DEFAULT_TRAIN_DAYS, outage=outage, ensemble=ensemble)
+                           train_days=train_days or DEFAULT_TRAIN_DAYS, outage=outage, ensemble=ensemble,
+                           pool=pool, pool_stride_days=max(1, pool_stride))
         parts.append((p, time.perf_counter() - t0))
     return parts
 
@@ -173,14 +187,16 @@ def summary(results) -> tuple[float, int]:
     return float(np.mean(ratios)), sum(x <= 0.8 for x in ratios)
 
 
-def parse_config(config: str) -> tuple[str, int, float, int, OutageRule, str]:
-    """``feature-set:seeds:half-life-days[:training-days[:outage[:ensemble]]]``; outage as
-    ``OutageRule.parse``, ensemble one of ``mean``, ``median``, ``mix``."""
+def parse_config(config: str) -> tuple[str, int, float, int, OutageRule, str, int]:
+    """``feature-set:seeds:half-life-days[:training-days[:outage[:ensemble[:pool]]]]``; outage as
+    ``OutageRule.parse``, ensemble one of ``mean``, ``median``, ``mix``; pool ``pool@N`` (train on
+    every other series too, every N-th day) or empty."""
     fs, seeds, half_life, *rest = config.split(":")
     train_days = int(rest[0]) if rest and rest[0] else DEFAULT_TRAIN_DAYS
     outage = OutageRule.parse(rest[1]) if len(rest) > 1 and rest[1] else DEFAULT_OUTAGE
     ensemble = rest[2] if len(rest) > 2 and rest[2] else DEFAULT_ENSEMBLE
-    return fs, int(seeds), float(half_life), train_days, outage, ensemble
+    pool = int(rest[3].removeprefix("pool@")) if len(rest) > 3 and rest[3] else 0
+    return fs, int(seeds), float(half_life), train_days, outage, ensemble, pool
 
 
 def tune(args) -> None:
@@ -194,10 +210,10 @@ def tune(args) -> None:
         print(f"  {series}: trained until {until}, {days} days — {what}")
     best = []
     for config in args.configs.split(","):
-        fs, seeds, half_life, train_days, outage, ensemble = parse_config(config)
+        fs, seeds, half_life, train_days, outage, ensemble, pool = parse_config(config)
         t0 = time.perf_counter()
         parts = [p for p, _ in run_parts(args.csv, vcases, args.horizon, args.country, fs, seeds, half_life, train_days,
-                                         outage, ensemble)]
+                                         outage, ensemble, pool)]
         scored = []
         for adj in GRID:
             res = [p.score(adj) for p in parts]
@@ -206,7 +222,7 @@ def tune(args) -> None:
         scored.sort(key=lambda x: (x[0], x[1]))
         plain = next(x for x in scored if not x[2].level_weight and not x[2].naive_weight)
         print(f"\nfeature set {fs}, {seeds} seed(s), half-life {half_life} days, {train_days} training days, "
-              f"outages {outage.label()}, ensemble {ensemble} ({time.perf_counter() - t0:.0f} s): no adjustment: mean ratio {plain[0]:.4f}, "
+              f"outages {outage.label()}, ensemble {ensemble}, pool {pool or "none"} ({time.perf_counter() - t0:.0f} s): no adjustment: mean ratio {plain[0]:.4f}, "
               f"≤ 0.80 on {-plain[1]} of {len(parts)}")
         print("  per window, no adjustment: " + " ".join(f"{r.mape / r.baseline_mape:.2f}" for r in plain[3]))
         for mean, negmet, adj, _ in scored[:5]:
@@ -253,12 +269,12 @@ def main() -> None:
     if args.tune:
         tune(args)
         return
-    fs, seeds, half_life, train_days, outage, ensemble = (DEFAULT_FEATURE_SET, DEFAULT_SEEDS, DEFAULT_HALF_LIFE_DAYS,
-                                                          DEFAULT_TRAIN_DAYS, DEFAULT_OUTAGE, DEFAULT_ENSEMBLE)
+    fs, seeds, half_life, train_days, outage, ensemble, pool = (DEFAULT_FEATURE_SET, DEFAULT_SEEDS, DEFAULT_HALF_LIFE_DAYS,
+                                                                DEFAULT_TRAIN_DAYS, DEFAULT_OUTAGE, DEFAULT_ENSEMBLE, 0)
     if args.config:  # a diagnostic run of another setting on the test cases (never used to choose one)
-        fs, seeds, half_life, train_days, outage, ensemble = parse_config(args.config)
+        fs, seeds, half_life, train_days, outage, ensemble, pool = parse_config(args.config)
     print(f"feature set {fs!r}, {seeds} seed(s), half-life {half_life} days, {train_days} training days, "
-          f"outages {outage.label()}, ensemble {ensemble}, {DEFAULT_ADJUSTMENT}"
+          f"outages {outage.label()}, ensemble {ensemble}, pool {pool or 'none'}, {DEFAULT_ADJUSTMENT}"
           + (" — diagnostic, not the defaults" if args.config else ""))
     print(f"horizon {args.horizon} h from each test day's midnight; MAPE over hours with actual ≥ 10")
     print("| series | trained until | test days | in the test window | hours | MAPE | baseline MAPE | ratio | s |")
@@ -267,7 +283,7 @@ def main() -> None:
     t_all = time.perf_counter()
     for (series, until, days, what) in CASES:
         (p, dt), = run_parts(args.csv, [(series, until, days, what)], args.horizon, args.country, fs, seeds, half_life,
-                             train_days, outage, ensemble)
+                             train_days, outage, ensemble, pool)
         r = p.score(DEFAULT_ADJUSTMENT)
         results.append(r)
         print(f"| {series} | {until} | {days} | {what} | {r.hours} | {r.mape:.3f} | {r.baseline_mape:.3f} | "

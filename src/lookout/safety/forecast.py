@@ -461,6 +461,8 @@ def fit(
     outage: OutageRule | None = None,
     min_days: int = 28,
     ensemble: str | None = None,
+    pool: Sequence[HourlySeries] = (),
+    pool_stride_days: int = 3,
 ) -> HourlyModel:
     """Train on origins at each midnight of the ``train_days`` before hour index ``until``
     (the targets stay before ``until``). ``seeds`` boosters differing only in their random
@@ -490,6 +492,29 @@ def fit(
     if outage.drop_targets:
         collapsed = outage_mask(s, until, cal, outage)
         keep &= ~np.stack([collapsed[o:o + horizon] for o in origins]).reshape(-1)
+    if pool:
+        # other series over the same calendar window (every ``pool_stride_days``-th day): more
+        # examples of holidays and rare days for one model; no daily inputs (they are per series)
+        if exog or (half_life_days or 0) > 0:
+            raise ForecastError("pooled training takes neither daily inputs nor a half-life")
+        cut = s.time_of(until)
+        parts_x, parts_y, parts_k = [X], [y], [keep]
+        for p in pool:
+            p_until = p.index_of(cut)
+            p_first = (24 - p.start.hour) % 24 + 4 * WEEK
+            p_orig = [o for o in range(p_first, p_until - horizon + 1, 24 * max(1, pool_stride_days))
+                      if o >= p_until - train_days * 24]
+            if p_until > len(p.values) or not p_orig:
+                continue
+            py = np.stack([p.values[o:o + horizon] for o in p_orig]).reshape(-1)
+            pk = ~np.isnan(py)
+            if outage.drop_targets:
+                pc = outage_mask(p, p_until, cal, outage)
+                pk &= ~np.stack([pc[o:o + horizon] for o in p_orig]).reshape(-1)
+            parts_x.append(feature_matrix(p, p_orig, horizon, cal, None, names, outage))
+            parts_y.append(py)
+            parts_k.append(pk)
+        X, y, keep = np.vstack(parts_x), np.concatenate(parts_y), np.concatenate(parts_k)
     seeds = DEFAULT_SEEDS if seeds is None else max(1, seeds)
     half_life_days = DEFAULT_HALF_LIFE_DAYS if half_life_days is None else half_life_days
     weight = None
@@ -565,13 +590,16 @@ def backtest_parts(
     half_life_days: float | None = None,
     outage: OutageRule | None = None,
     ensemble: str | None = None,
+    pool: Sequence[HourlySeries] = (),
+    pool_stride_days: int = 3,
 ) -> BacktestParts:
     """Train once on data up to the end of ``train_until``; the pieces every adjustment of the
     test days' forecasts needs (so adjustments are compared without retraining)."""
     until, origins = _test_origins(s, train_until, test_days, horizon)
     cal = HolidayCalendar(country)
     model = fit(s, until=until, horizon=horizon, country=country, train_days=train_days, features=features, cal=cal,
-                seeds=seeds, half_life_days=half_life_days, outage=outage, ensemble=ensemble)
+                seeds=seeds, half_life_days=half_life_days, outage=outage, ensemble=ensemble, pool=pool,
+                pool_stride_days=pool_stride_days)
     raw = model.raw(s, origins, horizon, cal)
     actual = np.stack([s.values[o:o + horizon] for o in origins])
     naive = np.stack([seasonal_naive(s, o, horizon) for o in origins])
