@@ -222,7 +222,7 @@ def tune(args) -> None:
         scored.sort(key=lambda x: (x[0], x[1]))
         plain = next(x for x in scored if not x[2].level_weight and not x[2].naive_weight)
         print(f"\nfeature set {fs}, {seeds} seed(s), half-life {half_life} days, {train_days} training days, "
-              f"outages {outage.label()}, ensemble {ensemble}, pool {pool or "none"} ({time.perf_counter() - t0:.0f} s): no adjustment: mean ratio {plain[0]:.4f}, "
+              f"outages {outage.label()}, ensemble {ensemble}, pool {pool or 'none'} ({time.perf_counter() - t0:.0f} s): no adjustment: mean ratio {plain[0]:.4f}, "
               f"≤ 0.80 on {-plain[1]} of {len(parts)}")
         print("  per window, no adjustment: " + " ".join(f"{r.mape / r.baseline_mape:.2f}" for r in plain[3]))
         for mean, negmet, adj, _ in scored[:5]:
