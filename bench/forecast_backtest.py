@@ -51,13 +51,14 @@ from lookout.safety.forecast import (
     DEFAULT_FEATURE_SET,
     DEFAULT_HALF_LIFE_DAYS,
     DEFAULT_OUTAGE,
+    DEFAULT_POOL_STRIDE,
     DEFAULT_SEEDS,
     DEFAULT_TRAIN_DAYS,
     FEATURE_SETS,
     Adjustment,
     OutageRule,
     backtest_parts,
-    load_hourly_csv,
+    load_hourly_columns,
 )
 
 CASES = [
@@ -155,14 +156,17 @@ def outage_cases(csv: Path, horizon: int, country: str) -> list[tuple[str, str, 
     return sorted(out, key=lambda c: (c[1], c[0]))
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=2)
+def _file(csv: Path) -> dict:
+    return load_hourly_columns(csv)
+
+
 def _series(csv: Path, name: str):
-    return load_hourly_csv(csv, name)
+    return _file(csv)[name]
 
 
 def _all_series(csv: Path) -> list[str]:
-    with Path(csv).open(encoding="utf-8-sig") as f:
-        return f.readline().strip().split(",")[2:]
+    return list(_file(csv))
 
 
 def run_parts(csv: Path, cases, horizon: int, country: str, feature_set: str, seeds: int | None = None,
@@ -270,7 +274,8 @@ def main() -> None:
         tune(args)
         return
     fs, seeds, half_life, train_days, outage, ensemble, pool = (DEFAULT_FEATURE_SET, DEFAULT_SEEDS, DEFAULT_HALF_LIFE_DAYS,
-                                                                DEFAULT_TRAIN_DAYS, DEFAULT_OUTAGE, DEFAULT_ENSEMBLE, 0)
+                                                                DEFAULT_TRAIN_DAYS, DEFAULT_OUTAGE, DEFAULT_ENSEMBLE,
+                                                                DEFAULT_POOL_STRIDE)
     if args.config:  # a diagnostic run of another setting on the test cases (never used to choose one)
         fs, seeds, half_life, train_days, outage, ensemble, pool = parse_config(args.config)
     print(f"feature set {fs!r}, {seeds} seed(s), half-life {half_life} days, {train_days} training days, "

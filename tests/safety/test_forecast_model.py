@@ -162,3 +162,19 @@ def test_ensembles_mix_tree_sizes_and_combine_by_median(small_csv):
     assert not np.allclose(np.median(outs, axis=0), np.mean(outs, axis=0))
     with pytest.raises(ForecastError, match="unknown ensemble"):
         fit(s, until=until, horizon=24, country="NZ-AUK", cal=cal, train_days=60, ensemble="vote")
+
+
+def test_one_reading_of_every_column_and_a_pooled_backtest(small_csv):
+    from lookout.safety.forecast import load_hourly_columns
+
+    every = load_hourly_columns(small_csv)
+    assert {"107 Quay Street", "30 Queen Street"} <= set(every)
+    one = load_hourly_csv(small_csv, "30 Queen Street")
+    assert every["30 Queen Street"].start == one.start
+    assert np.array_equal(every["30 Queen Street"].values, one.values, equal_nan=True)
+    s, other = every["107 Quay Street"], every["30 Queen Street"]
+    alone = backtest(s, train_until=date(2024, 3, 24), test_days=7, horizon=24, country="NZ-AUK", train_days=90)
+    pooled = backtest(s, train_until=date(2024, 3, 24), test_days=7, horizon=24, country="NZ-AUK", train_days=90,
+                      pool=[other])
+    assert pooled.hours == alone.hours and pooled.mape != alone.mape  # the same hours, another model
+    assert pooled.mape < pooled.baseline_mape

@@ -68,10 +68,11 @@ def backtest_cmd(
     country: str = typer.Option("NZ", "--country", help="holiday calendar: CN (chinesecalendar) or an ISO code"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Backtest the hourly forecast against the seasonal-naive baseline (same hour a week earlier)."""
+    """Backtest the hourly forecast against the seasonal-naive baseline (same hour a week earlier);
+    the file's other series train the model too."""
     from datetime import date
 
-    from lookout.safety.forecast import ForecastError, backtest, load_hourly_csv
+    from lookout.safety.forecast import ForecastError, backtest, load_hourly_columns
 
     try:
         start = date.fromisoformat(train_until)
@@ -80,8 +81,13 @@ def backtest_cmd(
     if test_days <= 0 or not (1 <= horizon <= 168):
         _fail("--test-days must be > 0 and --horizon between 1 and 168")
     try:
-        hourly = load_hourly_csv(csv_path, series)
-        res = backtest(hourly, train_until=start, test_days=test_days, horizon=horizon, country=country)
+        every = load_hourly_columns(csv_path)
+        if series not in every:
+            load_hourly_columns(csv_path, [series])  # raises with the reason (no such column, no values)
+        hourly = every.pop(series)
+        # the other series of the file train the same model (more holidays and rare days to learn from)
+        res = backtest(hourly, train_until=start, test_days=test_days, horizon=horizon, country=country,
+                       pool=list(every.values()))
     except (ForecastError, FileNotFoundError) as exc:
         _fail(str(exc))
     out = {"mape": round(res.mape, 4), "baseline_mape": round(res.baseline_mape, 4), "hours": res.hours}
