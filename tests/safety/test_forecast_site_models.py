@@ -24,3 +24,34 @@ def test_one_model_per_site_and_day_trained_off_the_request(db_url):
     assert first["hours"][4]["ts"] == later["hours"][0]["ts"]
     assert forecast.warm_site_models(db_url, now + timedelta(days=1)) == 2  # a new day, new models
     assert {k[1] for k in forecast._SITE_MODELS} == {"2026-11-23"}  # yesterday's are let go
+
+
+def test_a_site_model_learns_from_the_other_sites_unless_it_has_inputs(db_url, monkeypatch):
+    from lookout.demo import seed
+    from lookout.demo.seed import seed_history
+    from lookout.registry.models import Site
+    from lookout.safety import forecast
+    from lookout.safety import forecast_inputs as fi
+    from lookout.store.db import session_scope
+
+    now = datetime(2026, 11, 22, 2, 0, tzinfo=timezone.utc)
+    with session_scope(db_url) as s:
+        seed(s)
+        seed_history(s, now)
+    seen = []
+    real_fit = forecast.fit
+
+    def spy(series, **kw):
+        seen.append([p.name for p in kw.get("pool", ())])
+        return real_fit(series, **kw)
+
+    monkeypatch.setattr(forecast, "fit", spy)
+    forecast._SITE_MODELS.clear()
+    with session_scope(db_url) as s:
+        forecast.forecast_for_site(s, 1, hours=14, now=now)
+        other = s.get(Site, 2).name
+        assert seen[-1] == [other]  # the other scenic area with history; the hotel has none
+        days = [f"2026-{m:02d}-{d:02d}" for m, d in ((10, 3), (10, 17), (11, 22))]
+        fi.store(s, 1, fi.validate([{"day": d, "name": "event", "value": 1} for d in days]), "manager", now)
+        fc = forecast.forecast_for_site(s, 1, hours=14, now=now)
+    assert fc["inputs"] == ["event"] and seen[-1] == []  # a site's own inputs: its own model

@@ -731,16 +731,19 @@ def unrecorded_hours(values: np.ndarray, hours: int, days: int = 28) -> np.ndarr
 
 
 def site_model(s: HourlySeries, site_id: int, day: date, until: int, horizon: int, country: str,
-               exog: dict[str, Callable[[datetime], float]] | None = None) -> HourlyModel | None:
+               exog: dict[str, Callable[[datetime], float]] | None = None,
+               pool: Callable[[], Sequence[HourlySeries]] | None = None) -> HourlyModel | None:
     """The model of ``site_id`` for local ``day`` (``until``: the index of that day's midnight in
-    ``s``) with the daily inputs ``exog`` (``forecast_inputs.site_exog``), from the cache or
-    trained now and kept; None when the history is too short."""
+    ``s``) with the daily inputs ``exog`` (``forecast_inputs.site_exog``), or else trained on the
+    other sites ``pool()`` gives too; from the cache or trained now and kept; None when the
+    history is too short."""
     key = (site_id, day.isoformat(), country.upper(), horizon, tuple(sorted(exog or {})))
     model = _SITE_MODELS.get(key)
     if model is None:
         try:
             model = fit(s, until=until, horizon=horizon, country=country, train_days=SITE_TRAIN_DAYS, min_days=SITE_MIN_DAYS,
-                        exog=dict(sorted((exog or {}).items())) or None)
+                        exog=dict(sorted((exog or {}).items())) or None,
+                        pool=() if exog or pool is None else pool(), pool_stride_days=DEFAULT_POOL_STRIDE)
         except ForecastError:
             return None
         for old in [k for k in list(_SITE_MODELS) if k[1] < key[1]]:  # earlier days are done with
@@ -749,40 +752,75 @@ def site_model(s: HourlySeries, site_id: int, day: date, until: int, horizon: in
     return model
 
 
+#: A site's day model is also trained on up to this many other sites' history (the same district
+#: first), as the backtests train on other sensors (``DEFAULT_POOL_STRIDE``); not when the site
+#: gives daily inputs, which belong to it alone.
+SITE_POOL = 20
+
+
+def site_series(session, site, end_local: datetime) -> HourlySeries | None:
+    """A site's hourly arrivals in its local time, up to the hour before ``end_local`` (naive local);
+    None without any recorded hour before it."""
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import select
+
+    from lookout.safety.models import HourlyHistory
+
+    tz = ZoneInfo(site.timezone or "Asia/Shanghai")
+    end_utc = end_local.replace(tzinfo=tz).astimezone(timezone.utc)
+    rows = session.execute(select(HourlyHistory.hour_start, HourlyHistory.arrivals)
+                           .where(HourlyHistory.site_id == site.id, HourlyHistory.hour_start < end_utc)
+                           .order_by(HourlyHistory.hour_start)).all()
+    if not rows:
+        return None
+    start = rows[0][0].astimezone(tz).replace(tzinfo=None)
+    values = np.full(max(1, int((end_local - start).total_seconds() // 3600)), np.nan)
+    for hour_start, arrivals in rows:
+        i = int((hour_start.astimezone(tz).replace(tzinfo=None) - start).total_seconds() // 3600)
+        if 0 <= i < len(values):
+            values[i] = arrivals
+    return HourlySeries(start, values, site.name)
+
+
+def site_pool(session, site, end_local: datetime, limit: int = SITE_POOL) -> list[HourlySeries]:
+    """Other sites' series to train a site's model with: the same district's first, then the rest."""
+    from sqlalchemy import select
+
+    from lookout.registry.models import Site
+    from lookout.safety.models import HourlyHistory
+
+    with_history = select(HourlyHistory.site_id).distinct()
+    others = session.execute(select(Site).where(Site.id != site.id, Site.id.in_(with_history))).scalars().all()
+    others = sorted(others, key=lambda o: (o.org_unit_id != site.org_unit_id, o.id))[:limit]
+    return [x for x in (site_series(session, o, end_local) for o in others) if x is not None]
+
+
 def forecast_for_site(session, site_id: int, *, hours: int = 72, country: str = "CN", now: datetime | None = None) -> dict[str, Any]:
     """Hourly arrivals and occupancy for a site from its recorded hourly history and the daily
     inputs it was given (weather, events: ``lookout.safety.forecast_inputs``)."""
     from zoneinfo import ZoneInfo
 
-    from sqlalchemy import select
-
     from lookout.registry.models import Site
     from lookout.safety.forecast_inputs import site_exog
-    from lookout.safety.models import HourlyHistory
 
     site = session.get(Site, site_id)
     if site is None:
         raise LookupError(f"site {site_id} not found")
     tz = ZoneInfo(site.timezone or "Asia/Shanghai")
-    rows = session.execute(select(HourlyHistory).where(HourlyHistory.site_id == site_id).order_by(HourlyHistory.hour_start)).scalars().all()
     now = now or datetime.now(timezone.utc)
     origin_local = now.astimezone(tz).replace(minute=0, second=0, microsecond=0, tzinfo=None) + timedelta(hours=1)
-    if not rows:
+    s = site_series(session, site, origin_local)
+    if s is None:
         raise ForecastError(f"site {site_id}: no hourly history yet")
-    start = rows[0].hour_start.astimezone(tz).replace(tzinfo=None)
-    n = int((origin_local - start).total_seconds() // 3600)
-    values = np.full(max(n, 1), np.nan)
-    for r in rows:
-        i = int((r.hour_start.astimezone(tz).replace(tzinfo=None) - start).total_seconds() // 3600)
-        if 0 <= i < len(values):
-            values[i] = r.arrivals
-    s = HourlySeries(start, values, site.name)
+    values = s.values
     midnight = origin_local.replace(hour=0)
     until = len(values) - int((origin_local - midnight).total_seconds() // 3600)
     horizon = next((h for h in SITE_MODEL_HORIZONS if h >= hours), hours)
     exog = site_exog(session, site_id, midnight.date(), origin_local.date(),
                      (origin_local + timedelta(hours=horizon - 1)).date())
-    model = site_model(s, site_id, midnight.date(), until, horizon, country, exog) if until > 0 else None
+    pool = None if exog else (lambda: site_pool(session, site, midnight))
+    model = site_model(s, site_id, midnight.date(), until, horizon, country, exog, pool) if until > 0 else None
     if model is None:
         arr = naive_fallback(s, len(values), hours)
     else:
@@ -864,44 +902,3 @@ def time_to_threshold(
             minutes = (thr - current) / slope
             return {"level": level, "minutes": round(float(minutes)), "slope_per_hour": round(float(slope * 60), 2), "ratio_now": round(current, 1)}
     return None
-
-
-_DAY_CACHE: dict[tuple[int, str], dict[str, Any]] = {}
-
-
-def forecast_day(session, site_id: int, day_start: datetime, *, now: datetime | None = None, country: str = "CN") -> dict[str, Any] | None:
-    """Forecast arrivals for the 24 local hours from ``day_start`` (the site's local midnight,
-    timezone-aware) using history before it; cached per site and day. ``{"hourly": [24]}`` or None."""
-    from zoneinfo import ZoneInfo
-
-    from sqlalchemy import select
-
-    from lookout.registry.models import Site
-    from lookout.safety.models import HourlyHistory
-
-    key = (site_id, day_start.isoformat())
-    if key in _DAY_CACHE:
-        return _DAY_CACHE[key]
-    site = session.get(Site, site_id)
-    if site is None:
-        return None
-    tz = ZoneInfo(site.timezone or "Asia/Shanghai")
-    rows = session.execute(
-        select(HourlyHistory).where(HourlyHistory.site_id == site_id, HourlyHistory.hour_start < day_start).order_by(HourlyHistory.hour_start)
-    ).scalars().all()
-    if len(rows) < 24 * 7:
-        return None
-    start = rows[0].hour_start.astimezone(tz).replace(tzinfo=None)
-    origin = day_start.astimezone(tz).replace(tzinfo=None)
-    n = int((origin - start).total_seconds() // 3600)
-    values = np.full(n, np.nan)
-    for r in rows:
-        i = int((r.hour_start.astimezone(tz).replace(tzinfo=None) - start).total_seconds() // 3600)
-        if 0 <= i < n:
-            values[i] = r.arrivals
-    arr = forecast_series(HourlySeries(start, values, site.name), origin=n, hours=24, country=country)
-    out = {"hourly": [round(float(x), 1) for x in arr]}
-    if len(_DAY_CACHE) > 1000:
-        _DAY_CACHE.clear()
-    _DAY_CACHE[key] = out
-    return out
