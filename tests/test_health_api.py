@@ -155,6 +155,8 @@ def test_reference_pictures_per_ptz_preset(data_dir, db_url):
             set_reference(s, data_dir, ch, np.zeros((8, 8, 3), np.uint8), "om_a", utcnow(), preset="a/b")
     got = c.get(f"/api/v1/health/channels/{ids['ca']}/reference", headers=om).json()
     assert [r["preset"] for r in got["references"]] == ["", "2", "观景台"] and got["reference"]["preset"] == ""
+    r = c.put(f"/api/v1/health/channels/{ids['ca']}/reference", params={"preset": "a/b"}, headers=om)
+    assert r.status_code == 422 and "preset name" in r.json()["detail"]  # refused before asking the camera
     jpg = c.get(got["references"][2]["url"], headers=om)  # ?preset=%E8%A7%82…
     assert jpg.status_code == 200 and jpg.content[:2] == b"\xff\xd8"
     with session_scope(db_url) as s:

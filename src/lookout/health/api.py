@@ -240,12 +240,17 @@ def _references(db: Session, channel_id: int) -> list[ChannelReference]:
                            .order_by(ChannelReference.preset)).scalars())
 
 
+def _main_reference(refs: list[ChannelReference]) -> ChannelReference | None:
+    """The fixed view's reference, else the first preset's."""
+    return next((r for r in refs if r.preset == ""), refs[0] if refs else None)
+
+
 def _one_reference(db: Session, channel_id: int, preset: str | None) -> ChannelReference | None:
-    """The reference of ``preset``; without one, the fixed view's (or the first preset's)."""
+    """The reference of ``preset``; without one, the main one."""
     refs = _references(db, channel_id)
     if preset is not None:
         return next((r for r in refs if r.preset == preset), None)
-    return next((r for r in refs if r.preset == ""), refs[0] if refs else None)
+    return _main_reference(refs)
 
 
 def _reference_item(ref: ChannelReference) -> dict[str, Any]:
@@ -258,7 +263,7 @@ def _reference_item(ref: ChannelReference) -> dict[str, Any]:
 
 def _references_json(db: Session, channel_id: int) -> dict[str, Any]:
     refs = _references(db, channel_id)
-    main = next((r for r in refs if r.preset == ""), refs[0] if refs else None)
+    main = _main_reference(refs)
     return {"channel_id": channel_id, "reference": _reference_item(main) if main else None,
             "references": [_reference_item(r) for r in refs]}
 
@@ -292,6 +297,11 @@ def set_reference(channel_id: int, request: Request, preset: str | None = Preset
     from lookout.media.snapshot import SnapshotError, grab_frame
 
     ch = _channel_for(db, user, channel_id)
+    preset = preset or ""
+    try:  # a bad name or a ninth preset is refused before the camera is asked for a picture
+        patrol.check_preset(db, ch, preset)
+    except patrol.ReferencePictureError as exc:
+        raise HTTPException(422 if isinstance(exc, patrol.PresetNameError) else 409, str(exc)) from exc
     cfg = patrol.PatrolConfig()
     url = channel_stream_url(ch, cfg.stream, request.app.state.secret)
     if not url:
@@ -300,12 +310,8 @@ def set_reference(channel_id: int, request: Request, preset: str | None = Preset
         image = grab_frame(url, timeout=cfg.budget_s)
     except SnapshotError as exc:
         raise HTTPException(502, f"no picture from the camera: {exc}") from exc
-    try:
-        _, replaced = patrol.set_reference(db, Path(_settings(request).data_dir), ch, image, user.username, utcnow(),
-                                           preset=preset or "")
-    except patrol.ReferencePictureError as exc:
-        db.rollback()
-        raise HTTPException(422 if "preset name" in str(exc) else 409, str(exc)) from exc
+    _, replaced = patrol.set_reference(db, Path(_settings(request).data_dir), ch, image, user.username, utcnow(),
+                                       preset=preset)
     db.commit()
     patrol.unlink_quietly(replaced)
     return _references_json(db, ch.id)

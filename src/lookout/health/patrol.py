@@ -441,7 +441,30 @@ PRESET_NAME = re.compile(r"[^\x00-\x1f/\\]{0,32}")  # a PTZ preset's name or num
 
 
 class ReferencePictureError(ValueError):
-    """A reference picture that cannot be stored (a bad preset name, too many presets)."""
+    """A reference picture that cannot be stored."""
+
+
+class PresetNameError(ReferencePictureError):
+    """A preset name that is not allowed."""
+
+
+class TooManyPresets(ReferencePictureError):
+    """A channel that has ``MAX_PRESETS`` reference pictures already."""
+
+
+def check_preset(session: Session, channel: Channel, preset: str) -> ChannelReference | None:
+    """The channel's reference of ``preset`` (None: a new one); raises ``PresetNameError`` for a bad
+    name and ``TooManyPresets`` for a ninth preset, before any picture is taken."""
+    if not PRESET_NAME.fullmatch(preset) or preset != preset.strip():
+        raise PresetNameError(f"preset name {preset!r}: at most 32 characters, no control characters, slashes "
+                              "or surrounding spaces")
+    ref = _reference_row(session, channel.id, preset)
+    if ref is None:
+        count = len(session.execute(select(ChannelReference.id).where(ChannelReference.channel_id == channel.id)).all())
+        if count >= MAX_PRESETS:
+            raise TooManyPresets(f"channel {channel.code} already has {count} reference pictures (at most "
+                                 f"{MAX_PRESETS}); replace or delete one")
+    return ref
 
 
 def reference_path(channel_id: int, now: datetime) -> Path:
@@ -464,20 +487,12 @@ def set_reference(session: Session, data_dir: Path, channel: Channel, image: np.
     PTZ camera touring its presets has one per preset) as a JPEG under the data folder; audited.
 
     Returns the row and the file of the picture it replaces (remove it after the commit).
-    Raises ``ReferencePictureError`` for a bad preset name or a ninth preset.
+    Raises ``check_preset``'s errors for a bad preset name or a ninth preset.
     """
     from lookout.media.snapshot import encode_jpeg
     from lookout.security import audit
 
-    if not PRESET_NAME.fullmatch(preset) or preset != preset.strip():
-        raise ReferencePictureError(f"preset name {preset!r}: at most 32 characters, no control characters, slashes "
-                             "or surrounding spaces")
-    ref = _reference_row(session, channel.id, preset)
-    if ref is None:
-        count = len(session.execute(select(ChannelReference.id).where(ChannelReference.channel_id == channel.id)).all())
-        if count >= MAX_PRESETS:
-            raise ReferencePictureError(f"channel {channel.code} already has {count} reference pictures (at most "
-                                 f"{MAX_PRESETS}); replace or delete one")
+    ref = check_preset(session, channel, preset)
     rel = reference_path(channel.id, now)
     (data_dir / rel).parent.mkdir(parents=True, exist_ok=True)
     (data_dir / rel).write_bytes(encode_jpeg(image, quality=92))

@@ -42,10 +42,15 @@ def work_orders(db: Session, user: User, page: int = 1, page_size: int = 20) -> 
         return None
 
 
+def _reference_model():
+    """Camera health's reference-picture table (None: not installed)."""
+    hm = _health_models()
+    return getattr(hm, "ChannelReference", None) if hm else None
+
+
 def without_reference(db: Session, user: User) -> int | None:
     """Visible channels with no reference picture (None: camera health not installed)."""
-    hm = _health_models()
-    ref = getattr(hm, "ChannelReference", None) if hm else None
+    ref = _reference_model()
     if ref is None:
         return None
     from sqlalchemy import func
@@ -58,8 +63,7 @@ def without_reference(db: Session, user: User) -> int | None:
 
 def reference_counts(db: Session, channel_ids: list[int]) -> dict[int, int] | None:
     """Reference pictures per channel (one, or one per PTZ preset); None: camera health not installed."""
-    hm = _health_models()
-    ref = getattr(hm, "ChannelReference", None) if hm else None
+    ref = _reference_model()
     if ref is None or not channel_ids:
         return None if ref is None else {}
     from sqlalchemy import func

@@ -209,6 +209,14 @@ def _too_bright_score(m: dict[str, float], r: dict[str, Ramp], same_view: bool =
     return score
 
 
+def _scene_change_score(unmatched: float, shift: float, shift_response: float, cfg: VqdConfig) -> float:
+    """The view no longer matches the reference, or all of it moved (a shift only counts when it is
+    well defined)."""
+    r = cfg.ramps
+    shift_score = r["scene_shift"](shift) if shift_response >= cfg.min_shift_response else 0.0
+    return max(r["scene_change"](unmatched), shift_score)
+
+
 def scores_from_measures(m: dict[str, float], cfg: VqdConfig) -> dict[str, float]:
     r = cfg.ramps
     s = {
@@ -227,8 +235,7 @@ def scores_from_measures(m: dict[str, float], cfg: VqdConfig) -> dict[str, float
     if not np.isnan(m.get("changed", float("nan"))):
         s["frozen"] = min(r["frozen_changed"](m["changed"]), r["frozen_live"](m["live_noise"]))
     if "ref_unmatched" in m:
-        shift_score = r["scene_shift"](m["ref_shift"]) if m["ref_response"] >= cfg.min_shift_response else 0.0
-        s["scene_change"] = max(r["scene_change"](m["ref_unmatched"]), shift_score)
+        s["scene_change"] = _scene_change_score(m["ref_unmatched"], m["ref_shift"], m["ref_response"], cfg)
         s["occlusion"] = r["occlusion"](m["ref_region"])
         if s["scene_change"] < cfg.threshold("scene_change"):
             s["too_bright"] = _too_bright_score(m, r, same_view=True)
@@ -310,6 +317,13 @@ def clip_measures(frames: Sequence[np.ndarray], reference_frame: np.ndarray | Re
     return m
 
 
+def _as_clip(frames: Sequence[np.ndarray] | np.ndarray) -> list[np.ndarray]:
+    """One picture (a 2-D or 3/4-channel array) as a clip of one; a clip as a list."""
+    if isinstance(frames, np.ndarray) and frames.ndim in (2, 3) and (frames.ndim == 2 or frames.shape[2] in (3, 4)):
+        return [frames]
+    return list(frames)
+
+
 def diagnose(frames: Sequence[np.ndarray] | np.ndarray, reference_frame: np.ndarray | Reference | None = None,
              config: VqdConfig | None = None) -> Diagnosis:
     """Diagnose one picture or a clip (a sequence of frames in time order).
@@ -319,10 +333,8 @@ def diagnose(frames: Sequence[np.ndarray] | np.ndarray, reference_frame: np.ndar
     channel prepares it once).
     """
     cfg = config or VqdConfig()
-    if isinstance(frames, np.ndarray) and frames.ndim in (2, 3) and (frames.ndim == 2 or frames.shape[2] in (3, 4)):
-        frames = [frames]
     with single_thread():
-        m = clip_measures(list(frames), reference_frame)
+        m = clip_measures(_as_clip(frames), reference_frame)
     scores = scores_from_measures(m, cfg)
     return Diagnosis(faults=decide(scores, cfg, m), scores=scores, measures=m)
 
@@ -338,9 +350,7 @@ def diagnose_views(frames: Sequence[np.ndarray] | np.ndarray,
     without one; with one, ``diagnose`` with it.
     """
     cfg = config or VqdConfig()
-    if isinstance(frames, np.ndarray) and frames.ndim in (2, 3) and (frames.ndim == 2 or frames.shape[2] in (3, 4)):
-        frames = [frames]
-    frames = list(frames)
+    frames = _as_clip(frames)
     if len(references) <= 1:
         return diagnose(frames, references[0] if len(references) else None, cfg)
     if not frames:
@@ -353,9 +363,7 @@ def diagnose_views(frames: Sequence[np.ndarray] | np.ndarray,
 
         def mismatch(ref: Reference) -> tuple[float, float]:
             rc = reference.compare(middle, ref.view, chroma)
-            r = cfg.ramps
-            shift = r["scene_shift"](rc.shift) if rc.shift_response >= cfg.min_shift_response else 0.0
-            return max(r["scene_change"](rc.unmatched), shift), rc.unmatched
+            return _scene_change_score(rc.unmatched, rc.shift, rc.shift_response, cfg), rc.unmatched
 
         best = min(prepared, key=mismatch)
     return diagnose(frames, best, cfg)
