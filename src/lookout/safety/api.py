@@ -360,7 +360,7 @@ def get_forecast_inputs(site_id: int, start: date | None = None, end: date | Non
     return {"site_id": site.id,
             "inputs": {k: {"min": v.low, "max": v.high, "zh": v.label_zh, "en": v.label_en} for k, v in fi.INPUTS.items()},
             "rows": [{"day": r.day.isoformat(), "name": r.name, "value": r.value, "set_by": r.set_by,
-                      "set_at": r.set_at.isoformat()} for r in fi.load(db, site.id, start, end)]}
+                      "set_at": r.set_at.isoformat()} for r in fi.load(db, [site.id], start, end)]}
 
 
 @router.put("/sites/{site_id}/forecast-inputs")

@@ -104,13 +104,16 @@ def store(session: Session, site_id: int, rows: list[tuple[date, str, float]], a
     return len(changed)
 
 
-def load(session: Session, site_id: int, start: date | None = None, end: date | None = None) -> list[ForecastInput]:
-    stmt = select(ForecastInput).where(ForecastInput.site_id == site_id)
+def load(session: Session, site_ids: Iterable[int], start: date | None = None, end: date | None = None,
+         limit: int | None = None) -> list[ForecastInput]:
+    """The inputs of these sites between ``start`` and ``end``, by day, site and name."""
+    stmt = select(ForecastInput).where(ForecastInput.site_id.in_(list(site_ids)))
     if start is not None:
         stmt = stmt.where(ForecastInput.day >= start)
     if end is not None:
         stmt = stmt.where(ForecastInput.day <= end)
-    return list(session.scalars(stmt.order_by(ForecastInput.day, ForecastInput.name)))
+    stmt = stmt.order_by(ForecastInput.day, ForecastInput.site_id, ForecastInput.name)
+    return list(session.scalars(stmt if limit is None else stmt.limit(limit)))
 
 
 def usable(values: dict[str, dict[date, float]], train_until: date, days_ahead: Iterable[date]
@@ -139,7 +142,7 @@ def site_exog(session: Session, site_id: int, train_until: date, first_day: date
               ) -> dict[str, Callable[[datetime], float]]:
     """``usable`` inputs of a site for a model of ``train_until`` forecasting ``first_day``…``last_day``."""
     values: dict[str, dict[date, float]] = {}
-    for r in load(session, site_id):
+    for r in load(session, [site_id]):
         values.setdefault(r.name, {})[r.day] = r.value
     n = (last_day - first_day).days + 1
     return usable(values, train_until, [first_day + timedelta(days=k) for k in range(n)])

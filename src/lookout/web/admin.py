@@ -166,10 +166,7 @@ def _settings_page(request: Request, db: Session, user: User, *, q: str | None =
     inputs: list[Any] = []
     if fi is not None and site_names:
         today = utcnow().date() - timedelta(days=1)  # a day's margin for sites east or west of UTC
-        inputs = db.execute(select(fi.ForecastInput).where(fi.ForecastInput.site_id.in_(list(site_names)),
-                                                           fi.ForecastInput.day >= today)
-                            .order_by(fi.ForecastInput.day, fi.ForecastInput.site_id, fi.ForecastInput.name)
-                            .limit(200)).scalars().all()
+        inputs = fi.load(db, site_names, start=today, limit=200)
     org_names = {o.id: o.name for o in orgs}
     users = db.execute(select(User).order_by(User.id).limit(500)).scalars().all() if user.role == "admin" else []
     return render(request, "settings.html", user, status_code=status_code, sites=sites, info=info, q=q or "",
