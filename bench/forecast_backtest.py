@@ -39,6 +39,7 @@ import argparse
 import functools
 import itertools
 import os
+import re
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -171,17 +172,18 @@ def _all_series(csv: Path) -> list[str]:
 
 def run_parts(csv: Path, cases, horizon: int, country: str, feature_set: str, seeds: int | None = None,
               half_life: float | None = None, train_days: int | None = None, outage: OutageRule | None = None,
-              ensemble: str | None = None, pool_stride: int = 0):
-    """``pool_stride`` > 0: train on every other series of the file too (every ``pool_stride``-th day)."""
+              ensemble: str | None = None, pool: tuple[int, int | None, float] = (0, None, 1.0)):
+    """``pool`` as ``parse_pool`` gives it: a stride > 0 trains on every other series of the file too."""
+    pool_stride, rounds, own_weight = pool
     parts = []
     for series, until, days, _ in cases:
         s = _series(csv, series)
-        pool = [_series(csv, n) for n in _all_series(csv) if n != series] if pool_stride > 0 else []
+        others = [_series(csv, n) for n in _all_series(csv) if n != series] if pool_stride > 0 else []
         t0 = time.perf_counter()
         p = backtest_parts(s, train_until=date.fromisoformat(until), test_days=days, horizon=horizon, country=country,
                            features=FEATURE_SETS[feature_set], level_days=LEVEL_DAYS, seeds=seeds, half_life_days=half_life,
                            train_days=train_days or DEFAULT_TRAIN_DAYS, outage=outage, ensemble=ensemble,
-                           pool=pool, pool_stride_days=max(1, pool_stride))
+                           pool=others, pool_stride_days=max(1, pool_stride), rounds=rounds, own_weight=own_weight)
         parts.append((p, time.perf_counter() - t0))
     return parts
 
@@ -191,16 +193,34 @@ def summary(results) -> tuple[float, int]:
     return float(np.mean(ratios)), sum(x <= 0.8 for x in ratios)
 
 
-def parse_config(config: str) -> tuple[str, int, float, int, OutageRule, str, int]:
+def parse_pool(text: str) -> tuple[int, int | None, float]:
+    """``pool@N[xR][wW]``: train on every other series too, every N-th day of them, R boosting rounds
+    (default ``DEFAULT_ROUNDS``), the series' own rows weighted W (default 1); empty or ``none``: no pooling."""
+    m = re.fullmatch(r"pool@(\d+)(?:x(\d+))?(?:w([\d.]+))?", text)
+    if text in ("", "none"):
+        return 0, None, 1.0
+    if not m:
+        raise SystemExit(f"bad pool field {text!r} (expected pool@N[xROUNDS][wWEIGHT])")
+    return int(m[1]), int(m[2]) if m[2] else None, float(m[3]) if m[3] else 1.0
+
+
+def parse_config(config: str) -> tuple[str, int, float, int, OutageRule, str, tuple[int, int | None, float]]:
     """``feature-set:seeds:half-life-days[:training-days[:outage[:ensemble[:pool]]]]``; outage as
-    ``OutageRule.parse``, ensemble one of ``mean``, ``median``, ``mix``; pool ``pool@N`` (train on
-    every other series too, every N-th day) or empty."""
+    ``OutageRule.parse``, ensemble one of ``mean``, ``median``, ``mix``; pool as ``parse_pool``."""
     fs, seeds, half_life, *rest = config.split(":")
     train_days = int(rest[0]) if rest and rest[0] else DEFAULT_TRAIN_DAYS
     outage = OutageRule.parse(rest[1]) if len(rest) > 1 and rest[1] else DEFAULT_OUTAGE
     ensemble = rest[2] if len(rest) > 2 and rest[2] else DEFAULT_ENSEMBLE
-    pool = int(rest[3].removeprefix("pool@")) if len(rest) > 3 and rest[3] else 0
+    pool = parse_pool(rest[3] if len(rest) > 3 else "")
     return fs, int(seeds), float(half_life), train_days, outage, ensemble, pool
+
+
+def pool_label(pool: tuple[int, int | None, float]) -> str:
+    stride, rounds, own_weight = pool
+    if not stride:
+        return "none"
+    return f"every {stride} day(s) of the others" + (f", {rounds} rounds" if rounds else "") + (
+        f", own rows weighted {own_weight:g}" if own_weight != 1.0 else "")
 
 
 def tune(args) -> None:
@@ -226,7 +246,7 @@ def tune(args) -> None:
         scored.sort(key=lambda x: (x[0], x[1]))
         plain = next(x for x in scored if not x[2].level_weight and not x[2].naive_weight)
         print(f"\nfeature set {fs}, {seeds} seed(s), half-life {half_life} days, {train_days} training days, "
-              f"outages {outage.label()}, ensemble {ensemble}, pool {pool or 'none'} ({time.perf_counter() - t0:.0f} s): no adjustment: mean ratio {plain[0]:.4f}, "
+              f"outages {outage.label()}, ensemble {ensemble}, pool {pool_label(pool)} ({time.perf_counter() - t0:.0f} s): no adjustment: mean ratio {plain[0]:.4f}, "
               f"≤ 0.80 on {-plain[1]} of {len(parts)}")
         print("  per window, no adjustment: " + " ".join(f"{r.mape / r.baseline_mape:.2f}" for r in plain[3]))
         for mean, negmet, adj, _ in scored[:5]:
@@ -275,11 +295,11 @@ def main() -> None:
         return
     fs, seeds, half_life, train_days, outage, ensemble, pool = (DEFAULT_FEATURE_SET, DEFAULT_SEEDS, DEFAULT_HALF_LIFE_DAYS,
                                                                 DEFAULT_TRAIN_DAYS, DEFAULT_OUTAGE, DEFAULT_ENSEMBLE,
-                                                                DEFAULT_POOL_STRIDE)
+                                                                (DEFAULT_POOL_STRIDE, None, 1.0))
     if args.config:  # a diagnostic run of another setting on the test cases (never used to choose one)
         fs, seeds, half_life, train_days, outage, ensemble, pool = parse_config(args.config)
     print(f"feature set {fs!r}, {seeds} seed(s), half-life {half_life} days, {train_days} training days, "
-          f"outages {outage.label()}, ensemble {ensemble}, pool {pool or 'none'}, {DEFAULT_ADJUSTMENT}"
+          f"outages {outage.label()}, ensemble {ensemble}, pool {pool_label(pool)}, {DEFAULT_ADJUSTMENT}"
           + (" — diagnostic, not the defaults" if args.config else ""))
     print(f"horizon {args.horizon} h from each test day's midnight; MAPE over hours with actual ≥ 10")
     print("| series | trained until | test days | in the test window | hours | MAPE | baseline MAPE | ratio | s |")

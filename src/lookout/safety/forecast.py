@@ -455,6 +455,9 @@ DEFAULT_OUTAGE = OutageRule.parse("nan@0.2")
 #: of them (``fit(pool=…)``): chosen on both validation sets (standard mean ratio 0.7129 → 0.6995,
 #: outage windows 0.6719 → 0.6596) under the rule fixed before scoring; see bench/README.md.
 DEFAULT_POOL_STRIDE = 3
+#: Boosting rounds per booster; ``own_weight`` (``fit``) weighs the series' own rows against the
+#: pooled ones (1: alike).
+DEFAULT_ROUNDS = 300
 ENSEMBLES = ("mean", "median", "mix")
 DEFAULT_ENSEMBLE = "mean"
 MIX_LEAVES = (31, 15, 63)
@@ -485,6 +488,8 @@ def fit(
     ensemble: str | None = None,
     pool: Sequence[HourlySeries] = (),
     pool_stride_days: int = 3,
+    rounds: int | None = None,
+    own_weight: float = 1.0,
 ) -> HourlyModel:
     """Train on origins at each midnight of the ``train_days`` before hour index ``until``
     (the targets stay before ``until``). ``seeds`` boosters differing only in their random
@@ -521,6 +526,7 @@ def fit(
             raise ForecastError("pooled training takes neither daily inputs nor a half-life")
         cut = s.time_of(until)
         parts_x, parts_y, parts_k = [X], [y], [keep]
+        parts_w = [np.full(len(y), float(own_weight))]
         for p in pool:
             p_until = p.index_of(cut)
             p_first = (24 - p.start.hour) % 24 + 4 * WEEK
@@ -536,20 +542,25 @@ def fit(
             parts_x.append(feature_matrix(p, p_orig, horizon, cal, None, names, outage))
             parts_y.append(py)
             parts_k.append(pk)
+            parts_w.append(np.ones(len(py)))
         X, y, keep = np.vstack(parts_x), np.concatenate(parts_y), np.concatenate(parts_k)
+        if own_weight != 1.0:
+            pool_weight = np.concatenate(parts_w)
     seeds = DEFAULT_SEEDS if seeds is None else max(1, seeds)
     half_life_days = DEFAULT_HALF_LIFE_DAYS if half_life_days is None else half_life_days
     weight = None
     if half_life_days and half_life_days > 0:
         age_days = (until - np.repeat(np.asarray(origins), horizon)) / 24.0
         weight = np.power(0.5, age_days / half_life_days)[keep]
+    elif pool and own_weight != 1.0:
+        weight = pool_weight[keep]
     boosters = []
     for k in range(seeds):
         params = dict(LGB_PARAMS, seed=seed + k, num_threads=threads)
         if ensemble == "mix":
             params["num_leaves"] = MIX_LEAVES[k % len(MIX_LEAVES)]
         data = lgb.Dataset(X[keep], _log(y[keep]), weight=weight, feature_name=names + list(exog or {}), free_raw_data=True)
-        boosters.append(lgb.train(params, data, num_boost_round=300))
+        boosters.append(lgb.train(params, data, num_boost_round=DEFAULT_ROUNDS if rounds is None else rounds))
     return HourlyModel(tuple(boosters), horizon, country, tuple(exog or {}), tuple(names), outage,
                        "median" if ensemble == "median" else "mean")
 
@@ -614,6 +625,8 @@ def backtest_parts(
     ensemble: str | None = None,
     pool: Sequence[HourlySeries] = (),
     pool_stride_days: int = 3,
+    rounds: int | None = None,
+    own_weight: float = 1.0,
 ) -> BacktestParts:
     """Train once on data up to the end of ``train_until``; the pieces every adjustment of the
     test days' forecasts needs (so adjustments are compared without retraining)."""
@@ -621,7 +634,7 @@ def backtest_parts(
     cal = HolidayCalendar(country)
     model = fit(s, until=until, horizon=horizon, country=country, train_days=train_days, features=features, cal=cal,
                 seeds=seeds, half_life_days=half_life_days, outage=outage, ensemble=ensemble, pool=pool,
-                pool_stride_days=pool_stride_days)
+                pool_stride_days=pool_stride_days, rounds=rounds, own_weight=own_weight)
     raw = model.raw(s, origins, horizon, cal)
     actual = np.stack([s.values[o:o + horizon] for o in origins])
     naive = np.stack([seasonal_naive(s, o, horizon) for o in origins])
