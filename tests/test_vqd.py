@@ -269,11 +269,33 @@ def test_a_view_bright_or_dark_by_nature_is_judged_against_its_reference(pets_fr
     f, ref = pets_frames[6].astype(np.float32), pets_frames[0].astype(np.float32)
     hazy, hazy_ref = (np.clip(0.5 * x + 135, 0, 255).astype(np.uint8) for x in (f, ref))
     assert "too_bright" not in diagnose(hazy, hazy_ref).faults
-    assert "too_bright" in diagnose(hazy).faults  # without a reference the levels alone decide
+    assert "too_bright" in diagnose(hazy).faults  # without a reference the levels (and burnt highlights) decide
     assert "too_bright" in diagnose(np.clip(2.0 * f + 40, 0, 255).astype(np.uint8), ref.astype(np.uint8)).faults
     dusk, dusk_ref = (np.clip(0.35 * x, 0, 255).astype(np.uint8) for x in (f, ref))
     assert "too_dark" not in diagnose(dusk, dusk_ref).faults
     assert "too_dark" in diagnose(np.clip(0.35 * f, 0, 255).astype(np.uint8), ref.astype(np.uint8)).faults
+
+
+def test_a_pale_room_without_reference_is_not_too_bright_but_burnt_highlights_are(pets_frames):
+    """A white room or a pale wall is light all over with nothing burnt out; without a reference
+    that is no over-exposure. Burnt-out highlights over a lifted black level are."""
+    f = pets_frames[6].astype(np.float32)
+    pale = np.clip(0.25 * f + 185, 0, 255).astype(np.uint8)  # black level ≈ 185, highlights below 250
+    d = diagnose(pale)
+    assert "too_bright" not in d.faults, d.scores
+    burnt = pale.copy()
+    burnt[: burnt.shape[0] // 5] = 255  # a fifth of the picture burnt out
+    assert "too_bright" in diagnose(burnt).faults
+
+
+def test_a_camera_turned_onto_a_pale_view_is_a_scene_change_not_over_exposure(pets_frames):
+    """The reference's levels belong to the view it shows: a camera turned onto a white wall is
+    brighter than its reference because it looks elsewhere."""
+    ref = pets_frames[0]
+    other = np.ascontiguousarray(pets_frames[6][::-1, ::-1])  # another view
+    pale = np.clip(0.3 * other.astype(np.float32) + 170, 0, 255).astype(np.uint8)
+    d = diagnose(pale, ref)
+    assert "scene_change" in d.faults and "too_bright" not in d.faults, d.scores
 
 
 def test_a_view_without_detail_is_not_judged_for_focus():

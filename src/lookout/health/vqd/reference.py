@@ -198,7 +198,8 @@ def compare(view: FrameView, ref: RefView, cur_chroma: np.ndarray | None = None)
     mc, cs = _block_mean_std(cur)
     ncc = (block_means(aligned * cur, GRID) - mr * mc) / (rs * cs + 1e-3)
     # contrast may change as a whole (dusk, gain, exposure): compare texture after that change
-    both = (rs >= TEXTURED_STD) & (cs >= 1.0)
+    # (blocks gone plain are left out: under a large cover they would outvote the rest)
+    both = (rs >= TEXTURED_STD) & (cs >= PLAIN_STD)
     gain = float(np.clip(median(cs[both] / rs[both]), 0.05, 20.0)) if both.sum() >= 8 else 1.0
     csn = cs / gain
     lo, hi = np.minimum(rs, csn), np.maximum(rs, csn)

@@ -61,6 +61,9 @@ def _default_ramps() -> dict[str, Ramp]:
         "noise": Ramp(7.0, 10.0),  # noise sigma, grey levels
         "stripes": Ramp(1.25, 2.25),  # spectral peak prominence, any colour channel, log units
         "stripes_vs_reference": Ramp(1.05, 2.05),  # … of a peak the reference does not have
+        # … after a scene change a new view's own texture period (bricks, blinds) is no band: the peak
+        # must also stand well above the reference's spectrum there
+        "stripes_vs_reference_turned": Ramp(1.55, 2.55),
         "stripes_spread": Ramp(0.6, 0.85),  # how evenly the peak covers the picture (bands: about 1)
         "stripes_one_direction": Ramp(-0.2, -0.4),  # next peak in another direction, less the peak (log units)
         "scene_change": Ramp(0.55, 0.85),  # share of informative blocks that no longer match
@@ -69,6 +72,9 @@ def _default_ramps() -> dict[str, Ramp]:
 
 
 RAMPS = _default_ramps()  # the default ramps: what is worth measuring at all
+#: Without a reference, a washed-out reading (a lifted black level) counts only with this share of
+#: burnt-out pixels (or a 95th percentile at 254 or more)
+WASHED_OUT_BURNT_SHARE = 0.01
 
 
 @dataclass(frozen=True)
@@ -190,10 +196,14 @@ def _stripes_score(m: dict[str, float], r: dict[str, Ramp], key: str) -> float:
     return min(height, r["stripes_spread"](m[f"{key}_spread"]), r["stripes_one_direction"](m[f"{key}_second"]))
 
 
-def _too_bright_score(m: dict[str, float], r: dict[str, Ramp], same_view: bool = False) -> float:
-    """`same_view`: the picture still shows the reference's view (no scene change)."""
-    if "ref_mean" not in m:
-        return max(r["too_bright_floor"](m["p5"]),
+def _too_bright_score(m: dict[str, float], r: dict[str, Ramp], same_view: bool = False, turned: bool = False) -> float:
+    """`same_view`: the picture still shows the reference's view (no scene change); `turned`: it
+    does not, so the reference's levels belong to another view and the picture is judged on its own."""
+    if "ref_mean" not in m or turned:
+        # a light picture with nothing burnt out is what a white room, a pale wall or fog looks like;
+        # over-exposure burns the highlights (with a reference, the rise above it tells instead)
+        burnt = m["saturated"] >= WASHED_OUT_BURNT_SHARE or m["p95"] >= 254
+        return max(r["too_bright_floor"](m["p5"]) if burnt else 0.0,
                    min(r["too_bright_mean"](m["mean"]), r["too_bright_burnt"](m["saturated"])))
     # a view that is bright by nature (a beach, snow, haze) was bright when it was marked correct
     level = max(r["too_bright_floor"](m["p5"]),
@@ -240,9 +250,13 @@ def scores_from_measures(m: dict[str, float], cfg: VqdConfig) -> dict[str, float
         if s["scene_change"] < cfg.threshold("scene_change"):
             s["too_bright"] = _too_bright_score(m, r, same_view=True)
         if s["scene_change"] >= cfg.threshold("scene_change"):
+            s["too_bright"] = _too_bright_score(m, r, turned=True)
             # the view is no longer the reference's: every spectral peak of the new view is "new",
-            # so bands are judged as without a reference
+            # so bands are judged as without a reference, and must also rise well above the
+            # reference's spectrum
             s["stripes"] = _stripes_score(m, r, "stripe")
+            if "stripe_new_peak" in m:
+                s["stripes"] = min(s["stripes"], r["stripes_vs_reference_turned"](m["stripe_new_peak"]))
     else:
         s["scene_change"] = 0.0
         s["occlusion"] = r["occlusion_noref"](m["flat_region"])
