@@ -173,6 +173,20 @@ def test_operator_journey(server, browser):
             page.click('button[data-mark-ref="1"]')
             page.wait_for_selector('button[data-mark-ref="1"][data-state="done"]', timeout=20_000)
             assert page.locator('[data-reference-state="1"]').inner_text() == "已标记"
+            # the picture itself is shown, and a PTZ preset's view is marked under its name
+            page.wait_for_function('(() => { const i = document.querySelectorAll(\'[data-reference-thumbs="1"] img\');'
+                                   ' return i.length === 1 && i[0].complete && i[0].naturalWidth > 0; })()',
+                                   timeout=10_000)
+            assert page.locator('[data-reference-thumbs="1"] img').get_attribute("title") == "固定视角"
+            page.fill('input[data-preset-for="1"]', "2号预置位")
+            page.evaluate("document.querySelector('button[data-mark-ref=\"1\"]').removeAttribute('data-state')")
+            page.click('button[data-mark-ref="1"]')
+            page.wait_for_selector('button[data-mark-ref="1"][data-state="done"]', timeout=20_000)
+            assert page.locator('[data-reference-state="1"]').inner_text() == "已标记 2 个预置位"
+            titles = page.eval_on_selector_all('[data-reference-thumbs="1"] img', "els => els.map(e => e.title)")
+            assert sorted(titles) == sorted(["固定视角", "2号预置位"])
+            page.locator('[data-reference="1"]').scroll_into_view_if_needed()
+            shot(page, "03b-site-reference-views")
 
         page.click("header nav a[data-nav=alerts]")
         page.wait_for_function("location.pathname === '/alerts'")

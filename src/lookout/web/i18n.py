@@ -117,6 +117,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "cam.reference_none": ("未标记", "not marked"),
     "cam.reference_set": ("已标记", "marked"),
     "cam.reference_presets": ("已标记 {n} 个预置位", "{n} presets marked"),
+    "cam.fixed_view": ("固定视角", "fixed view"),
+    "cam.preset_optional": ("预置位（可选）", "preset (optional)"),
     "cam.mark_reference": ("标记当前画面为正确", "Mark the current view as correct"),
     "cam.marking": ("正在取图…", "Taking a picture…"),
     "cam.key_area": ("重点区域", "Key area"),

@@ -61,16 +61,17 @@ def without_reference(db: Session, user: User) -> int | None:
     return int(db.execute(stmt).scalar_one())
 
 
-def reference_counts(db: Session, channel_ids: list[int]) -> dict[int, int] | None:
-    """Reference pictures per channel (one, or one per PTZ preset); None: camera health not installed."""
+def reference_presets(db: Session, channel_ids: list[int]) -> dict[int, list[str]] | None:
+    """Per channel, the presets that have a reference picture ("" the fixed view), in name order;
+    None: camera health not installed."""
     ref = _reference_model()
     if ref is None or not channel_ids:
         return None if ref is None else {}
-    from sqlalchemy import func
-
-    rows = db.execute(select(ref.channel_id, func.count()).where(ref.channel_id.in_(channel_ids))
-                      .group_by(ref.channel_id)).all()
-    return {int(cid): int(n) for cid, n in rows}
+    out: dict[int, list[str]] = {}
+    for cid, preset in db.execute(select(ref.channel_id, ref.preset).where(ref.channel_id.in_(channel_ids))
+                                  .order_by(ref.channel_id, ref.preset)):
+        out.setdefault(int(cid), []).append(preset)
+    return out
 
 
 def may_mark_reference(user: User) -> bool:

@@ -133,7 +133,7 @@ def site_view(site_id: int, request: Request, page: int = Query(1, ge=1), db: Se
     if sm is not None:
         incident = db.execute(select(sm.Incident).where(sm.Incident.site_id == site.id, sm.Incident.status == "open")
                               .order_by(sm.Incident.id.desc())).scalars().first()
-    refs = om_data.reference_counts(db, [c.id for c, _ in cams])
+    refs = om_data.reference_presets(db, [c.id for c, _ in cams])
     return render(request, "site.html", user, site=site, row=row, live=live, zones=zones, cams=cams, info=info,
                   curve=curve, plan=plan, incident=incident, site_tz=site.timezone or "Asia/Shanghai",
                   live_view=media_links.has_live_view(request.app), refs=refs,

@@ -47,14 +47,32 @@
     var b = ev.target.closest && ev.target.closest('[data-mark-ref]');
     if (!b || b.disabled) return;
     var id = b.dataset.markRef, label = b.textContent, state = document.querySelector('[data-reference-state="' + id + '"]');
+    var input = document.querySelector('[data-preset-for="' + id + '"]');
+    var preset = input ? input.value.trim() : '';
+    var thumbs = document.querySelector('[data-reference-thumbs="' + id + '"]');
     b.disabled = true;
     b.textContent = b.dataset.busy || '…';
-    fetch('/api/v1/health/channels/' + id + '/reference', {method: 'PUT', credentials: 'same-origin'})
+    fetch('/api/v1/health/channels/' + id + '/reference' + (preset ? '?preset=' + encodeURIComponent(preset) : ''),
+          {method: 'PUT', credentials: 'same-origin'})
       .then(function (r) { return r.json().then(function (j) { return {ok: r.ok, body: j}; }); })
       .then(function (res) {
-        if (!res.ok) throw new Error(res.body.detail || 'error');
-        var n = (res.body.references || []).length;
-        if (state) { state.textContent = n > 1 ? state.textContent : b.dataset.done; state.className = ''; }
+        if (!res.ok) throw new Error(typeof res.body.detail === 'string' ? res.body.detail : 'error');
+        var refs = res.body.references || [], n = refs.length;
+        if (state) {
+          state.textContent = n > 1 ? (b.dataset.presets || '{n}').replace('{n}', n) : b.dataset.done;
+          state.className = '';
+        }
+        if (thumbs) {  // the pictures just taken (a new query string: the browser may hold an older one)
+          thumbs.textContent = '';
+          refs.forEach(function (r) {
+            var img = document.createElement('img');
+            img.className = 'ref-thumb';
+            img.alt = img.title = r.preset || thumbs.dataset.fixed || '';
+            img.src = r.url + (r.url.indexOf('?') < 0 ? '?' : '&') + 't=' + Date.now();
+            thumbs.appendChild(img);
+          });
+        }
+        if (input) input.value = '';
         b.dataset.state = 'done';
       })
       .catch(function (e) { b.dataset.state = 'failed'; b.title = String(e.message || e); window.alert(b.title); })
