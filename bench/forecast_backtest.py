@@ -52,6 +52,7 @@ from lookout.safety.forecast import (
     DEFAULT_FEATURE_SET,
     DEFAULT_HALF_LIFE_DAYS,
     DEFAULT_OUTAGE,
+    DEFAULT_OWN_WEIGHT,
     DEFAULT_POOL_STRIDE,
     DEFAULT_SEEDS,
     DEFAULT_TRAIN_DAYS,
@@ -295,7 +296,7 @@ def main() -> None:
         return
     fs, seeds, half_life, train_days, outage, ensemble, pool = (DEFAULT_FEATURE_SET, DEFAULT_SEEDS, DEFAULT_HALF_LIFE_DAYS,
                                                                 DEFAULT_TRAIN_DAYS, DEFAULT_OUTAGE, DEFAULT_ENSEMBLE,
-                                                                (DEFAULT_POOL_STRIDE, None, 1.0))
+                                                                (DEFAULT_POOL_STRIDE, None, DEFAULT_OWN_WEIGHT))
     if args.config:  # a diagnostic run of another setting on the test cases (never used to choose one)
         fs, seeds, half_life, train_days, outage, ensemble, pool = parse_config(args.config)
     print(f"feature set {fs!r}, {seeds} seed(s), half-life {half_life} days, {train_days} training days, "

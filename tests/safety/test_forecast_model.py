@@ -178,3 +178,21 @@ def test_one_reading_of_every_column_and_a_pooled_backtest(small_csv):
                       pool=[other])
     assert pooled.hours == alone.hours and pooled.mape != alone.mape  # the same hours, another model
     assert pooled.mape < pooled.baseline_mape
+
+
+def test_pooled_training_weighs_the_series_own_rows(small_csv):
+    from lookout.safety.forecast import DEFAULT_OWN_WEIGHT, fit, load_hourly_columns
+
+    every = load_hourly_columns(small_csv)
+    s, other = every["107 Quay Street"], every["30 Queen Street"]
+    cal = HolidayCalendar("NZ-AUK")
+    until = s.index_of(datetime(2024, 3, 20))
+
+    def forecast(**kw):
+        m = fit(s, until=until, horizon=24, country="NZ-AUK", cal=cal, train_days=60, seeds=1, **kw)
+        return m.raw(s, [until], 24, cal)[0]
+
+    assert DEFAULT_OWN_WEIGHT > 1
+    assert np.allclose(forecast(pool=[other]), forecast(pool=[other], own_weight=DEFAULT_OWN_WEIGHT))
+    assert not np.allclose(forecast(pool=[other], own_weight=1.0), forecast(pool=[other], own_weight=DEFAULT_OWN_WEIGHT))
+    assert np.allclose(forecast(own_weight=1.0), forecast(own_weight=5.0))  # no pool: nothing to weigh against
