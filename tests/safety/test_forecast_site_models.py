@@ -14,12 +14,15 @@ def test_one_model_per_site_and_day_trained_off_the_request(db_url):
     forecast._SITE_MODELS.clear()
     assert forecast.warm_site_models(db_url, now) == 2  # both scenic areas have enough history
     day_keys = sorted(forecast._SITE_MODELS)
-    assert [k[:2] for k in day_keys] == [(1, "2026-11-22"), (2, "2026-11-22")]
-    warmed = forecast._SITE_MODELS[day_keys[0]]
+    # per site, the day's 24-hour model (the site page) and 72-hour model (the API's default)
+    assert [k[:2] + (k[3],) for k in day_keys] == [(1, "2026-11-22", 24), (1, "2026-11-22", 72),
+                                                   (2, "2026-11-22", 24), (2, "2026-11-22", 72)]
+    warmed = dict(forecast._SITE_MODELS)
     with session_scope(db_url) as s:
         first = forecast.forecast_for_site(s, 1, hours=14, now=now)
         later = forecast.forecast_for_site(s, 1, hours=10, now=now + timedelta(hours=4))
-    assert forecast._SITE_MODELS[day_keys[0]] is warmed  # the page's requests reuse the day's model
+        forecast.forecast_for_site(s, 1, hours=72, now=now)
+    assert forecast._SITE_MODELS == warmed  # the page's and the API's requests reuse the day's models
     assert len(first["hours"]) == 14 and len(later["hours"]) == 10
     assert first["hours"][4]["ts"] == later["hours"][0]["ts"]
     assert forecast.warm_site_models(db_url, now + timedelta(days=1)) == 2  # a new day, new models

@@ -861,8 +861,10 @@ def forecast_for_site(session, site_id: int, *, hours: int = 72, country: str = 
 
 
 def warm_site_models(url: str, now: datetime, country: str = "CN") -> int:
-    """Make sure every site with enough history has its model for the current local day (the
-    site page and the API then only predict); returns how many sites have one."""
+    """Make sure every site with enough history has its models for the current local day, one per
+    horizon of ``SITE_MODEL_HORIZONS`` (the site page asks for the rest of the day, the API for 72
+    hours by default: trained with 20 other sites, a 72-hour model took about 40 s of CPU, which no
+    request should wait for); returns how many sites have them."""
     from sqlalchemy import select
 
     from lookout.registry.models import Site
@@ -873,8 +875,9 @@ def warm_site_models(url: str, now: datetime, country: str = "CN") -> int:
     ready = 0
     for site_id in ids:
         try:
-            with session_scope(url) as s:
-                forecast_for_site(s, site_id, hours=1, country=country, now=now)
+            for horizon in SITE_MODEL_HORIZONS:
+                with session_scope(url) as s:
+                    forecast_for_site(s, site_id, hours=horizon, country=country, now=now)
             ready += any(k[0] == site_id for k in list(_SITE_MODELS))
         except (ForecastError, LookupError):
             continue
