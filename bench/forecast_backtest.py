@@ -31,6 +31,10 @@ scored: a setting replaces the default only if it lowers the standard validation
 more than 0.003 and raises the outage-window mean ratio by no more than 0.003, both against the
 default in the same run; of several, the lowest standard mean, and within 0.001 there the one
 with fewer boosters.
+
+Pooling (the seventh config field, ``pool@N[xROUNDS][wWEIGHT]``) was chosen by the same rule against
+the pooled default's recorded figures: every third day of the others with the series' own rows
+weighted 3 (``DEFAULT_OWN_WEIGHT``); bench/README.md has the runs.
 """
 
 from __future__ import annotations
