@@ -499,7 +499,9 @@ def fit(
     seed are averaged; ``half_life_days`` weights a training day by 0.5 ** (age / half life)
     (None: all days alike). ``outage`` (None: ``DEFAULT_OUTAGE``) leaves collapsed hours out as
     targets and/or hides them from the features. ``ensemble`` (None: ``DEFAULT_ENSEMBLE``) is one of
-    ``ENSEMBLES``. One thread by default: on a busy 2-core machine
+    ``ENSEMBLES``. ``pool``: other series trained on too, every ``pool_stride_days``-th day of them,
+    the series' own rows weighted ``own_weight`` (None: ``DEFAULT_OWN_WEIGHT``) against each pooled
+    row; ``rounds`` boosting rounds per booster (None: ``DEFAULT_ROUNDS``). One thread by default: on a busy 2-core machine
     LightGBM's OpenMP threads wait on each other and two threads ran 4–18× slower than one."""
     import lightgbm as lgb
 
@@ -523,6 +525,7 @@ def fit(
         collapsed = outage_mask(s, until, cal, outage)
         keep &= ~np.stack([collapsed[o:o + horizon] for o in origins]).reshape(-1)
     own_weight = DEFAULT_OWN_WEIGHT if own_weight is None else own_weight
+    pool_weight = None  # per row: the series' own rows ``own_weight``, pooled rows 1
     if pool:
         # other series over the same calendar window (every ``pool_stride_days``-th day): more
         # examples of holidays and rare days for one model; no daily inputs (they are per series)
@@ -548,15 +551,14 @@ def fit(
             parts_k.append(pk)
             parts_w.append(np.ones(len(py)))
         X, y, keep = np.vstack(parts_x), np.concatenate(parts_y), np.concatenate(parts_k)
-        if own_weight != 1.0:
-            pool_weight = np.concatenate(parts_w)
+        pool_weight = np.concatenate(parts_w) if own_weight != 1.0 else None
     seeds = DEFAULT_SEEDS if seeds is None else max(1, seeds)
     half_life_days = DEFAULT_HALF_LIFE_DAYS if half_life_days is None else half_life_days
     weight = None
     if half_life_days and half_life_days > 0:
         age_days = (until - np.repeat(np.asarray(origins), horizon)) / 24.0
         weight = np.power(0.5, age_days / half_life_days)[keep]
-    elif pool and own_weight != 1.0:
+    elif pool_weight is not None:
         weight = pool_weight[keep]
     boosters = []
     for k in range(seeds):
