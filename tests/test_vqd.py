@@ -298,6 +298,21 @@ def test_a_camera_turned_onto_a_pale_view_is_a_scene_change_not_over_exposure(pe
     assert "scene_change" in d.faults and "too_bright" not in d.faults, d.scores
 
 
+def test_a_view_made_nearly_black_is_too_dark_not_signal_loss(pets_frames):
+    """Nearly one grey level, as a black screen is; but its light and shade still follow the
+    reference's, so the camera still shows its view: too dark."""
+    f, ref = pets_frames[6], pets_frames[0]
+    pale = np.clip(0.25 * f.astype(np.float32) + 185, 0, 255)  # a pale view, as a white room is
+    dark = np.clip(0.12 * pale, 0, 255).astype(np.uint8)  # grey levels ≈ 22–28
+    pale_ref = np.clip(0.25 * ref.astype(np.float32) + 185, 0, 255).astype(np.uint8)
+    assert diagnose(dark).faults == ["signal_loss"]  # without a reference it cannot be told apart
+    d = diagnose(dark, pale_ref)
+    assert "signal_loss" not in d.faults and "too_dark" in d.faults, d.scores
+    black = np.full_like(f, 16)
+    cv2.putText(black, "2026-11-22 14:03:27 CAM 07", (20, 40), cv2.FONT_HERSHEY_SIMPLEX, 1, (235, 235, 235), 2)
+    assert diagnose(black, pale_ref).faults == ["signal_loss"]
+
+
 def test_a_view_without_detail_is_not_judged_for_focus():
     """Calm water or a dusk sky: sensor noise and a softer encoder frame change the 'blur' of a
     faint texture; focus cannot be judged against such a reference, so it is not reported."""

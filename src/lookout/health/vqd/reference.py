@@ -69,6 +69,7 @@ class RefCompare:
     exposed: np.ndarray  # bool per block: neither black nor burnt out now
     informative: float  # share of blocks usable for matching
     rest_unmatched: float  # share of informative blocks outside the covered ones that no longer match
+    level_corr: float = 0.0  # correlation of the block levels with the reference's (0 when either is flat)
 
 
 def _smooth(grey: np.ndarray) -> np.ndarray:
@@ -226,7 +227,18 @@ def compare(view: FrameView, ref: RefView, cur_chroma: np.ndarray | None = None)
     rest = informative & ~covered
     rest_unmatched = float((mismatch & rest).sum() / rest.sum()) if rest.sum() >= 8 else 1.0
     return RefCompare(shift=shift, shift_response=float(resp), unmatched=un_share, cover=cover, covered=covered,
-                      exposed=exposed, informative=n_inf / mismatch.size, rest_unmatched=rest_unmatched)
+                      exposed=exposed, informative=n_inf / mismatch.size, rest_unmatched=rest_unmatched,
+                      level_corr=_level_corr(mc, mr))
+
+
+def _level_corr(cur_levels: np.ndarray, ref_levels: np.ndarray) -> float:
+    """Correlation of the block levels: a picture made very dark still has its view's light and
+    shade, a black screen or a "no video" card does not."""
+    a, b = cur_levels.ravel().astype(np.float64), ref_levels.ravel().astype(np.float64)
+    sa, sb = float(a.std()), float(b.std())
+    if sa < 0.05 or sb < 1.0:
+        return 0.0
+    return float(((a - a.mean()) * (b - b.mean())).mean() / (sa * sb))
 
 
 def _channel_gains(cur: np.ndarray, ref: np.ndarray) -> np.ndarray | None:

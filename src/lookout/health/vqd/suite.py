@@ -90,6 +90,9 @@ class VqdConfig:
     cover_concentration: float = 0.07  # … and the view's mismatch drops by this much outside the cover
     # a clip whose view travels this share of its width per frame pair is a camera turning (see ``pan``)
     moving_view: float = 0.012
+    # with a reference: block levels correlating this well with it are the view, however dark (a
+    # black screen or a "no video" card measured ≤ 0.38 on the tuning data, darkened views ≥ 0.99)
+    view_still_shown: float = 0.8
 
     def threshold(self, fault: str) -> float:
         return float(self.thresholds.get(fault, 50.0))
@@ -165,7 +168,7 @@ def frame_measures(view: FrameView, ref: Reference | None = None) -> tuple[dict[
     grey_now = reference.is_grey_picture(cur_chroma)
     m.update(ref_shift=rc.shift, ref_response=rc.shift_response, ref_unmatched=rc.unmatched,
              ref_region=reference.largest_region(rc.cover), ref_informative=rc.informative,
-             ref_rest_unmatched=rc.rest_unmatched,
+             ref_rest_unmatched=rc.rest_unmatched, ref_level_corr=rc.level_corr,
              ref_chroma_shift=color.chroma_shift(cur_chroma, ref.view.chroma),
              ref_blur_increase=sharpness.blur_rise(bb, ref.blur, usable),
              night_vs_day=float(grey_now and not ref.view.is_grey), grey_now=float(grey_now))
@@ -230,8 +233,10 @@ def _scene_change_score(unmatched: float, shift: float, shift_response: float, c
 def scores_from_measures(m: dict[str, float], cfg: VqdConfig) -> dict[str, float]:
     r = cfg.ramps
     s = {
-        # a burnt-out white picture is judged as too bright, not as a lost signal
-        "signal_loss": r["signal_loss"](m["solid"]) if m["solid_level"] < 245 else 0.0,
+        # a burnt-out white picture is judged as too bright, not as a lost signal; a nearly uniform
+        # picture whose light and shade still follow the reference's is the view made dark
+        "signal_loss": (r["signal_loss"](m["solid"])
+                        if m["solid_level"] < 245 and m.get("ref_level_corr", 0.0) < cfg.view_still_shown else 0.0),
         "frozen": 0.0,
         "blur": _blur_score(m, r),
         "too_dark": (min(r["too_dark"](m["p95"]), r["too_dark_drop"](m["p95"] / max(m["ref_p95"], 1.0)))
