@@ -382,3 +382,72 @@ def test_a_camera_touring_presets_is_judged_against_the_preset_it_shows(pets_fra
     for f in covered:
         f[: h // 2, : w // 4] = (40, 60, 50)  # a cloth over a quarter of the view
     assert "occlusion" in diagnose_views(covered, [left[0], right[0]]).faults
+
+
+def _pale_room(frame, gain=0.1, lift=215.0):
+    """A pale, nearly plain view (a white room), with dark furniture along the bottom left."""
+    h, w = frame.shape[:2]
+    room = np.clip(gain * frame.astype(np.float32) + lift, 0, 255)
+    room[int(0.8 * h):, : int(0.45 * w)] *= 0.35
+    return room.astype(np.uint8)
+
+
+def _paint(frame, colour, share, seed=1):
+    """Paint sprayed on the dome: soft-edged blobs of one colour over `share` of the view."""
+    h, w = frame.shape[:2]
+    rng, mask = np.random.default_rng(seed), np.zeros((h, w), np.float32)
+    while mask.sum() < share * h * w:
+        centre = (int(0.4 * w + rng.normal(0, 0.15 * w)), int(0.45 * h + rng.normal(0, 0.15 * h)))
+        cv2.circle(mask, centre, int(rng.uniform(0.04, 0.09) * w), 1.0, -1)
+    mask = cv2.GaussianBlur(mask, (0, 0), max(1.0, 0.008 * w))[..., None]
+    return np.clip(frame * (1 - mask) + np.float32(colour) * mask, 0, 255).astype(np.uint8)
+
+
+def test_paint_over_a_pale_room_is_occlusion_not_a_turned_camera(pets_frames):
+    """Over a plain wall the cover's soft edge is new texture beside it, and the wall's levels
+    span little: neither may make the view look turned."""
+    ref, now = _pale_room(pets_frames[0], 0.06, 225.0), _pale_room(pets_frames[6], 0.06, 225.0)
+    for colour in ((250, 40, 170), (160, 60, 140), (200, 120, 60)):
+        d = diagnose(_paint(now, colour, 0.35), ref)
+        assert d.faults == ["occlusion"], (colour, d.scores)
+
+
+def test_a_pale_room_turned_sideways_is_a_scene_change_not_a_cover(pets_frames):
+    """All of the view moved, confidently: a cover does not shift the picture, however plain the
+    part of the view that no longer matches looks."""
+    wide = np.concatenate([pets_frames[0], pets_frames[0][:, ::-1]], axis=1)
+    w = pets_frames[0].shape[1]
+    for gain, lift in ((0.25, 185.0), (0.1, 215.0)):
+        room = _pale_room(wide, gain, lift)
+        for share in (0.12, 0.21):
+            s = int(share * w)
+            d = diagnose(room[:, s:s + w], room[:, :w])
+            assert d.faults == ["scene_change"], (gain, share, d.scores)
+
+
+def test_faint_bands_over_a_real_view_are_stripes(pets_frames):
+    """Bands of ±8–10 grey levels: their peak over the reference's spectrum at their own frequency
+    is plain, though not the largest difference between the two spectra."""
+    f, ref = pets_frames[6], pets_frames[0]
+    h, w = f.shape[:2]
+    yy = np.mgrid[0:h, 0:w][0].astype(np.float32)
+    for amplitude in (8, 10):
+        banded = np.clip(f + amplitude * np.sin(2 * np.pi * yy / 20.0)[..., None], 0, 255).astype(np.uint8)
+        d = diagnose(banded, ref)
+        assert d.faults == ["stripes"], (amplitude, d.scores)
+    assert "stripes" not in diagnose(f, ref).faults
+
+
+def test_a_smooth_sky_coded_with_half_size_colour_is_not_stripes():
+    """JPEG and H.264 code colour at half size, in blocks of 16 picture pixels: a smooth sky
+    compressed shows that grid in its colour, which is no interference."""
+    h, w = 480, 640
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    t = 0.8 * yy / h + 0.3 * xx / w
+    sky = np.stack([200 - 60 * t, 120 + 50 * t, 150 + 60 * t], axis=2)
+    for sigma in (1, 3):
+        noisy = np.clip(sky + np.random.default_rng(0).normal(0, sigma, sky.shape), 0, 255).astype(np.uint8)
+        for quality in (40, 50):
+            ok, buf = cv2.imencode(".jpg", noisy, [cv2.IMWRITE_JPEG_QUALITY, quality])
+            d = diagnose(cv2.imdecode(buf, cv2.IMREAD_COLOR))
+            assert "stripes" not in d.faults, (sigma, quality, d.scores)

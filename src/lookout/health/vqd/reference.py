@@ -15,7 +15,8 @@ per block: texture vanished or structure no longer matching while plain. The mea
 the covered share of the whole view in the largest connected region of partly covered
 blocks; over a clip each block counts by its median over the frames (people walk on, a
 cover stays). A cover leaves the rest of the view matching; a turned camera does not
-(``rest_unmatched``). The reference is aligned to the current picture only on a confident
+(``rest_unmatched``; a cover's soft edge over a surface plain in the reference is new texture
+beside it, not part of the rest). The reference is aligned to the current picture only on a confident
 phase-correlation peak.
 
 Without a reference: occlusion is a large connected region of texture-less blocks joined
@@ -43,6 +44,9 @@ PLAIN_PIXEL_STD = 3.0  # local (5×5) grey-level spread of a plain, out-of-focus
 COVER_SHARE = 0.5  # share of a block's pixels that look covered for the block to count as covered
 ALIGN_RESPONSE = 0.05  # phase-correlation response below which the shift estimate is noise
 REGION_SEED = 0.3  # share of a block's pixels that look covered for it to join a covered region
+GREY_WEIGHTS = (0.114, 0.587, 0.299)  # B, G, R
+GAIN_AGREE = 0.08  # log units: blocks whose colour changed alike (within about 8 %) share one overall change
+GAIN_CANDIDATES = 24  # blocks tried as the overall colour change
 
 
 @dataclass(frozen=True)
@@ -111,34 +115,43 @@ def _block_mean_std(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _robust_curve(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
     """y ≈ p(x), a quadratic (gain, offset and a gamma-like bend) fitted on the better-fitting
-    60 % of points, three rounds; (coefficients for np.polyval, typical residual)."""
+    half of the points, three rounds (a cover may hide half the view); (coefficients for
+    np.polyval, typical residual).
+
+    Two starts, the better fit kept: all points (a gain or a bend over the whole range, as
+    a cast or a dusk makes), and the half nearest one common offset (a large cover off the
+    tone of a view whose levels span little, e.g. paint over a white wall, which would
+    otherwise bend the first fit towards itself).
+    """
     x = x.astype(np.float64).ravel()
     y = y.astype(np.float64).ravel()
-    keep = np.ones(x.size, bool)
-    coef = np.array([0.0, 1.0, median(y - x)])
-    k60 = int(0.6 * (x.size - 1))
+    # one row per point: x², x, 1, y (the normal equations of any subset are one product)
+    rows = np.stack([x * x, x, np.ones_like(x), y], axis=1)
+    offset = np.array([0.0, 1.0, median(y - x)])
+    k_half = int(0.5 * (x.size - 1))
+    r0 = np.abs(y - x - offset[2])
+    fits = [_refine_curve(rows, np.ones(x.size, bool), offset, k_half),
+            _refine_curve(rows, r0 <= np.partition(r0, k_half)[k_half], offset, k_half)]
+    return min(fits, key=lambda f: f[1])
+
+
+def _refine_curve(rows: np.ndarray, keep: np.ndarray, coef: np.ndarray, k_half: int) -> tuple[np.ndarray, float]:
+    x, y = rows[:, 1], rows[:, 3]
     for _ in range(3):
-        xs, ys = x[keep], y[keep]
-        if xs.size >= 6 and float(xs.max() - xs.min()) >= 1e-3:
-            quad = float(xs.max() - xs.min()) >= 60.0
-            x2 = xs * xs
-            # normal equations from power sums (a 3×3 or 2×2 system)
-            s1, s2, t0, t1 = xs.sum(), x2.sum(), ys.sum(), (xs * ys).sum()
-            if quad:
-                s3, s4, t2 = (x2 * xs).sum(), (x2 * x2).sum(), (x2 * ys).sum()
-                a = np.array([[s4, s3, s2], [s3, s2, s1], [s2, s1, xs.size]]) + 1e-9 * np.eye(3)
-                rhs = np.array([t2, t1, t0])
-            else:
-                a = np.array([[s2, s1], [s1, xs.size]]) + 1e-9 * np.eye(2)
-                rhs = np.array([t1, t0])
+        kept = rows[keep]
+        span = float(kept[:, 1].max() - kept[:, 1].min()) if len(kept) else 0.0
+        if len(kept) >= 6 and span >= 1e-3:
+            g = kept.T @ kept  # sums of x⁴ … 1 and of x²y, xy, y
+            # a quadratic over a wide range of levels, a straight line over a narrow one
+            lo = 0 if span >= 60.0 else 1
             try:
-                c = np.linalg.solve(a, rhs)
-                coef = c if quad else np.array([0.0, c[0], c[1]])
+                c = np.linalg.solve(g[lo:3, lo:3] + 1e-9 * np.eye(3 - lo), g[lo:3, 3])
+                coef = c if lo == 0 else np.array([0.0, c[0], c[1]])
             except np.linalg.LinAlgError:
                 pass
         r = np.abs(y - ((coef[0] * x + coef[1]) * x + coef[2]))
-        keep = r <= np.partition(r, k60)[k60]
-    return coef, median(np.abs(y - ((coef[0] * x + coef[1]) * x + coef[2])))
+        keep = r <= np.partition(r, k_half)[k_half]
+    return coef, median(r)
 
 
 @functools.lru_cache(maxsize=8)
@@ -220,11 +233,14 @@ def compare(view: FrameView, ref: RefView, cur_chroma: np.ndarray | None = None)
     if fit.sum() >= 8:
         if cur_chroma is None:
             cur_chroma = chroma_blocks(view.color)
-        pix = _cover_pixels(view, ref, ref_color, cur, ref_half, mr[fit], mc[fit], cur_chroma)
+        pix = _cover_pixels(view, ref, ref_color, cur, ref_half, np.where(fit, mr, np.nan), mc, cur_chroma,
+                            cs >= PLAIN_STD)
         share = cv2.resize(pix, GRID, interpolation=cv2.INTER_AREA)
         cover = np.maximum(cover, np.where(exposed, share, 0.0))
     covered = cover >= COVER_SHARE
-    rest = informative & ~covered
+    # a cover's soft edge over a plain surface is new texture right beside it, not the view changing
+    edge = cv2.dilate((cover >= REGION_SEED).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    rest = informative & ~covered & ~(edge & (rs < TEXTURED_STD))
     rest_unmatched = float((mismatch & rest).sum() / rest.sum()) if rest.sum() >= 8 else 1.0
     return RefCompare(shift=shift, shift_response=float(resp), unmatched=un_share, cover=cover, covered=covered,
                       exposed=exposed, informative=n_inf / mismatch.size, rest_unmatched=rest_unmatched,
@@ -240,51 +256,78 @@ def _level_corr(cur_levels: np.ndarray, ref_levels: np.ndarray) -> float:
     return float(np.corrcoef(a, b)[0, 1])
 
 
-def _channel_gains(cur: np.ndarray, ref: np.ndarray) -> np.ndarray | None:
-    """Overall change per colour channel (white balance, a cast): median ratio over well-lit blocks."""
+def _channel_gains(cur: np.ndarray, ref: np.ndarray, textured: np.ndarray) -> np.ndarray | None:
+    """Overall change per colour channel (white balance, a cast): the ratio most well-lit blocks
+    agree on, from blocks still `textured` now where there are enough of them (a cover is plain,
+    and its blocks, all alike, would agree best with each other)."""
     cur_bgr = cur[..., :3] * (3.0 * cur[..., 3:4])
     ref_bgr = ref[..., :3] * (3.0 * ref[..., 3:4])
     lit = (cur_bgr.min(axis=2) > 12) & (cur_bgr.max(axis=2) < 235) & (ref_bgr.min(axis=2) > 12) & (ref_bgr.max(axis=2) < 235)
+    if (lit & textured).sum() >= 8:
+        lit &= textured
     if lit.sum() < 8:
         return None
-    return np.median(cur_bgr[lit] / ref_bgr[lit], axis=0).astype(np.float32)
+    ratios = cur_bgr[lit] / ref_bgr[lit]
+    # the colour change most blocks agree on: a large coloured cover would pull a plain median
+    # (channel by channel: numpy reductions over a last axis of 3 are slow; a spread sample of
+    # blocks as candidates is enough to find the mode)
+    tint = np.log(ratios)
+    tint = np.ascontiguousarray((tint - tint.mean(axis=1, keepdims=True)).T)
+    candidates = tint[:, :: max(1, tint.shape[1] // GAIN_CANDIDATES)]
+    agree = np.abs(candidates[0][:, None] - tint[0][None, :]) < GAIN_AGREE
+    for k in (1, 2):
+        agree &= np.abs(candidates[k][:, None] - tint[k][None, :]) < GAIN_AGREE
+    best = agree[int(np.argmax(agree.sum(axis=1)))]
+    return np.median(ratios[best], axis=0).astype(np.float32)
 
 
 def _cover_pixels(view: FrameView, ref: RefView, ref_color: tuple[np.ndarray, ...] | None, cur: np.ndarray,
                   ref_h: np.ndarray,
-                  ref_levels: np.ndarray, cur_levels: np.ndarray, cur_chroma: np.ndarray) -> np.ndarray:
+                  ref_levels: np.ndarray, cur_levels: np.ndarray, cur_chroma: np.ndarray, textured: np.ndarray
+                  ) -> np.ndarray:
     """Per pixel of a half-size copy (float32 0/1): locally plain now, and off the overall tone or
     colour change from the reference.
 
     `ref_h` and `ref_color` are the aligned reference grey (smoothed) and colour planes
-    (B, G, R) at half size. The overall tone change is a curve fitted robustly to block levels (clipped like
-    a camera clips); the overall colour change a gain per channel. Half size (160 px wide
-    at most) is enough for covers, which are large and out of focus.
+    (B, G, R) at half size; `ref_levels` and `cur_levels` the block levels (GRID) to fit the
+    tone change on, NaN where a block is not to be used; `textured` the blocks with texture now. The overall colour change is a gain
+    per channel; it changes each colour's grey level by its own factor (an orange cast
+    brightens an orange wall more than a dark shelf), so the reference's grey level is taken
+    through it first. The overall tone change is then a curve fitted robustly to block levels
+    (clipped like a camera clips). Half size (160 px wide at most) is enough for covers, which
+    are large and out of focus.
     """
-    h, w = cur.shape
     half = (ref_h.shape[1], ref_h.shape[0])
     cur_h = cv2.resize(cur, half, interpolation=cv2.INTER_AREA)
-    coef, typical = _robust_curve(ref_levels, cur_levels)
+    gains = None
+    if not ref.is_grey and not is_grey_picture(cur_chroma) and ref_color is not None:
+        gains = _channel_gains(cur_chroma, ref.chroma, textured)
+    if gains is not None:
+        grey = sum(float(wk) * ek for wk, ek in zip(GREY_WEIGHTS, ref_color)) + 1.0
+        through = sum(float(wk) * np.minimum(float(g) * ek, 255.0) for wk, g, ek in zip(GREY_WEIGHTS, gains, ref_color)) + 1.0
+        factor = through / grey
+        ref_h = ref_h * factor
+        ref_levels = ref_levels * cv2.resize(factor, GRID, interpolation=cv2.INTER_AREA)
+    use = ~np.isnan(ref_levels)
+    coef, typical = _robust_curve(ref_levels[use], cur_levels[use])
     c2, c1, c0 = (float(v) for v in coef)
     predicted = np.clip((c2 * ref_h + c1) * ref_h + c0, 0.0, 255.0)
-    slope = 2.0 * c2 * median(ref_levels) + c1
+    slope = 2.0 * c2 * median(ref_levels[use]) + c1
     changed = cv2.absdiff(cur_h, predicted) > max(LEVEL_TOL * min(1.0, max(slope, 0.25)), 4.0 * typical)
-    if not ref.is_grey and not is_grey_picture(cur_chroma) and ref_color is not None:
-        gains = _channel_gains(cur_chroma, ref.chroma)
-        if gains is not None:
-            # per channel on contiguous planes: numpy reductions over a last axis of 3 are slow
-            small = view.color_half
-            if small.shape[:2] != half[::-1]:
-                small = cv2.resize(view.color, half, interpolation=cv2.INTER_AREA)
-            c = [small[..., k].astype(np.float32) for k in range(3)]
-            e = [np.minimum(ek * float(g), 255.0) for ek, g in zip(ref_color, gains)]
-            c_sum, e_sum = c[0] + c[1] + c[2], e[0] + e[1] + e[2]
-            ic, ie = 1.0 / (c_sum + 1.0), 1.0 / (e_sum + 1.0)
-            dist2 = sum((ck * ic - ek * ie) ** 2 for ck, ek in zip(c, e))
-            level = np.minimum(c_sum, e_sum) * (1.0 / 3.0)
-            # the chromaticity of dark pixels is noisy (coding noise over a small sum): allow for it
-            tol = CHROMA_TOL + CHROMA_NOISE / np.maximum(level, 1.0)
-            changed |= (level > 25) & (dist2 > tol * tol)
+    if gains is not None:
+        # per channel on contiguous planes: numpy reductions over a last axis of 3 are slow
+        small = view.color_half
+        if small.shape[:2] != half[::-1]:
+            small = cv2.resize(view.color, half, interpolation=cv2.INTER_AREA)
+        c = [small[..., k].astype(np.float32) for k in range(3)]
+        e = [np.minimum(ek * float(g), 255.0) for ek, g in zip(ref_color, gains)]
+        c_sum, e_sum = c[0] + c[1] + c[2], e[0] + e[1] + e[2]
+        ic, ie = 1.0 / (c_sum + 1.0), 1.0 / (e_sum + 1.0)
+        dist2 = sum((ck * ic - ek * ie) ** 2 for ck, ek in zip(c, e))
+        level = np.minimum(c_sum, e_sum) * (1.0 / 3.0)
+        # the chromaticity of dark pixels is noisy (coding noise over a small sum): allow for it
+        tol = CHROMA_TOL + CHROMA_NOISE / np.maximum(level, 1.0)
+        changed |= (level > 25) & (dist2 > tol * tol)
     mean = cv2.blur(cur_h, (3, 3))
     var = cv2.blur(cur_h * cur_h, (3, 3)) - mean * mean
     plain = var < PLAIN_PIXEL_STD**2

@@ -11,14 +11,18 @@ a window front) covers part of it. For the strongest peak, the picture is demodu
 peak's frequency in 4×4 tiles: the *spread* is the median tile amplitude over the mean (about
 1 for bands, well below for a pattern in a few tiles). Bands also repeat in one direction: a
 chequered board, tiles or bricks have a second peak nearly as high in another direction. Both
-are measured only for a peak high enough to matter. The frequency of the 8-pixel coding block
-grid is not searched: heavy compression makes it regular without any interference.
+are measured only for a peak high enough to matter. The frequencies of the coding block grids
+(8 pixels; 16 in the colour, coded at half size) are not searched: heavy compression makes them
+regular without any interference.
 
 A regular scene (tiles, paving, windows, a chequered board) has such peaks of its own. With
 the channel's reference picture only peaks that the reference does not have count: the
 current spectrum must also stand out over the reference's at the same frequency (±1 bin;
 the colour difference also over the reference's grey level, which a colour change mixes in), after the overall change between the two at that radius (lighting,
 contrast, focus, noise change the spectrum ring by ring, not at one frequency) is taken out.
+That largest difference over all frequencies is high by the two spectra's noise alone, so it
+must be high indeed; at the picture's own largest peak, one frequency, less is enough
+(``own_over_ref``).
 """
 
 from __future__ import annotations
@@ -71,6 +75,7 @@ class Peaks:
     new: float | None = None  # largest peak the reference does not have (None without a reference)
     new_spread: float | None = None
     new_second: float | None = None
+    own_over_ref: float | None = None  # at the largest peak's frequency: how far it stands over the reference there
 
 
 def _planes(view: FrameView) -> tuple[np.ndarray, np.ndarray]:
@@ -102,20 +107,24 @@ LATTICE_APART = np.deg2rad(20.0)  # a second direction at least this far from th
 
 
 @functools.lru_cache(maxsize=16)
-def _searched(width: int, height: int) -> np.ndarray:
-    """Where peaks are looked for, for pictures of this native size: the band, less the
-    fundamental of the coding block grid (edges every 8 pixels of a JPEG or H.264 picture, on
-    the axes, 3×3 bins), which low bit rates make regular without any interference."""
-    keep = _BAND.copy()
+def _searched(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where peaks are looked for, for pictures of this native size, in the grey level and in
+    the colour difference: the band, less the fundamentals of the coding block grids (on the
+    axes, 3×3 bins), which low bit rates make regular without any interference: edges every 8
+    pixels of a JPEG or H.264 picture, and in its colour, coded at half size, every 16."""
     c0, r0 = SIZE // 2, SIZE // 2 - _TOP  # column and row of frequency zero
 
     def folded(f: float) -> int:  # frequency after the copy to SIZE×SIZE (aliased above SIZE/2)
         return int(round(abs(f - SIZE * round(f / SIZE))))
 
-    fx, fy = folded(width / 8), folded(height / 8)
-    for r, c in ((r0, c0 + fx), (r0, c0 - fx), (r0 + fy, c0)):  # 3×3 bins around each
-        keep[max(r - 1, 0):r + 2, max(c - 1, 0):c + 2] = False
-    return keep
+    def without(keep: np.ndarray, block: int) -> np.ndarray:
+        fx, fy = folded(width / block), folded(height / block)
+        for r, c in ((r0, c0 + fx), (r0, c0 - fx), (r0 + fy, c0)):  # 3×3 bins around each
+            keep[max(r - 1, 0):r + 2, max(c - 1, 0):c + 2] = False
+        return keep
+
+    grey = without(_BAND.copy(), 8)
+    return grey, without(grey.copy(), 16)
 
 
 def _peak_at(score: np.ndarray, searched: np.ndarray = _BAND) -> tuple[float, int, int]:
@@ -178,9 +187,10 @@ def peaks(view: FrameView, ref: RefSpectra | None = None, own_from: float = SPRE
     planes = _planes(view)
     searched = _searched(*view.native_size)
     own = new = (-np.inf, 0, 0, 0, None)  # value, spectrum, frequency row and column, score map
+    over_refs = []
     for i, logm in enumerate(_log_spectra(*planes)):
         prom = logm - np.maximum(cv2.medianBlur(logm, 5), cv2.blur(logm, (9, 9)))
-        v, fy, fx = _peak_at(prom, searched)
+        v, fy, fx = _peak_at(prom, searched[i])
         if v > own[0]:
             own = (v, i, fy, fx, prom)
         if ref is not None:
@@ -191,7 +201,8 @@ def peaks(view: FrameView, ref: RefSpectra | None = None, own_from: float = SPRE
             for j in range(i + 1):
                 offset = (rings - ref.rings[j]).astype(np.float32)[_RING]
                 over_ref = np.minimum(over_ref, logm - (ref.dilated[j] + offset))
-            v, fy, fx = _peak_at(over_ref, searched)
+            over_refs.append(over_ref)
+            v, fy, fx = _peak_at(over_ref, searched[i])
             if v > new[0]:
                 new = (v, i, fy, fx, over_ref)
 
@@ -204,8 +215,9 @@ def peaks(view: FrameView, ref: RefSpectra | None = None, own_from: float = SPRE
     if ref is None:
         return Peaks(own=own[0], own_spread=own_spread, own_second=own_second)
     new_spread, new_second = judged(new, new_from)
+    at_own = float(over_refs[own[1]][own[2] + SIZE // 2 - _TOP, own[3] + SIZE // 2])
     return Peaks(own=own[0], own_spread=own_spread, own_second=own_second, new=new[0], new_spread=new_spread,
-                 new_second=new_second)
+                 new_second=new_second, own_over_ref=at_own)
 
 
 def peak_prominence(view: FrameView) -> float:

@@ -61,6 +61,7 @@ def _default_ramps() -> dict[str, Ramp]:
         "noise": Ramp(7.0, 10.0),  # noise sigma, grey levels
         "stripes": Ramp(1.25, 2.25),  # spectral peak prominence, any colour channel, log units
         "stripes_vs_reference": Ramp(1.05, 2.05),  # … of a peak the reference does not have
+        "stripes_own_over_reference": Ramp(0.9, 1.4),  # the largest peak over the reference at its frequency
         # … after a scene change a new view's own texture period (bricks, blinds) is no band: the peak
         # must also stand well above the reference's spectrum there
         "stripes_vs_reference_turned": Ramp(1.55, 2.55),
@@ -157,6 +158,7 @@ def frame_measures(view: FrameView, ref: Reference | None = None) -> tuple[dict[
         m["stripe_new_peak"] = pk.new
         m["stripe_new_spread"] = pk.new_spread
         m["stripe_new_second"] = pk.new_second
+        m["stripe_own_over_ref"] = pk.own_over_ref
     if ref is None:
         # without a reference: the cast factor and the flat border region (with one, the change from it)
         m["cast_k"], m["cast_d"] = color.cast_factor(view)
@@ -196,7 +198,12 @@ def _stripes_score(m: dict[str, float], r: dict[str, Ramp], key: str) -> float:
     covers the whole picture evenly, in one direction (a chequered board, tiles or a lattice
     repeat in two)."""
     height = r["stripes_vs_reference" if key == "stripe_new" else "stripes"](m[f"{key}_peak"])
-    return min(height, r["stripes_spread"](m[f"{key}_spread"]), r["stripes_one_direction"](m[f"{key}_second"]))
+    score = min(height, r["stripes_spread"](m[f"{key}_spread"]), r["stripes_one_direction"](m[f"{key}_second"]))
+    if key == "stripe_new" and "stripe_own_over_ref" in m:
+        # the picture's largest peak, if the reference is much lower there (one frequency looked at,
+        # not the largest difference over all of them, which the two spectra's noise alone makes high)
+        score = max(score, min(_stripes_score(m, r, "stripe"), r["stripes_own_over_reference"](m["stripe_own_over_ref"])))
+    return score
 
 
 def _too_bright_score(m: dict[str, float], r: dict[str, Ramp], same_view: bool = False, turned: bool = False) -> float:
@@ -222,12 +229,14 @@ def _too_bright_score(m: dict[str, float], r: dict[str, Ramp], same_view: bool =
     return score
 
 
+def _shift_score(shift: float, shift_response: float, cfg: VqdConfig) -> float:
+    """All of the view moved (a shift only counts when it is well defined)."""
+    return cfg.ramps["scene_shift"](shift) if shift_response >= cfg.min_shift_response else 0.0
+
+
 def _scene_change_score(unmatched: float, shift: float, shift_response: float, cfg: VqdConfig) -> float:
-    """The view no longer matches the reference, or all of it moved (a shift only counts when it is
-    well defined)."""
-    r = cfg.ramps
-    shift_score = r["scene_shift"](shift) if shift_response >= cfg.min_shift_response else 0.0
-    return max(r["scene_change"](unmatched), shift_score)
+    """The view no longer matches the reference, or all of it moved."""
+    return max(cfg.ramps["scene_change"](unmatched), _shift_score(shift, shift_response, cfg))
 
 
 def scores_from_measures(m: dict[str, float], cfg: VqdConfig) -> dict[str, float]:
@@ -295,8 +304,11 @@ def decide(scores: dict[str, float], cfg: VqdConfig, measures: dict[str, float] 
     if "scene_change" in over and "occlusion" in over and measures is not None:
         # a large cover also mismatches the reference; if the mismatch is concentrated under the cover
         # and much of the rest of the view still matches, it is a cover
+        # (unless all of the view moved: a cover does not shift the picture)
         rest = measures.get("ref_rest_unmatched", 1.0)
-        if rest < cfg.cover_rest_unmatched and measures.get("ref_unmatched", 0.0) - rest >= cfg.cover_concentration:
+        moved = _shift_score(measures.get("ref_shift", 0.0), measures.get("ref_response", 0.0), cfg)
+        if (rest < cfg.cover_rest_unmatched and measures.get("ref_unmatched", 0.0) - rest >= cfg.cover_concentration
+                and moved < cfg.threshold("scene_change")):
             over = [f for f in over if f != "scene_change"]
     if "scene_change" in over:
         # a turned camera mismatches everywhere, and its sharpness is not the reference's
