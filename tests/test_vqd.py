@@ -451,3 +451,41 @@ def test_a_smooth_sky_coded_with_half_size_colour_is_not_stripes():
             ok, buf = cv2.imencode(".jpg", noisy, [cv2.IMWRITE_JPEG_QUALITY, quality])
             d = diagnose(cv2.imdecode(buf, cv2.IMREAD_COLOR))
             assert "stripes" not in d.faults, (sigma, quality, d.scores)
+
+
+def _vivid(frame, hue):
+    """The view as a saturated close-up of one hue (a flower bed): most blocks near clipping in
+    one or two channels."""
+    hsv = cv2.cvtColor(frame, cv2.COLOR_BGR2HSV).astype(np.float32)
+    hsv[..., 0] = hue
+    hsv[..., 1] = np.clip(3.0 * hsv[..., 1] + 150, 0, 255)
+    hsv[..., 2] = np.clip(1.2 * hsv[..., 2] + 40, 0, 255)
+    return cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2BGR)
+
+
+def test_a_brighter_vivid_view_is_no_colour_cast_but_a_mild_cast_over_it_is(pets_frames):
+    """Brighter light clips a saturated colour's strong channels, so its blocks turn paler: not a
+    cast, which changes the channels unequally in the blocks that do not clip."""
+    for hue in (15, 60):
+        ref, now = _vivid(pets_frames[0], hue), _vivid(pets_frames[6], hue)
+        brighter = np.clip(255.0 * np.power(np.clip(1.3 * now.astype(np.float32) / 255.0, 0, 1), 0.9), 0, 255)
+        d = diagnose(brighter.astype(np.uint8), ref)
+        assert "color_cast" not in d.faults, (hue, d.scores)
+        reddish = np.clip(now.astype(np.float32) * np.float32([0.85, 0.97, 1.21]), 0, 255).astype(np.uint8)
+        d = diagnose(reddish, ref)
+        assert d.faults == ["color_cast"], (hue, d.scores)
+
+
+def test_a_camera_turned_along_a_pale_room_with_a_bright_window_is_a_scene_change(pets_frames):
+    """A turn along the same scene (the picture is the reference's, shifted): its light is the
+    reference's, so a pale room with a burnt-out window is judged against the reference and is
+    not over-exposed because the window now fills more of the view."""
+    f = pets_frames[0]
+    h, w = f.shape[:2]
+    room = np.clip(0.3 * np.concatenate([f, f[:, ::-1]], axis=1).astype(np.float32) + 170, 0, 255)
+    room[int(0.1 * h):int(0.5 * h), int(0.95 * w):int(1.25 * w)] = 255  # the window
+    room = room.astype(np.uint8)
+    for share in (0.12, 0.21, 0.3):
+        s = int(share * w)
+        d = diagnose(room[:, s:s + w], room[:, :w])
+        assert d.faults == ["scene_change"], (share, d.scores)

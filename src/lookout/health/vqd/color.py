@@ -2,7 +2,9 @@
 
 The cast factor K = D / M (D the distance of the mean chroma from neutral in Lab, M the mean
 distance of pixels from that mean) is the usual measure; a grey-scale night picture has
-D ≈ 0 and so no cast.
+D ≈ 0 and so no cast. With the channel's reference picture the change from it is measured
+instead: how unequally the three colour channels changed in the blocks neither clipped nor
+black (``gain_cast``), or where too few are, the median change of the blocks' chromaticity.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import numpy as np
 from lookout.health.vqd.frames import FrameView
 from lookout.health.vqd.reference import chroma_blocks, is_grey_picture
 
-__all__ = ["cast_factor", "chroma_blocks", "chroma_shift"]
+__all__ = ["cast_factor", "chroma_blocks", "chroma_shift", "gain_cast"]
 
 
 def cast_factor(view: FrameView) -> tuple[float, float]:
@@ -43,3 +45,16 @@ def chroma_shift(cur: np.ndarray, ref_blocks: np.ndarray) -> float:
     d = (cur[..., :3] - ref_blocks[..., :3])[valid]
     med = np.median(d, axis=0)
     return float(100.0 * np.sqrt((med * med).sum()))
+
+
+def gain_cast(gains: np.ndarray) -> float:
+    """How unequal the overall change of the three colour channels is, in percentage points of
+    chromaticity: 0 when the light changed alike in all three (brighter, dimmer).
+
+    `gains` is the change most unclipped blocks agree on (``reference.compare``). Unlike the
+    median change of block colours, it does not see saturated colours clipped by a brighter
+    picture (a yellow flower turning paler) as a cast: those blocks are left out.
+    """
+    g = np.asarray(gains, np.float64)
+    c = g / max(float(g.sum()), 1e-6)
+    return float(100.0 * np.sqrt(((c - 1.0 / 3.0) ** 2).sum()))

@@ -1,7 +1,8 @@
 """Occlusion and scene change, compared with the channel's reference picture (and without one).
 
 With a reference: estimate the global shift (phase correlation); a large confident shift
-means the camera turned. Otherwise align the small shift (vibration) away and compare the
+means the camera turned (and when the picture, moved back by it, still correlates with the
+reference where they overlap, it turned along the same scene: ``shift_match``). Otherwise align the small shift (vibration) away and compare the
 two pictures block by block with zero-mean normalised correlation of smoothed grey
 levels, which ignores lighting changes and grey-scale night pictures. Blocks that no
 longer match make up most of the view when the camera turned (scene change).
@@ -43,6 +44,7 @@ CHROMA_NOISE = 2.0  # grey levels: chromaticity tolerance added for dark pixels,
 PLAIN_PIXEL_STD = 3.0  # local (5×5) grey-level spread of a plain, out-of-focus cover
 COVER_SHARE = 0.5  # share of a block's pixels that look covered for the block to count as covered
 ALIGN_RESPONSE = 0.05  # phase-correlation response below which the shift estimate is noise
+ALIGN_MAX_SHIFT = 0.06  # share of the width: a larger shift is a turn, not vibration to align away
 REGION_SEED = 0.3  # share of a block's pixels that look covered for it to join a covered region
 GREY_WEIGHTS = (0.114, 0.587, 0.299)  # B, G, R
 GAIN_AGREE = 0.08  # log units: blocks whose colour changed alike (within about 8 %) share one overall change
@@ -74,6 +76,8 @@ class RefCompare:
     informative: float  # share of blocks usable for matching
     rest_unmatched: float  # share of informative blocks outside the covered ones that no longer match
     level_corr: float = 0.0  # correlation of the block levels with the reference's (0 when either is flat)
+    shift_match: float = 0.0  # correlation of the picture with the reference moved by the shift, where they overlap
+    gains: np.ndarray | None = None  # overall change per colour channel (B, G, R); None for grey pictures
 
 
 def _smooth(grey: np.ndarray) -> np.ndarray:
@@ -198,7 +202,7 @@ def compare(view: FrameView, ref: RefView, cur_chroma: np.ndarray | None = None)
     shift = float(np.hypot(dx, dy) / w)
     aligned = ref_small
     mr, rs = ref.block_mean, ref.block_std
-    if 0.002 < shift <= 0.06 and resp >= ALIGN_RESPONSE:  # a weak peak is no evidence of a shift
+    if 0.002 < shift <= ALIGN_MAX_SHIFT and resp >= ALIGN_RESPONSE:  # a weak peak is no evidence of a shift
         m = np.float32([[1, 0, dx], [0, 1, dy]])
         aligned = cv2.warpAffine(ref_small, m, (w, h), borderMode=cv2.BORDER_REFLECT)
         mr = None
@@ -230,10 +234,11 @@ def compare(view: FrameView, ref: RefView, cur_chroma: np.ndarray | None = None)
     plain = exposed & ((cs < PLAIN_STD) | (csn < 0.5 * rs))
     cover = (plain & mismatch).astype(np.float32)
     fit = exposed & (mr > 8) & (mr < 247)
+    gains = None
     if fit.sum() >= 8:
         if cur_chroma is None:
             cur_chroma = chroma_blocks(view.color)
-        pix = _cover_pixels(view, ref, ref_color, cur, ref_half, np.where(fit, mr, np.nan), mc, cur_chroma,
+        pix, gains = _cover_pixels(view, ref, ref_color, cur, ref_half, np.where(fit, mr, np.nan), mc, cur_chroma,
                             cs >= PLAIN_STD)
         share = cv2.resize(pix, GRID, interpolation=cv2.INTER_AREA)
         cover = np.maximum(cover, np.where(exposed, share, 0.0))
@@ -242,9 +247,25 @@ def compare(view: FrameView, ref: RefView, cur_chroma: np.ndarray | None = None)
     edge = cv2.dilate((cover >= REGION_SEED).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     rest = informative & ~covered & ~(edge & (rs < TEXTURED_STD))
     rest_unmatched = float((mismatch & rest).sum() / rest.sum()) if rest.sum() >= 8 else 1.0
+    shift_match = _overlap_corr(ref_small, cur, dx, dy) if shift > ALIGN_MAX_SHIFT else 0.0
     return RefCompare(shift=shift, shift_response=float(resp), unmatched=un_share, cover=cover, covered=covered,
                       exposed=exposed, informative=n_inf / mismatch.size, rest_unmatched=rest_unmatched,
-                      level_corr=_level_corr(mc, mr))
+                      level_corr=_level_corr(mc, mr), gains=gains, shift_match=shift_match)
+
+
+def _overlap_corr(ref_small: np.ndarray, cur: np.ndarray, dx: float, dy: float) -> float:
+    """Correlation of `cur` with the reference moved by (dx, dy), over the part they share (0 when
+    that is under a quarter of the picture): a turn along the same scene keeps it high, a peak of
+    the phase correlation between two different views does not."""
+    h, w = cur.shape
+    x, y = int(round(dx)), int(round(dy))
+    if (w - abs(x)) * (h - abs(y)) < 0.25 * w * h:
+        return 0.0
+    a = cur[max(0, y):h + min(0, y), max(0, x):w + min(0, x)]
+    b = ref_small[max(0, -y):h + min(0, -y), max(0, -x):w + min(0, -x)]
+    a, b = a - float(a.mean()), b - float(b.mean())
+    den = float(np.sqrt(float((a * a).sum()) * float((b * b).sum())))
+    return float((a * b).sum()) / den if den > 1e-6 else 0.0
 
 
 def _level_corr(cur_levels: np.ndarray, ref_levels: np.ndarray) -> float:
@@ -284,18 +305,19 @@ def _channel_gains(cur: np.ndarray, ref: np.ndarray, textured: np.ndarray) -> np
 def _cover_pixels(view: FrameView, ref: RefView, ref_color: tuple[np.ndarray, ...] | None, cur: np.ndarray,
                   ref_h: np.ndarray,
                   ref_levels: np.ndarray, cur_levels: np.ndarray, cur_chroma: np.ndarray, textured: np.ndarray
-                  ) -> np.ndarray:
+                  ) -> tuple[np.ndarray, np.ndarray | None]:
     """Per pixel of a half-size copy (float32 0/1): locally plain now, and off the overall tone or
-    colour change from the reference.
+    colour change from the reference; and that colour change (gains per channel, None when
+    either picture is grey or too few blocks are usable).
 
     `ref_h` and `ref_color` are the aligned reference grey (smoothed) and colour planes
     (B, G, R) at half size; `ref_levels` and `cur_levels` the block levels (GRID) to fit the
-    tone change on, NaN where a block is not to be used; `textured` the blocks with texture now. The overall colour change is a gain
-    per channel; it changes each colour's grey level by its own factor (an orange cast
-    brightens an orange wall more than a dark shelf), so the reference's grey level is taken
-    through it first. The overall tone change is then a curve fitted robustly to block levels
-    (clipped like a camera clips). Half size (160 px wide at most) is enough for covers, which
-    are large and out of focus.
+    tone change on, NaN where a block is not to be used; `textured` the blocks with texture
+    now. The overall colour change is a gain per channel; it changes each colour's grey level
+    by its own factor (an orange cast brightens an orange wall more than a dark shelf), so the
+    reference's grey level is taken through it first. The overall tone change is then a curve
+    fitted robustly to block levels (clipped like a camera clips). Half size (160 px wide at
+    most) is enough for covers, which are large and out of focus.
     """
     half = (ref_h.shape[1], ref_h.shape[0])
     cur_h = cv2.resize(cur, half, interpolation=cv2.INTER_AREA)
@@ -304,7 +326,8 @@ def _cover_pixels(view: FrameView, ref: RefView, ref_color: tuple[np.ndarray, ..
         gains = _channel_gains(cur_chroma, ref.chroma, textured)
     if gains is not None:
         grey = sum(float(wk) * ek for wk, ek in zip(GREY_WEIGHTS, ref_color)) + 1.0
-        through = sum(float(wk) * np.minimum(float(g) * ek, 255.0) for wk, g, ek in zip(GREY_WEIGHTS, gains, ref_color)) + 1.0
+        through = sum(float(wk) * np.minimum(float(g) * ek, 255.0)  # each channel clips on its own
+                      for wk, g, ek in zip(GREY_WEIGHTS, gains, ref_color)) + 1.0
         factor = through / grey
         ref_h = ref_h * factor
         ref_levels = ref_levels * cv2.resize(factor, GRID, interpolation=cv2.INTER_AREA)
@@ -331,7 +354,7 @@ def _cover_pixels(view: FrameView, ref: RefView, ref_color: tuple[np.ndarray, ..
     mean = cv2.blur(cur_h, (3, 3))
     var = cv2.blur(cur_h * cur_h, (3, 3)) - mean * mean
     plain = var < PLAIN_PIXEL_STD**2
-    return (changed & plain).astype(np.float32)
+    return (changed & plain).astype(np.float32), gains
 
 
 def largest_region(cover: np.ndarray) -> float:

@@ -58,6 +58,8 @@ def _default_ramps() -> dict[str, Ramp]:
         "too_bright_lift_mean": Ramp(60.0, 80.0),  # mean above the reference's
         "color_cast": Ramp(1.5, 2.7),  # cast factor K (no reference): threshold above every non-cast tune item
         "color_cast_vs_reference": Ramp(1.8, 4.8),  # median chromaticity change from the reference, points
+        # … where enough blocks are unclipped: how unequally the three channels changed, points
+        "color_cast_gains": Ramp(5.5, 7.5),
         "noise": Ramp(7.0, 10.0),  # noise sigma, grey levels
         "stripes": Ramp(1.25, 2.25),  # spectral peak prominence, any colour channel, log units
         "stripes_vs_reference": Ramp(1.05, 2.05),  # … of a peak the reference does not have
@@ -94,6 +96,9 @@ class VqdConfig:
     # with a reference: block levels correlating this well with it are the view, however dark (a
     # black screen or a "no video" card measured ≤ 0.38 on the tuning data, darkened views ≥ 0.99)
     view_still_shown: float = 0.8
+    # a picture correlating this well with the reference moved by the measured shift is the same
+    # scene, turned (turns on the tuning data ≥ 0.75 with a confident shift, other pictures ≤ 0.43)
+    same_scene_match: float = 0.6
 
     def threshold(self, fault: str) -> float:
         return float(self.thresholds.get(fault, 50.0))
@@ -170,10 +175,12 @@ def frame_measures(view: FrameView, ref: Reference | None = None) -> tuple[dict[
     grey_now = reference.is_grey_picture(cur_chroma)
     m.update(ref_shift=rc.shift, ref_response=rc.shift_response, ref_unmatched=rc.unmatched,
              ref_region=reference.largest_region(rc.cover), ref_informative=rc.informative,
-             ref_rest_unmatched=rc.rest_unmatched, ref_level_corr=rc.level_corr,
+             ref_rest_unmatched=rc.rest_unmatched, ref_level_corr=rc.level_corr, ref_shift_match=rc.shift_match,
              ref_chroma_shift=color.chroma_shift(cur_chroma, ref.view.chroma),
              ref_blur_increase=sharpness.blur_rise(bb, ref.blur, usable),
              night_vs_day=float(grey_now and not ref.view.is_grey), grey_now=float(grey_now))
+    if rc.gains is not None:
+        m["ref_gain_cast"] = color.gain_cast(rc.gains)
     if ref.exposure is not None:
         m["ref_p5"], m["ref_mean"], m["ref_p95"], m["ref_saturated"] = ref.exposure
     if grey_now:
@@ -202,7 +209,8 @@ def _stripes_score(m: dict[str, float], r: dict[str, Ramp], key: str) -> float:
     if key == "stripe_new" and "stripe_own_over_ref" in m:
         # the picture's largest peak, if the reference is much lower there (one frequency looked at,
         # not the largest difference over all of them, which the two spectra's noise alone makes high)
-        score = max(score, min(_stripes_score(m, r, "stripe"), r["stripes_own_over_reference"](m["stripe_own_over_ref"])))
+        at_own_peak = r["stripes_own_over_reference"](m["stripe_own_over_ref"])
+        score = max(score, min(_stripes_score(m, r, "stripe"), at_own_peak))
     return score
 
 
@@ -234,6 +242,13 @@ def _shift_score(shift: float, shift_response: float, cfg: VqdConfig) -> float:
     return cfg.ramps["scene_shift"](shift) if shift_response >= cfg.min_shift_response else 0.0
 
 
+def _moved_along_scene(m: dict[str, float], cfg: VqdConfig) -> bool:
+    """All of the view moved, confidently, and the picture is the reference's moved by that much
+    (a camera turned along the same scene), not a different view with a chance peak."""
+    return (_shift_score(m.get("ref_shift", 0.0), m.get("ref_response", 0.0), cfg) >= cfg.threshold("scene_change")
+            and m.get("ref_shift_match", 0.0) >= cfg.same_scene_match)
+
+
 def _scene_change_score(unmatched: float, shift: float, shift_response: float, cfg: VqdConfig) -> float:
     """The view no longer matches the reference, or all of it moved."""
     return max(cfg.ramps["scene_change"](unmatched), _shift_score(shift, shift_response, cfg))
@@ -251,7 +266,8 @@ def scores_from_measures(m: dict[str, float], cfg: VqdConfig) -> dict[str, float
         "too_dark": (min(r["too_dark"](m["p95"]), r["too_dark_drop"](m["p95"] / max(m["ref_p95"], 1.0)))
                      if "ref_p95" in m else r["too_dark"](m["p95"])),
         "too_bright": _too_bright_score(m, r),
-        "color_cast": (r["color_cast_vs_reference"](m["ref_chroma_shift"]) if "ref_chroma_shift" in m
+        "color_cast": (r["color_cast_gains"](m["ref_gain_cast"]) if "ref_gain_cast" in m
+                       else r["color_cast_vs_reference"](m["ref_chroma_shift"]) if "ref_chroma_shift" in m
                        else r["color_cast"](m["cast_k"]) if m["cast_d"] >= cfg.min_cast_offset else 0.0),
         "noise": r["noise"](m["noise_sigma"]),
         "stripes": _stripes_score(m, r, "stripe_new" if "stripe_new_peak" in m else "stripe"),
@@ -263,6 +279,11 @@ def scores_from_measures(m: dict[str, float], cfg: VqdConfig) -> dict[str, float
         s["occlusion"] = r["occlusion"](m["ref_region"])
         if s["scene_change"] < cfg.threshold("scene_change"):
             s["too_bright"] = _too_bright_score(m, r, same_view=True)
+        elif _moved_along_scene(m, cfg):
+            # the camera turned along the same scene (the picture is the reference's, shifted): its
+            # light is the reference's, and a spectrum does not change with a shift, so exposure
+            # and bands are still judged against the reference
+            s["too_bright"] = _too_bright_score(m, r)
         else:
             s["too_bright"] = _too_bright_score(m, r, turned=True)
             # the view is no longer the reference's: every spectral peak of the new view is "new",
@@ -304,11 +325,10 @@ def decide(scores: dict[str, float], cfg: VqdConfig, measures: dict[str, float] 
     if "scene_change" in over and "occlusion" in over and measures is not None:
         # a large cover also mismatches the reference; if the mismatch is concentrated under the cover
         # and much of the rest of the view still matches, it is a cover
-        # (unless all of the view moved: a cover does not shift the picture)
+        # (unless all of the view moved along the scene: a cover does not shift the picture)
         rest = measures.get("ref_rest_unmatched", 1.0)
-        moved = _shift_score(measures.get("ref_shift", 0.0), measures.get("ref_response", 0.0), cfg)
         if (rest < cfg.cover_rest_unmatched and measures.get("ref_unmatched", 0.0) - rest >= cfg.cover_concentration
-                and moved < cfg.threshold("scene_change")):
+                and not _moved_along_scene(measures, cfg)):
             over = [f for f in over if f != "scene_change"]
     if "scene_change" in over:
         # a turned camera mismatches everywhere, and its sharpness is not the reference's
