@@ -489,3 +489,18 @@ def test_a_camera_turned_along_a_pale_room_with_a_bright_window_is_a_scene_chang
         s = int(share * w)
         d = diagnose(room[:, s:s + w], room[:, :w])
         assert d.faults == ["scene_change"], (share, d.scores)
+
+
+def test_a_marginal_exposure_or_band_finding_beside_a_concentrated_cover_is_the_cover():
+    """A large cover changes the picture's levels and spectrum by itself. When the rest of the view
+    still matches the reference, a marginal darkness or band score beside it is the cover's doing;
+    a strong one, or one beside a cover that leaves the rest mismatched, is still reported."""
+    from lookout.health.vqd.suite import VqdConfig, decide
+
+    cfg = VqdConfig()
+    scores = dict.fromkeys(FAULTS, 0.0) | {"occlusion": 100.0}
+    concentrated = {"ref_unmatched": 0.45, "ref_rest_unmatched": 0.05}
+    for fault in ("too_dark", "too_bright", "stripes"):
+        assert decide(scores | {fault: 60.0}, cfg, concentrated) == ["occlusion"]
+        assert decide(scores | {fault: 95.0}, cfg, concentrated) == [fault]
+        assert decide(scores | {fault: 60.0}, cfg, {"ref_unmatched": 0.9, "ref_rest_unmatched": 0.85}) == [fault]

@@ -99,6 +99,9 @@ class VqdConfig:
     # a picture correlating this well with the reference moved by the measured shift is the same
     # scene, turned (turns on the tuning data ≥ 0.75 with a confident shift, other pictures ≤ 0.43)
     same_scene_match: float = 0.6
+    # beside a concentrated cover, exposure and bands count only from this score (a cover's own
+    # effect on levels and spectrum measured 52–63 on the tuning data)
+    beside_cover_from: float = 70.0
 
     def threshold(self, fault: str) -> float:
         return float(self.thresholds.get(fault, 50.0))
@@ -298,6 +301,12 @@ def scores_from_measures(m: dict[str, float], cfg: VqdConfig) -> dict[str, float
     return {f: float(s[f]) for f in FAULTS}
 
 
+def _cover_concentrated(m: dict[str, float], cfg: VqdConfig) -> bool:
+    """The mismatch with the reference lies under the cover; much of the rest of the view still matches."""
+    rest = m.get("ref_rest_unmatched", 1.0)
+    return rest < cfg.cover_rest_unmatched and m.get("ref_unmatched", 0.0) - rest >= cfg.cover_concentration
+
+
 def decide(scores: dict[str, float], cfg: VqdConfig, measures: dict[str, float] | None = None) -> list[str]:
     over = [f for f in FAULTS if scores[f] >= cfg.threshold(f)]
     if "signal_loss" in over:
@@ -306,6 +315,11 @@ def decide(scores: dict[str, float], cfg: VqdConfig, measures: dict[str, float] 
         # a turning camera without a reference: the composition is passing, so a flat border, a
         # close-up's colours and a texture's period say nothing yet; they wait for a still view
         over = [f for f in over if f not in ("occlusion", "color_cast", "stripes")]
+    if "occlusion" in over and measures is not None and _cover_concentrated(measures, cfg):
+        # a large cover changes the picture's levels and spectrum by itself: beside a cover that
+        # leaves the rest of the view matching, a marginal exposure or band finding is its doing
+        over = [f for f in over
+                if f not in ("too_dark", "too_bright", "stripes") or scores[f] >= cfg.beside_cover_from]
     if {"too_dark", "too_bright", "noise", "stripes"} & set(over):
         # the picture itself is degraded all over: comparing it with the reference says nothing more
         over = [f for f in over if f not in ("occlusion", "scene_change")]
@@ -326,9 +340,7 @@ def decide(scores: dict[str, float], cfg: VqdConfig, measures: dict[str, float] 
         # a large cover also mismatches the reference; if the mismatch is concentrated under the cover
         # and much of the rest of the view still matches, it is a cover
         # (unless all of the view moved along the scene: a cover does not shift the picture)
-        rest = measures.get("ref_rest_unmatched", 1.0)
-        if (rest < cfg.cover_rest_unmatched and measures.get("ref_unmatched", 0.0) - rest >= cfg.cover_concentration
-                and not _moved_along_scene(measures, cfg)):
+        if _cover_concentrated(measures, cfg) and not _moved_along_scene(measures, cfg):
             over = [f for f in over if f != "scene_change"]
     if "scene_change" in over:
         # a turned camera mismatches everywhere, and its sharpness is not the reference's
