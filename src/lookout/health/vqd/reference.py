@@ -2,9 +2,10 @@
 
 With a reference: estimate the global shift (phase correlation); a large confident shift
 means the camera turned (and when the picture, moved back by it, still correlates with the
-reference where they overlap, it turned along the same scene: ``shift_match``). Otherwise align the small shift (vibration) away and compare the
-two pictures block by block with zero-mean normalised correlation of smoothed grey
-levels, which ignores lighting changes and grey-scale night pictures. Blocks that no
+reference where they overlap, it turned along the same scene: ``shift_match``). Otherwise
+align the small shift (vibration) away and compare the two pictures block by block with
+zero-mean normalised correlation of smoothed grey levels, which ignores lighting changes and
+grey-scale night pictures. Blocks that no
 longer match make up most of the view when the camera turned (scene change).
 
 Occlusion is told apart from passers-by and lighting by what a cover near the lens looks
@@ -17,8 +18,8 @@ the covered share of the whole view in the largest connected region of partly co
 blocks; over a clip each block counts by its median over the frames (people walk on, a
 cover stays). A cover leaves the rest of the view matching; a turned camera does not
 (``rest_unmatched``; a cover's soft edge over a surface plain in the reference is new texture
-beside it, not part of the rest). The reference is aligned to the current picture only on a confident
-phase-correlation peak.
+beside it, not part of the rest). The reference is aligned to the current picture only on a
+confident phase-correlation peak.
 
 Without a reference: occlusion is a large connected region of texture-less blocks joined
 to the frame border, well below the picture's own texture, which is weaker evidence.
@@ -77,7 +78,7 @@ class RefCompare:
     rest_unmatched: float  # share of informative blocks outside the covered ones that no longer match
     level_corr: float = 0.0  # correlation of the block levels with the reference's (0 when either is flat)
     shift_match: float = 0.0  # correlation of the picture with the reference moved by the shift, where they overlap
-    gains: np.ndarray | None = None  # overall change per colour channel (B, G, R); None for grey pictures
+    gains: np.ndarray | None = None  # overall change per colour channel (B, G, R); None: grey, or too few blocks
 
 
 def _smooth(grey: np.ndarray) -> np.ndarray:
@@ -238,8 +239,8 @@ def compare(view: FrameView, ref: RefView, cur_chroma: np.ndarray | None = None)
     if fit.sum() >= 8:
         if cur_chroma is None:
             cur_chroma = chroma_blocks(view.color)
-        pix, gains = _cover_pixels(view, ref, ref_color, cur, ref_half, np.where(fit, mr, np.nan), mc, cur_chroma,
-                            cs >= PLAIN_STD)
+        pix, gains = _cover_pixels(view, ref, ref_color, cur, ref_half, np.where(fit, mr, np.nan), mc,
+                                   cur_chroma, cs >= PLAIN_STD)
         share = cv2.resize(pix, GRID, interpolation=cv2.INTER_AREA)
         cover = np.maximum(cover, np.where(exposed, share, 0.0))
     covered = cover >= COVER_SHARE

@@ -18,8 +18,9 @@ regular without any interference.
 A regular scene (tiles, paving, windows, a chequered board) has such peaks of its own. With
 the channel's reference picture only peaks that the reference does not have count: the
 current spectrum must also stand out over the reference's at the same frequency (±1 bin;
-the colour difference also over the reference's grey level, which a colour change mixes in), after the overall change between the two at that radius (lighting,
-contrast, focus, noise change the spectrum ring by ring, not at one frequency) is taken out.
+the colour difference also over the reference's grey level, which a colour change mixes in),
+after the overall change between the two at that radius (lighting, contrast, focus, noise
+change the spectrum ring by ring, not at one frequency) is taken out.
 That largest difference over all frequencies is high by the two spectra's noise alone, so it
 must be high indeed; at the picture's own largest peak, one frequency, less is enough
 (``own_over_ref``).
