@@ -189,7 +189,30 @@ def global_shift(ref_small: np.ndarray, cur: np.ndarray, ref_half: np.ndarray | 
     return (dx * scale, dy * scale), float(resp)
 
 
-def compare(view: FrameView, ref: RefView, cur_chroma: np.ndarray | None = None) -> RefCompare:
+@dataclass(frozen=True)
+class _Match:
+    """The picture matched with the reference block by block (the first half of ``compare``)."""
+
+    cur: np.ndarray  # the picture, smoothed grey
+    ref_small: np.ndarray  # the reference at the picture's size, smoothed grey, not aligned
+    ref_half: np.ndarray  # the reference at half size, aligned
+    ref_color: tuple[np.ndarray, ...] | None  # its colour planes at half size, aligned
+    dx: float
+    dy: float
+    shift: float
+    resp: float
+    mr: np.ndarray  # per block: level and spread of the aligned reference, level and spread now
+    rs: np.ndarray
+    mc: np.ndarray
+    cs: np.ndarray
+    csn: np.ndarray  # spread now after the overall contrast change
+    exposed: np.ndarray
+    informative: np.ndarray
+    mismatch: np.ndarray
+    unmatched: float
+
+
+def _match(view: FrameView, ref: RefView) -> _Match:
     cur = _smooth(view.grey)
     ref_small = ref.smooth
     if cur.shape != ref_small.shape:
@@ -229,8 +252,23 @@ def compare(view: FrameView, ref: RefView, cur_chroma: np.ndarray | None = None)
     informative = comparable | texture_change
     mismatch = texture_change | (comparable & (ncc < MATCH_NCC))
     n_inf = int(informative.sum())
-    un_share = float(mismatch.sum() / n_inf) if n_inf else 0.0
+    return _Match(cur=cur, ref_small=ref_small, ref_half=ref_half, ref_color=ref_color, dx=dx, dy=dy, shift=shift,
+                  resp=float(resp), mr=mr, rs=rs, mc=mc, cs=cs, csn=csn, exposed=exposed, informative=informative,
+                  mismatch=mismatch, unmatched=float(mismatch.sum() / n_inf) if n_inf else 0.0)
 
+
+def view_mismatch(view: FrameView, ref: RefView) -> tuple[float, float, float]:
+    """(share of informative blocks that no longer match, global shift, its response): what tells
+    which of several reference views a picture shows, without the cost of looking for covers."""
+    mt = _match(view, ref)
+    return mt.unmatched, mt.shift, mt.resp
+
+
+def compare(view: FrameView, ref: RefView, cur_chroma: np.ndarray | None = None) -> RefCompare:
+    mt = _match(view, ref)
+    cur, ref_small, ref_half, ref_color = mt.cur, mt.ref_small, mt.ref_half, mt.ref_color
+    mr, rs, mc, cs, csn, exposed = mt.mr, mt.rs, mt.mc, mt.cs, mt.csn, mt.exposed
+    informative, mismatch = mt.informative, mt.mismatch
     # covered: plain now, and different from the reference in structure, texture, level or colour
     plain = exposed & ((cs < PLAIN_STD) | (csn < 0.5 * rs))
     cover = (plain & mismatch).astype(np.float32)
@@ -248,10 +286,11 @@ def compare(view: FrameView, ref: RefView, cur_chroma: np.ndarray | None = None)
     edge = cv2.dilate((cover >= REGION_SEED).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     rest = informative & ~covered & ~(edge & (rs < TEXTURED_STD))
     rest_unmatched = float((mismatch & rest).sum() / rest.sum()) if rest.sum() >= 8 else 1.0
-    shift_match = _overlap_corr(ref_small, cur, dx, dy) if shift > ALIGN_MAX_SHIFT else 0.0
-    return RefCompare(shift=shift, shift_response=float(resp), unmatched=un_share, cover=cover, covered=covered,
-                      exposed=exposed, informative=n_inf / mismatch.size, rest_unmatched=rest_unmatched,
-                      level_corr=_level_corr(mc, mr), gains=gains, shift_match=shift_match)
+    shift_match = _overlap_corr(ref_small, cur, mt.dx, mt.dy) if mt.shift > ALIGN_MAX_SHIFT else 0.0
+    return RefCompare(shift=mt.shift, shift_response=mt.resp, unmatched=mt.unmatched, cover=cover, covered=covered,
+                      exposed=exposed, informative=float(informative.sum() / mismatch.size),
+                      rest_unmatched=rest_unmatched, level_corr=_level_corr(mc, mr), gains=gains,
+                      shift_match=shift_match)
 
 
 def _overlap_corr(ref_small: np.ndarray, cur: np.ndarray, dx: float, dy: float) -> float:

@@ -422,11 +422,10 @@ def diagnose_views(frames: Sequence[np.ndarray] | np.ndarray,
         middle = prepare(frames[len(frames) // 2])
         h, w = middle.grey.shape
         prepared = [r if isinstance(r, Reference) else prepare_reference(r, (w, h)) for r in references]
-        chroma = color.chroma_blocks(middle.color)
 
         def mismatch(ref: Reference) -> tuple[float, float]:
-            rc = reference.compare(middle, ref.view, chroma)
-            return _scene_change_score(rc.unmatched, rc.shift, rc.shift_response, cfg), rc.unmatched
+            unmatched, shift, response = reference.view_mismatch(middle, ref.view)
+            return _scene_change_score(unmatched, shift, response, cfg), unmatched
 
         best = min(prepared, key=mismatch)
     return diagnose(frames, best, cfg)
