@@ -504,3 +504,24 @@ def test_a_marginal_exposure_or_band_finding_beside_a_concentrated_cover_is_the_
         assert decide(scores | {fault: 60.0}, cfg, concentrated) == ["occlusion"]
         assert decide(scores | {fault: 95.0}, cfg, concentrated) == [fault]
         assert decide(scores | {fault: 60.0}, cfg, {"ref_unmatched": 0.9, "ref_rest_unmatched": 0.85}) == [fault]
+
+
+def _orange_room(frame):
+    """An orange wall with faint texture and a dark brown shelf, plain, at the bottom left."""
+    h, w = frame.shape[:2]
+    g = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    g -= g.mean()
+    room = np.stack([base + 0.15 * g for base in (120.0, 170.0, 225.0)], axis=2)
+    shelf = (slice(int(0.55 * h), None), slice(None, int(0.4 * w)))
+    room[shelf] = np.float32([20, 35, 60]) + 0.03 * g[shelf][..., None]
+    return np.clip(room, 0, 255)
+
+
+def test_a_strong_cast_that_clips_the_wall_is_a_cast_not_a_cover(pets_frames):
+    """A strong red cast clips the red of an orange wall but not of a dark shelf, so the two change
+    their grey level differently: taken through the colour change, the shelf is no cover."""
+    ref = _orange_room(pets_frames[0]).astype(np.uint8)
+    for gains in ((0.6, 0.92, 1.56), (0.5, 0.9, 1.7)):
+        cast = np.clip(_orange_room(pets_frames[6]) * np.float32(gains), 0, 255).astype(np.uint8)
+        d = diagnose(cast, ref)
+        assert d.faults == ["color_cast"], (gains, d.scores)
