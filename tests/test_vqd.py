@@ -525,3 +525,19 @@ def test_a_strong_cast_that_clips_the_wall_is_a_cast_not_a_cover(pets_frames):
         cast = np.clip(_orange_room(pets_frames[6]) * np.float32(gains), 0, 255).astype(np.uint8)
         d = diagnose(cast, ref)
         assert d.faults == ["color_cast"], (gains, d.scores)
+
+
+def test_a_shift_of_many_picture_widths_has_no_overlap():
+    """Phase correlation of a flat "no video" card against its reference gave a shift of about
+    30 000 by 70 000 pixels on the tuning data: the two pictures then share nothing, and the
+    turn measure must say so, not average an empty overlap."""
+    import warnings
+
+    from lookout.health.vqd.reference import _overlap_corr
+
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(0, 255, (2, 239, 320)).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _overlap_corr(a, b, 29931.0, -69458.1) == 0.0
+        assert _overlap_corr(a, a, 0.0, 0.0) == pytest.approx(1.0)

@@ -299,7 +299,8 @@ def _overlap_corr(ref_small: np.ndarray, cur: np.ndarray, dx: float, dy: float) 
     the phase correlation between two different views does not."""
     h, w = cur.shape
     x, y = int(round(dx)), int(round(dy))
-    if (w - abs(x)) * (h - abs(y)) < 0.25 * w * h:
+    # (a flat picture can give a shift of many picture widths: no overlap at all)
+    if min(w - abs(x), h - abs(y)) <= 0 or (w - abs(x)) * (h - abs(y)) < 0.25 * w * h:
         return 0.0
     a = cur[max(0, y):h + min(0, y), max(0, x):w + min(0, x)]
     b = ref_small[max(0, -y):h + min(0, -y), max(0, -x):w + min(0, -x)]
