@@ -410,7 +410,7 @@ def build_extra(b: Builder, split: str) -> None:
         tag = Path(pth).stem if split != "fresh" else Path(pth).parts[4]
         # fresh3 was looked at once as a whole; then its sources were halved by their place in name
         # order: fresh3a joined the tuning data, fresh3b stays the check
-        part = split if split != "fresh3" else "fresh3a" if j % 2 == 0 else "fresh3b"
+        part = SPLIT_PARTS[split][j % 2] if split in SPLIT_PARTS else split
         b.base(f"{split}-{tag}", [pics[pth]], pics[pth], inject.window(other, 0.5, 0.5, size=view_size(other)),
                split=part, source=pth, still=True, ref_moment=True)
 

@@ -27,6 +27,8 @@ from lookout.health.vqd import FAULTS, diagnose  # noqa: E402
 from lookout.health.vqd.load import read_any, read_image  # noqa: E402
 from lookout.health.workorders import WITHOUT_REFERENCE  # noqa: E402
 
+from build_corpus import SPLIT_PARTS  # noqa: E402  (the builder beside this file)
+
 
 def _diagnose_item(job: tuple[str, dict, bool]):  # noqa: ANN202
     corpus, it, no_reference = job
@@ -45,7 +47,7 @@ def _reference(path: str):  # noqa: ANN202
 ALIASES = {
     "dev": ("tune", "tune2", "holdout", "fresh"),
     "dev5": ("tune", "tune2", "holdout", "fresh", "fresh2", "fresh3a"),
-    "fresh3": ("fresh3a", "fresh3b"),
+    **SPLIT_PARTS,
 }
 
 
