@@ -541,3 +541,29 @@ def test_a_shift_of_many_picture_widths_has_no_overlap():
         warnings.simplefilter("error")
         assert _overlap_corr(a, b, 29931.0, -69458.1) == 0.0
         assert _overlap_corr(a, a, 0.0, 0.0) == pytest.approx(1.0)
+
+
+def _plain_wall(frame, seed):
+    """A pale wall filling the view (almost no texture: the view of a badly placed camera), lit from
+    one side, with its sensor noise."""
+    h, w = frame.shape[:2]
+    light = np.linspace(-14, 10, w, dtype=np.float32)[None, :, None] + np.linspace(-6, 6, h, dtype=np.float32)[:, None, None]
+    wall = 0.02 * frame.astype(np.float32) + np.float32([200, 207, 209]) + light
+    return np.clip(wall + np.random.default_rng(seed).normal(0, 1.2, wall.shape), 0, 255).astype(np.uint8)
+
+
+def test_a_cover_over_a_plain_wall_is_occlusion_not_a_turned_camera(pets_frames):
+    """Against a reference with almost no texture, the only structure now is the cover's own edge,
+    so nearly every informative block mismatches; the wall's plain blocks, still at their level and
+    colour beside the cover, are the rest of the view unchanged."""
+    ref, now = _plain_wall(pets_frames[0], 1), _plain_wall(pets_frames[6], 2)
+    h, w = now.shape[:2]
+    pillar = now.astype(np.float32)
+    mask = np.zeros((h, w), np.float32)
+    mask[:, : int(0.22 * w)] = 1
+    mask = cv2.GaussianBlur(mask, (0, 0), 0.008 * w)[..., None]
+    pillar = np.clip(pillar * (1 - mask) + np.float32([70, 72, 75]) * mask, 0, 255).astype(np.uint8)
+    for covered in (pillar, _paint(now, (40, 80, 35), 0.3)):
+        d = diagnose(covered, ref)
+        assert d.faults == ["occlusion"], d.scores
+    assert diagnose(now, ref).faults == []

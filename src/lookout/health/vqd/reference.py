@@ -46,6 +46,8 @@ PLAIN_PIXEL_STD = 3.0  # local (5×5) grey-level spread of a plain, out-of-focus
 COVER_SHARE = 0.5  # share of a block's pixels that look covered for the block to count as covered
 ALIGN_RESPONSE = 0.05  # phase-correlation response below which the shift estimate is noise
 ALIGN_MAX_SHIFT = 0.06  # share of the width: a larger shift is a turn, not vibration to align away
+PLAIN_REFERENCE = 0.125  # share of textured blocks below which a reference is a plain view (a pale wall)
+MIN_REST_BLOCKS = 8  # blocks outside a cover needed to say whether the rest of the view still matches
 REGION_SEED = 0.3  # share of a block's pixels that look covered for it to join a covered region
 GREY_WEIGHTS = (0.114, 0.587, 0.299)  # B, G, R
 GAIN_AGREE = 0.08  # log units: blocks whose colour changed alike (within about 8 %) share one overall change
@@ -285,7 +287,13 @@ def compare(view: FrameView, ref: RefView, cur_chroma: np.ndarray | None = None)
     # a cover's soft edge over a plain surface is new texture right beside it, not the view changing
     edge = cv2.dilate((cover >= REGION_SEED).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     rest = informative & ~covered & ~(edge & (rs < TEXTURED_STD))
-    rest_unmatched = float((mismatch & rest).sum() / rest.sum()) if rest.sum() >= 8 else 1.0
+    if rest.sum() < MIN_REST_BLOCKS and (rs >= TEXTURED_STD).mean() < PLAIN_REFERENCE:
+        # a reference of a pale wall has too little texture to judge the rest by structure: its plain
+        # blocks speak too, one still at the level and colour the overall change predicts (not
+        # covered) being the view unchanged there. (With a textured reference whose every textured
+        # block is now hidden, plain wall left at its level is as much a camera turned to the wall.)
+        rest = exposed & ~covered & ~edge
+    rest_unmatched = float((mismatch & rest).sum() / rest.sum()) if rest.sum() >= MIN_REST_BLOCKS else 1.0
     shift_match = _overlap_corr(ref_small, cur, mt.dx, mt.dy) if mt.shift > ALIGN_MAX_SHIFT else 0.0
     return RefCompare(shift=mt.shift, shift_response=mt.resp, unmatched=mt.unmatched, cover=cover, covered=covered,
                       exposed=exposed, informative=float(informative.sum() / mismatch.size),
