@@ -187,6 +187,7 @@ def test_reference_from_the_stream_the_scheduler_and_the_cli(sim, data_dir, db_u
     r = client.put(f"/api/v1/health/channels/{ids['ch1']}/reference", headers=h)
     assert r.status_code == 200, r.text
     assert r.json()["reference"]["width"] == 384
+    assert r.json()["not_judged"] == []  # the simulator's street has detail enough to judge focus by
 
     clock = Clock()
     scheduler = PatrolScheduler(load_settings(data_dir=data_dir), CFG, now_fn=clock)

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lookout.cli import app
-from lookout.health.vqd import FAULTS, BadFrame, diagnose
+from lookout.health.vqd import FAULTS, BadFrame, diagnose, reference_limits
 
 
 @pytest.fixture(scope="module")
@@ -567,3 +567,12 @@ def test_a_cover_over_a_plain_wall_is_occlusion_not_a_turned_camera(pets_frames)
         d = diagnose(covered, ref)
         assert d.faults == ["occlusion"], d.scores
     assert diagnose(now, ref).faults == []
+
+
+def test_the_operator_is_told_when_a_reference_cannot_judge_focus(pets_frames):
+    """A pale wall filling the view, or a black picture, has no detail to judge focus by: marking
+    it as the reference says so (focus is then not judged against it); a real view is fine."""
+    assert reference_limits(_plain_wall(pets_frames[0], 1)) == ["blur"]
+    assert reference_limits(np.full_like(pets_frames[0], 16)) == ["blur"]
+    assert reference_limits(pets_frames[0]) == []
+    assert "blur" not in diagnose(cv2.GaussianBlur(_plain_wall(pets_frames[6], 2), (0, 0), 3), _plain_wall(pets_frames[0], 1)).faults

@@ -17,7 +17,7 @@ Endpoints (all under ``/api/v1/health``):
 | GET ``/diagnoses/latest?site_id=&faulty=true&page=&page_size=`` | the latest diagnosis of each visible channel |
 | GET ``/diagnoses/{id}/snapshot.jpg`` | the picture kept with a faulty diagnosis |
 | POST ``/channels/{id}/patrol`` | patrol the channel now; answers its diagnosis |
-| GET / PUT / DELETE ``/channels/{id}/reference?preset=`` | the reference pictures: PUT takes one from the stream now (the operator marks the view as correct), one per PTZ preset for a camera touring its presets; DELETE without ``preset`` forgets all |
+| GET / PUT / DELETE ``/channels/{id}/reference?preset=`` | the reference pictures: PUT takes one from the stream now (the operator marks the view as correct), one per PTZ preset for a camera touring its presets, and answers also ``not_judged``, the faults that picture cannot help judge (``blur`` for a pale wall filling the view); DELETE without ``preset`` forgets all |
 | GET ``/channels/{id}/reference.jpg?preset=`` | a reference picture itself |
 | GET ``/work-orders?status=&site_id=&channel_id=&fault=&assignee=&overdue=&escalated=&page=&page_size=`` | work orders, open first |
 | GET ``/work-orders/{id}`` | one order with its events and escalations |
@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session
 
 from lookout.api.deps import current_user, get_db, require_roles
 from lookout.health import patrol, rates, status, workorders
+from lookout.health.vqd import reference_limits
 from lookout.health.models import ChannelReference, DiagnosisRecord, WorkOrder, WorkOrderEscalation
 from lookout.registry.models import Channel
 from lookout.security import scope
@@ -314,7 +315,9 @@ def set_reference(channel_id: int, request: Request, preset: str | None = Preset
                                        preset=preset)
     db.commit()
     patrol.unlink_quietly(replaced)
-    return _references_json(db, ch.id)
+    # what this picture cannot help judge (a pale wall filling the view: focus), for the operator to
+    # choose a view with detail while still at the camera
+    return _references_json(db, ch.id) | {"not_judged": reference_limits(image)}
 
 
 @router.delete("/channels/{channel_id}/reference")

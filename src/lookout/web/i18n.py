@@ -121,6 +121,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "cam.preset_optional": ("预置位（可选）", "preset (optional)"),
     "cam.mark_reference": ("标记当前画面为正确", "Mark the current view as correct"),
     "cam.marking": ("正在取图…", "Taking a picture…"),
+    "cam.reference_no_focus": ("画面细节过少，无法据此判断虚焦；请对准有清晰物体的视野后重新标记",
+                               "Too little detail in this view to judge focus by; aim at a view with sharp objects "
+                               "and mark it again"),
     "cam.key_area": ("重点区域", "Key area"),
     "cam.retention": ("存储天数", "Retention days"),
     "cam.url": ("取流地址", "Stream URL"),

@@ -105,6 +105,20 @@ def blur_effect(view: FrameView, blocks: BlurBlocks | None = None) -> float:
     return quantile(per_block[textured], PERCENTILE / 100.0)
 
 
+def detailed_blocks(ref: BlurBlocks) -> np.ndarray:
+    """The reference's blocks that tell focus: the better-textured half, with real detail.
+
+    A block with less detail than MIN_DETAIL (sum of both neighbour differences per pixel) says
+    nothing about focus: in a fog, a dusk sky or calm water the "blur" of its faint texture is noise.
+    """
+    return (ref.variation >= median(ref.variation)) & (ref.variation > MIN_DETAIL * ref.area)
+
+
+def focus_judged(ref: BlurBlocks) -> bool:
+    """Whether focus can be judged against this reference (a pale wall filling the view: not)."""
+    return int(detailed_blocks(ref).sum()) >= MIN_DETAIL_BLOCKS
+
+
 def blur_rise(cur: BlurBlocks, ref: BlurBlocks, usable: np.ndarray | None = None) -> float:
     """Median rise of the per-block blur effect over the reference's, in reference-textured blocks.
 
@@ -112,11 +126,8 @@ def blur_rise(cur: BlurBlocks, ref: BlurBlocks, usable: np.ndarray | None = None
     """
     if cur.variation.shape != ref.variation.shape:
         raise ValueError("reference and current blur blocks differ in grid")
-    textured = ref.variation >= median(ref.variation)
-    # a block with less detail than this (sum of both neighbour differences per pixel) says nothing
-    # about focus: in a fog, a dusk sky or calm water the "blur" of its faint texture is noise
-    textured &= ref.variation > MIN_DETAIL * ref.area
-    if int(textured.sum()) < MIN_DETAIL_BLOCKS:
+    textured = detailed_blocks(ref)
+    if int(textured.sum()) < MIN_DETAIL_BLOCKS:  # not focus_judged
         return 0.0
     sel = textured if usable is None else textured & usable
     if int(sel.sum()) < 6:

@@ -138,6 +138,14 @@ def prepare_reference(reference_frame: np.ndarray, size: tuple[int, int]) -> Ref
                      exposure=_exposure(rv))
 
 
+def reference_limits(reference_frame: np.ndarray) -> list[str]:
+    """The faults a picture cannot help judge as a reference, to tell the operator marking it:
+    ``blur`` when it shows too little detail (a pale wall filling the view), since then focus is
+    not judged at all against it."""
+    rv = prepare(reference_frame)
+    return [] if sharpness.focus_judged(sharpness.blur_blocks(rv, denoise=True)) else ["blur"]
+
+
 def _exposure(view: FrameView) -> tuple[float, float, float, float]:
     return (*exposure.percentiles(view), exposure.saturated_fraction(view))
 

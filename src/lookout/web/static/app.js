@@ -58,9 +58,14 @@
       .then(function (res) {
         if (!res.ok) throw new Error(typeof res.body.detail === 'string' ? res.body.detail : 'error');
         var refs = res.body.references || [], n = refs.length;
+        var noFocus = (res.body.not_judged || []).indexOf('blur') >= 0;
         if (state) {
           state.textContent = n > 1 ? (b.dataset.presets || '{n}').replace('{n}', n) : b.dataset.done;
           state.className = '';
+          if (noFocus) {  // a pale wall filling the view: focus is not judged against it
+            state.textContent += ' · ' + b.dataset.noFocus;
+            state.className = 'note-warn';
+          }
         }
         if (thumbs) {  // the pictures just taken (a new query string: the browser may hold an older one)
           thumbs.textContent = '';
