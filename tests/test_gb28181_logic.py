@@ -269,3 +269,26 @@ def test_registrations_survive_a_restart(db_url):
             wait_for(offline)
     finally:
         p.close()
+
+
+def test_ptz_preset_commands_follow_appendix_a():
+    """Byte 6 carries the preset number, byte 8 the sum of bytes 1–7; a command read back is checked."""
+    from lookout.federation.gb28181 import ptz
+
+    assert ptz.encode(ptz.preset("call", 1)) == "A50F018200010038"
+    assert ptz.encode(ptz.preset("call", 3)) == "A50F01820003003A"
+    assert ptz.encode(ptz.preset("set", 255)) == "A50F018100FF0035"
+    assert ptz.encode(ptz.preset("delete", 255)) == "A50F018300FF0037"
+    assert ptz.decode("a50f01820003003a").preset == ("call", 3)
+    assert ptz.decode(ptz.encode(ptz.PtzCommand(0x29, 0x10, 0x20, 0x3, address=0x123))) == ptz.PtzCommand(
+        0x29, 0x10, 0x20, 0x3, address=0x123)
+    for bad, what in (("A50F01820003003B", "checksum"), ("A50F018200030", "not hexadecimal"),
+                      ("A50F0182000300", "7 bytes"), ("B50F01820003003A", "A5"), ("A50E01820003003A", "check nibble")):
+        with pytest.raises(ptz.PtzError, match=what):
+            ptz.decode(bad)
+    for action, number in (("call", 0), ("call", 256), ("turn", 1)):
+        with pytest.raises(ptz.PtzError):
+            ptz.preset(action, number)
+    body = manscdp.parse(manscdp.ptz_control(7, "34020000001310000001", "A50F01820003003A"))
+    assert (body.root, body.cmd_type, body.sn, body.device_id) == ("Control", "DeviceControl", "7", "34020000001310000001")
+    assert body.fields["PTZCmd"] == "A50F01820003003A"

@@ -178,3 +178,44 @@ def _cli():
     from lookout.cli import app
 
     return app
+
+
+def test_a_preset_call_reaches_the_device_over_sip(db_url, data_dir):
+    """An operator turns a camera back to preset 3: a DeviceControl with PTZCmd A50F01820003003A goes
+    to the NVR the channel is on (sipp checks the body and answers 200); audited. A channel with no
+    registered device, or a preset number out of range, is refused clearly."""
+    import threading
+
+    from foundation_helpers import login, make_client
+
+    from lookout.security import accounts
+
+    ids = seed(db_url)
+    with session_scope(db_url) as s:
+        accounts.add_user(s, "t", "op", "secret-pass", "operator", clearance=1)
+        accounts.add_user(s, "t", "viewer", "secret-pass", "viewer", clearance=1)
+    client = make_client(data_dir)
+    h, viewer = login(client, "op", "secret-pass"), login(client, "viewer", "secret-pass")
+    url = f"/api/v1/gb28181/channels/{ids['known_channel_id']}/preset"
+    assert client.post(url, json={"action": "call", "number": 3}, headers=h).status_code == 409  # no server here
+    with running_server(db_url, catalog_on_register=False) as srv:
+        assert client.post(url, json={"action": "call", "number": 3}, headers=h).status_code == 409  # not registered
+        runs = []
+        peer = threading.Thread(target=lambda: runs.append(sipp("ptz_register.xml", srv.udp_port, user=NVR,
+                                                                  password=NVR_PASSWORD, ooc="ptz_answer.xml")))
+        peer.start()
+        wait_for(lambda: NVR in srv.peers)
+        assert client.post(url, json={"action": "call", "number": 0}, headers=h).status_code == 422
+        assert client.post(url, json={"action": "call", "number": 3}, headers=viewer).status_code == 403
+        r = client.post(url, json={"action": "call", "number": 3}, headers=h)
+        assert r.status_code == 200, r.text
+        assert r.json() | {"answer": None} == {"channel_id": ids["known_channel_id"], "device": NVR, "action": "call",
+                                               "number": 3, "ptz_cmd": "A50F01820003003A", "answer": None}
+        assert r.json()["answer"]["status"] == 200
+        other = client.post(f"/api/v1/gb28181/channels/{ids['ipc_channel_id']}/preset", json={"number": 3}, headers=h)
+        assert other.status_code == 409 and IPC in other.json()["detail"]
+        peer.join(20)
+    assert runs and runs[0].ok, runs[0].explain() if runs else "sipp did not run"
+    with session_scope(db_url) as s:
+        rec = s.execute(select(AuditRecord).where(AuditRecord.action == "ptz_preset_call")).scalar_one()
+        assert rec.actor == "op" and rec.after["ptz_cmd"] == "A50F01820003003A" and rec.after["answer"]["status"] == 200

@@ -175,6 +175,13 @@ def keepalive(sn: int, device_id: str) -> bytes:
             "</Notify>\r\n").encode("gb2312")
 
 
+def ptz_control(sn: int, channel_id: str, ptz_cmd: str, priority: int = 5) -> bytes:
+    """A DeviceControl carrying a front-end command (``ptz.encode``) for one channel of a device."""
+    return ('<?xml version="1.0" encoding="GB2312"?>\r\n<Control>\r\n<CmdType>DeviceControl</CmdType>\r\n'
+            f"<SN>{sn}</SN>\r\n<DeviceID>{_esc(channel_id)}</DeviceID>\r\n<PTZCmd>{_esc(ptz_cmd)}</PTZCmd>\r\n"
+            f"<Info>\r\n<ControlPriority>{int(priority)}</ControlPriority>\r\n</Info>\r\n</Control>\r\n").encode("gb2312")
+
+
 def catalog_response(sn: int, device_id: str, sum_num: int, items: list[dict[str, Any]]) -> bytes:
     """A device's catalog answer (used by tests and the benchmark's simulated devices)."""
     parts = ['<?xml version="1.0" encoding="GB2312"?>', "<Response>", "<CmdType>Catalog</CmdType>",

@@ -2,6 +2,7 @@
 
 Handles REGISTER (digest, admission against the registry), MESSAGE/NOTIFY with MANSCDP bodies
 (keepalive, catalog answers and catalog events), queries each device's catalog after it registers,
+sends front-end commands (DeviceControl with a ``PTZCmd``: preset set, call, delete) on request,
 and marks devices offline when keepalives stop. Database work runs in one worker thread, in order;
 a malformed message gets a 400 naming what is wrong and the server keeps serving.
 """
@@ -22,7 +23,7 @@ from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from lookout.federation.gb28181 import digest, manscdp, sip
+from lookout.federation.gb28181 import digest, manscdp, ptz, sip
 from lookout.federation.gb28181 import store as gbstore
 from lookout.federation.gb28181.catalog import Assembled, CatalogAssembler
 from lookout.federation.gb28181.config import GbConfig
@@ -38,6 +39,14 @@ ALLOW = "REGISTER, MESSAGE, NOTIFY, OPTIONS"
 T1, TIMER_F = 0.5, 32.0
 ADMISSION_CACHE_S = 10.0  # a challenged device retries at once: look the registry up once, not twice
 MAX_TCP_HEADER = 16_384
+
+
+_running: GbServer | None = None
+
+
+def running() -> GbServer | None:
+    """The server started in this process (by the service supervisor), if any."""
+    return _running
 
 
 @dataclass
@@ -103,13 +112,15 @@ class GbServer:
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.base_events.Server | None = None
         self._sweeper: asyncio.Task | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None  # the loop it serves on (set by start)
         self.udp_port: int | None = None
         self.tcp_port: int | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
+        global _running
+        loop = self.loop = asyncio.get_running_loop()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gb28181-db")
         await self._restore()
         if "udp" in self.cfg.transport_list:
@@ -126,10 +137,12 @@ class GbServer:
                 self._tcp = await asyncio.start_server(self._tcp_client, self.cfg.host, 0, limit=MAX_TCP_HEADER)
             self.tcp_port = self._tcp.sockets[0].getsockname()[1]
         self._sweeper = asyncio.create_task(self._sweep_loop(), name="gb28181-sweep")
+        _running = self
         log.info("GB/T 28181 server %s (domain %s) listening on %s udp=%s tcp=%s", self.cfg.server_id,
                  self.cfg.domain, self.cfg.host, self.udp_port, self.tcp_port)
 
     async def stop(self) -> None:
+        global _running
         if self._sweeper:
             self._sweeper.cancel()
             await asyncio.gather(self._sweeper, return_exceptions=True)
@@ -154,6 +167,8 @@ class GbServer:
             self._executor.shutdown(wait=True)
             self._executor = None
         self._udp = self._tcp = self._sweeper = None
+        if _running is self:
+            _running = None
 
     async def run(self) -> None:
         """For the supervisor: serve until cancelled."""
@@ -521,6 +536,18 @@ class GbServer:
             return None
         if resp is not None and resp.status != 200:
             log.warning("catalog query to %s answered %s %s", code, resp.status, resp.reason)
+        return resp
+
+    async def control_ptz(self, device_code: str, channel_code: str, cmd: ptz.PtzCommand) -> sip.SipMessage | None:
+        """Send a front-end command (a preset call …) for ``channel_code`` to the registered device
+        ``device_code`` it belongs to: the device's final answer, or None when it did not answer.
+        Raises LookupError when the device has no known address."""
+        sn = next(self._sn)
+        text = ptz.encode(cmd)
+        resp = await self.send_request(device_code, "MESSAGE", manscdp.ptz_control(sn, channel_code, text),
+                                       manscdp.CONTENT_TYPE, f"PTZ command {text} for {channel_code} (SN {sn})")
+        if resp is not None and resp.status != 200:
+            log.warning("PTZ command %s for %s answered %s %s", text, channel_code, resp.status, resp.reason)
         return resp
 
     # ---- timers ----------------------------------------------------------------------------------
