@@ -224,6 +224,13 @@ class UdpPeer:
         self.send(self.request("MESSAGE", user, {"Content-Type": "Application/MANSCDP+xml"}, body, call_id))
         return self.recv()
 
+    def answer(self, request: str, status: int = 200, reason: str = "OK") -> None:
+        """Answer a request the server sent (its Via, From, To with a tag, Call-ID and CSeq echoed)."""
+        head = request.split("\r\n\r\n", 1)[0].split("\r\n")[1:]
+        keep = [h for h in head if h.split(":", 1)[0].strip().lower() in ("via", "from", "to", "call-id", "cseq")]
+        keep = [h + ";tag=dev1" if h.lower().startswith("to:") and ";tag=" not in h else h for h in keep]
+        self.send(("\r\n".join([f"SIP/2.0 {status} {reason}", *keep, "Content-Length: 0"]) + "\r\n\r\n").encode())
+
 
 class TcpPeer(UdpPeer):
     """The same peer over one TCP connection (SIP framing by Content-Length)."""

@@ -271,3 +271,58 @@ def test_fully_offline(server, browser):
         assert errors == [], errors
     finally:
         ctx.close()
+
+
+def test_operator_turns_a_camera_to_a_preset(server, browser):
+    """A camera reached over GB/T 28181 gets a PTZ column on its site page: the operator calls preset 3,
+    the device (a raw SIP peer on loopback) receives the DeviceControl and accepts it, and the page says
+    so. Without a registered device there is no PTZ column."""
+    import threading
+    from datetime import timedelta
+
+    from gb28181_helpers import UdpPeer, running_server
+
+    from lookout.federation.models import GbRegistration
+    from lookout.registry.models import Channel, Device
+    from lookout.store.db import session_scope
+
+    srv, settings = server
+    ctx, page, errors = new_page(browser)
+    device = UdpPeer(0)  # the NVR of channel 1, registered from this socket (read back when the server starts)
+    try:
+        sign_in(page, srv.url)
+        page.goto(srv.url + "/sites/1")
+        assert page.locator("[data-call-preset]").count() == 0  # nothing registered: no PTZ column
+        now = datetime.now(timezone.utc)
+        with session_scope(settings.db_url) as s:
+            nvr = s.get(Device, s.get(Channel, 1).device_id)
+            s.add(GbRegistration(code=nvr.code, device_id=nvr.id, transport="UDP", remote_host="127.0.0.1",
+                                 remote_port=device.port, registered_at=now, expires_at=now + timedelta(hours=1),
+                                 online=True, last_keepalive_at=now))
+        with running_server(settings.db_url) as gb:
+            device.server = ("127.0.0.1", gb.udp_port)
+            got: list[str] = []
+
+            def device_side():
+                req = device.recv_request()
+                got.append(req)
+                device.answer(req)
+
+            th = threading.Thread(target=device_side, daemon=True)
+            th.start()
+            page.goto(srv.url + "/sites/1")
+            assert page.locator("#camera-table thead th").last.inner_text() == "云台"
+            page.fill('input[data-preset-number-for="1"]', "3")
+            page.click('button[data-call-preset="1"]')
+            page.wait_for_selector('button[data-call-preset="1"][data-state="done"]', timeout=15_000)
+            assert page.locator('[data-ptz-state="1"]').inner_text() == "已调用预置位 3"
+            th.join(5)
+            assert got and "<PTZCmd>A50F01820003003A</PTZCmd>" in got[0] and "<CmdType>DeviceControl</CmdType>" in got[0]
+            page.locator('[data-ptz="1"]').scroll_into_view_if_needed()
+            shot(page, "03c-site-ptz-preset")
+        assert not errors, errors
+    finally:
+        ctx.close()
+        device.close()
+        with session_scope(settings.db_url) as s:
+            s.query(GbRegistration).delete()

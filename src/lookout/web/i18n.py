@@ -124,6 +124,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "cam.reference_no_focus": ("画面细节过少，无法据此判断虚焦；请对准有清晰物体的视野后重新标记",
                                "Too little detail in this view to judge focus by; aim at a view with sharp objects "
                                "and mark it again"),
+    "cam.ptz": ("云台", "PTZ"),
+    "cam.preset_number": ("预置位号", "preset no."),
+    "cam.call_preset": ("调用预置位", "Call preset"),
+    "cam.preset_called": ("已调用预置位 {n}", "preset {n} called"),
+    "cam.calling": ("正在调用…", "Calling…"),
     "cam.key_area": ("重点区域", "Key area"),
     "cam.retention": ("存储天数", "Retention days"),
     "cam.url": ("取流地址", "Stream URL"),

@@ -137,7 +137,8 @@ def site_view(site_id: int, request: Request, page: int = Query(1, ge=1), db: Se
     return render(request, "site.html", user, site=site, row=row, live=live, zones=zones, cams=cams, info=info,
                   curve=curve, plan=plan, incident=incident, site_tz=site.timezone or "Asia/Shanghai",
                   live_view=media_links.has_live_view(request.app), refs=refs,
-                  can_mark_reference=refs is not None and om_data.may_mark_reference(user))
+                  can_mark_reference=refs is not None and om_data.may_mark_reference(user),
+                  ptz=om_data.ptz_channels(db, user, [c.id for c, _ in cams], now))
 
 
 def _plan_path(request: Request, plan_image: str | None) -> Path | None:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from lookout.api.deps import current_user, get_db, require_roles
 from lookout.federation.gb28181 import ptz
+from lookout.federation.gb28181 import store as gbstore
 from lookout.federation.gb28181.server import TIMER_F, running
 from lookout.federation.models import GbAdmissionAlert, GbRegistration
 from lookout.registry.models import Channel, Device
@@ -101,49 +102,37 @@ class PresetCommand(BaseModel):
     number: int = Field(ge=1, le=ptz.MAX_PRESET, description="the preset's number on the camera, 1–255")
 
 
-def _registration_for(db: Session, ch: Channel) -> GbRegistration | None:
-    """The live registration the channel is reached through: its own (a camera registered by itself)
-    or its recorder's."""
-    now = utcnow()
-    cond = GbRegistration.channel_id == ch.id
-    if ch.device_id is not None:
-        cond = or_(cond, GbRegistration.device_id == ch.device_id)
-    regs = db.execute(select(GbRegistration).where(cond, GbRegistration.expires_at > now)
-                      .order_by(GbRegistration.channel_id.is_(None))).scalars().all()
-    return regs[0] if regs else None
-
-
 @router.post("/channels/{channel_id}/preset")
 def preset(channel_id: int, cmd: PresetCommand, db: Session = Depends(get_db),
            user: User = Depends(require_roles(*PTZ_ROLES))) -> dict:
     """Send a preset command to a channel's camera over GB/T 28181 (DeviceControl, ``PTZCmd``): ``call``
     turns it back to a marked view (a camera found showing the road instead of the attraction).
     Answers the device's reply; 409 when the channel is not reachable over GB/T 28181 here, 504 when
-    the device does not answer. Audited either way."""
+    the device does not answer. Audited once sent, with the device's answer."""
     ch = db.get(Channel, channel_id)
     if ch is None or not scope.can_see_channel(user, ch):
         raise HTTPException(404, f"channel {channel_id} not found")
     server = running()
     if server is None or server.loop is None:
         raise HTTPException(409, "the GB/T 28181 server is not running in this process")
-    reg = _registration_for(db, ch)
+    reg = gbstore.registration_for(db, ch, utcnow())
     if reg is None:
         raise HTTPException(409, f"channel {ch.code} has no registered GB/T 28181 device")
     command = ptz.preset(cmd.action, cmd.number)
-    text = ptz.encode(command)
+    text, device, ch_id, ch_code = ptz.encode(command), reg.code, ch.id, ch.code
     db.commit()  # nothing held open while the device answers
-    future = asyncio.run_coroutine_threadsafe(server.control_ptz(reg.code, ch.code, command), server.loop)
+    future = asyncio.run_coroutine_threadsafe(server.control_ptz(device, ch_code, command), server.loop)
     try:
         resp = future.result(TIMER_F + 5)
     except LookupError as exc:  # registered in the database, but this server never heard from it
         raise HTTPException(409, str(exc)) from exc
     answer = {"status": resp.status, "reason": resp.reason} if resp is not None else None
-    audit.record(db, user.username, f"ptz_preset_{cmd.action}", "channel", ch.id, None,
-                 {"number": cmd.number, "ptz_cmd": text, "device": reg.code, "answer": answer})
+    audit.record(db, user.username, f"ptz_preset_{cmd.action}", "channel", ch_id, None,
+                 {"number": cmd.number, "ptz_cmd": text, "device": device, "answer": answer})
     db.commit()
     if resp is None:
-        raise HTTPException(504, f"device {reg.code} did not answer the PTZ command {text}")
+        raise HTTPException(504, f"device {device} did not answer the PTZ command {text}")
     if resp.status != 200:
-        raise HTTPException(502, f"device {reg.code} refused the PTZ command {text}: {resp.status} {resp.reason}")
-    return {"channel_id": ch.id, "device": reg.code, "action": cmd.action, "number": cmd.number, "ptz_cmd": text,
+        raise HTTPException(502, f"device {device} refused the PTZ command {text}: {resp.status} {resp.reason}")
+    return {"channel_id": ch_id, "device": device, "action": cmd.action, "number": cmd.number, "ptz_cmd": text,
             "answer": answer}

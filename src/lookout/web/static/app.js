@@ -84,6 +84,33 @@
       .then(function () { b.disabled = false; b.textContent = label; });
   });
 
+  // ------------------------------------------------------------ turn a camera to one of its presets (GB/T 28181)
+  document.addEventListener('click', function (ev) {
+    var b = ev.target.closest && ev.target.closest('[data-call-preset]');
+    if (!b || b.disabled) return;
+    var id = b.dataset.callPreset, label = b.textContent;
+    var input = document.querySelector('[data-preset-number-for="' + id + '"]');
+    var state = document.querySelector('[data-ptz-state="' + id + '"]');
+    var n = input ? parseInt(input.value, 10) : NaN;
+    if (!(n >= 1 && n <= 255)) { if (input) input.focus(); return; }
+    b.disabled = true;
+    b.textContent = b.dataset.busy || '…';
+    fetch('/api/v1/gb28181/channels/' + id + '/preset',
+          {method: 'POST', credentials: 'same-origin', headers: {'Content-Type': 'application/json'},
+           body: JSON.stringify({action: 'call', number: n})})
+      .then(function (r) { return r.json().then(function (j) { return {ok: r.ok, body: j}; }); })
+      .then(function (res) {
+        if (!res.ok) throw new Error(typeof res.body.detail === 'string' ? res.body.detail : 'error');
+        if (state) { state.textContent = (b.dataset.done || '{n}').replace('{n}', n); state.className = 'small'; }
+        b.dataset.state = 'done';
+      })
+      .catch(function (e) {
+        b.dataset.state = 'failed';
+        if (state) { state.textContent = String(e.message || e); state.className = 'small note-warn'; }
+      })
+      .then(function () { b.disabled = false; b.textContent = label; });
+  });
+
   // ------------------------------------------------------------ live updates
   var handlers = [];
   window.LookoutEvents = { on: function (prefix, fn) { handlers.push([prefix, fn]); } };
