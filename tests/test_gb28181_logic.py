@@ -217,6 +217,10 @@ def test_refusals_for_messages(db_url):
             p.send(p.request("INVITE", NVR))
             assert p.recv().startswith("SIP/2.0 405")
             assert p.message(NVR, manscdp.keepalive(3, NVR)).startswith("SIP/2.0 200")
+            # an NVR's answer about one of its channels (a DeviceControl result) names that channel
+            result = ('<?xml version="1.0"?><Response><CmdType>DeviceControl</CmdType><SN>9</SN>'
+                      '<DeviceID>34020000001310000001</DeviceID><Result>OK</Result></Response>').encode()
+            assert p.message(NVR, result).startswith("SIP/2.0 200")
         finally:
             p.close()
 

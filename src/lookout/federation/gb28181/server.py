@@ -414,7 +414,9 @@ class GbServer:
             body = manscdp.parse(msg.body)
         except manscdp.ManscdpError as exc:
             raise sip.SipError(f"MANSCDP body: {exc}") from None
-        if body.device_id != code and not (body.cmd_type == "Catalog" and body.root == "Response"):
+        # a device answers a query or command about one of its channels with that channel's ID; its own
+        # notifications (keepalive, catalog events) carry its own
+        if body.device_id != code and body.root != "Response":
             raise sip.SipError(f"DeviceID {body.device_id[:24]} in the body is not the sender {code}")
         if peer.transport == "TCP" or known is None:
             self.peers[code] = peer
