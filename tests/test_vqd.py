@@ -576,3 +576,33 @@ def test_the_operator_is_told_when_a_reference_cannot_judge_focus(pets_frames):
     assert reference_limits(np.full_like(pets_frames[0], 16)) == ["blur"]
     assert reference_limits(pets_frames[0]) == []
     assert "blur" not in diagnose(cv2.GaussianBlur(_plain_wall(pets_frames[6], 2), (0, 0), 3), _plain_wall(pets_frames[0], 1)).faults
+
+
+def _wall_with_a_post(frame, seed, shift=0):
+    """The pale wall with one sharp object in it (a dark post over a third of the height): too few
+    detailed blocks to judge focus by, but two long steep edges."""
+    wall = _plain_wall(frame, seed)
+    h, w = wall.shape[:2]
+    x0 = int(0.8 * w) + shift
+    cv2.rectangle(wall, (x0, int(0.32 * h)), (x0 + int(0.03 * w), int(0.68 * h)), (150, 140, 130), -1)
+    return wall
+
+
+def test_focus_against_a_plain_view_is_judged_on_its_steepest_edges(pets_frames):
+    """A reference with one sharp object on a pale wall: a defocus flattens the object's edges; another
+    moment, coding, a dimmer picture or a slight shake do not."""
+    def defocus(frame, radius_share):  # a lens out of focus: a disc kernel
+        r = max(1, round(radius_share * frame.shape[1]))
+        kernel = cv2.circle(np.zeros((2 * r + 1, 2 * r + 1), np.float32), (r, r), r, 1.0, -1)
+        return cv2.filter2D(frame, -1, kernel / kernel.sum(), borderType=cv2.BORDER_REFLECT)
+
+    ref = _wall_with_a_post(pets_frames[0], 1)
+    assert reference_limits(ref) == []  # the operator is not warned: focus can be judged here
+    now = _wall_with_a_post(pets_frames[6], 2)
+    for radius in (0.006, 0.010, 0.016):  # the corpus' mild, medium and strong defocus
+        d = diagnose(defocus(now, radius), ref)
+        assert "blur" in d.faults, (radius, d.scores)
+    dim = np.clip(now.astype(np.float32) * 0.8, 0, 255).astype(np.uint8)
+    coded = cv2.imdecode(cv2.imencode(".jpg", now, [cv2.IMWRITE_JPEG_QUALITY, 35])[1], cv2.IMREAD_COLOR)
+    for clean in (now, dim, coded, _wall_with_a_post(pets_frames[6], 3, shift=5)):
+        assert "blur" not in diagnose(clean, ref).faults, diagnose(clean, ref).scores

@@ -81,6 +81,7 @@ class RefCompare:
     level_corr: float = 0.0  # correlation of the block levels with the reference's (0 when either is flat)
     shift_match: float = 0.0  # correlation of the picture with the reference moved by the shift, where they overlap
     gains: np.ndarray | None = None  # overall change per colour channel (B, G, R); None: grey, or too few blocks
+    aligned_by: tuple[float, float] = (0.0, 0.0)  # the shift (small pixels) the reference was aligned by, if any
 
 
 def _smooth(grey: np.ndarray) -> np.ndarray:
@@ -212,6 +213,7 @@ class _Match:
     informative: np.ndarray
     mismatch: np.ndarray
     unmatched: float
+    aligned_by: tuple[float, float] = (0.0, 0.0)
 
 
 def _match(view: FrameView, ref: RefView) -> _Match:
@@ -228,7 +230,9 @@ def _match(view: FrameView, ref: RefView) -> _Match:
     shift = float(np.hypot(dx, dy) / w)
     aligned = ref_small
     mr, rs = ref.block_mean, ref.block_std
+    aligned_by = (0.0, 0.0)
     if 0.002 < shift <= ALIGN_MAX_SHIFT and resp >= ALIGN_RESPONSE:  # a weak peak is no evidence of a shift
+        aligned_by = (float(dx), float(dy))
         m = np.float32([[1, 0, dx], [0, 1, dy]])
         aligned = cv2.warpAffine(ref_small, m, (w, h), borderMode=cv2.BORDER_REFLECT)
         mr = None
@@ -256,7 +260,7 @@ def _match(view: FrameView, ref: RefView) -> _Match:
     n_inf = int(informative.sum())
     return _Match(cur=cur, ref_small=ref_small, ref_half=ref_half, ref_color=ref_color, dx=dx, dy=dy, shift=shift,
                   resp=float(resp), mr=mr, rs=rs, mc=mc, cs=cs, csn=csn, exposed=exposed, informative=informative,
-                  mismatch=mismatch, unmatched=float(mismatch.sum() / n_inf) if n_inf else 0.0)
+                  mismatch=mismatch, unmatched=float(mismatch.sum() / n_inf) if n_inf else 0.0, aligned_by=aligned_by)
 
 
 def view_mismatch(view: FrameView, ref: RefView) -> tuple[float, float, float]:
@@ -298,7 +302,7 @@ def compare(view: FrameView, ref: RefView, cur_chroma: np.ndarray | None = None)
     return RefCompare(shift=mt.shift, shift_response=mt.resp, unmatched=mt.unmatched, cover=cover, covered=covered,
                       exposed=exposed, informative=float(informative.sum() / mismatch.size),
                       rest_unmatched=rest_unmatched, level_corr=_level_corr(mc, mr), gains=gains,
-                      shift_match=shift_match)
+                      shift_match=shift_match, aligned_by=mt.aligned_by)
 
 
 def _overlap_corr(ref_small: np.ndarray, cur: np.ndarray, dx: float, dy: float) -> float:

@@ -13,6 +13,11 @@ block, in the blocks that are textured in the reference and not covered now, and
 over those blocks: a defocus raises it everywhere; people walking, a cover, or a different
 moment's detail change only some blocks.
 
+Against a reference with too few detailed blocks (a pale wall with one object in it), focus is
+judged on its steepest edges instead (``edge_softening``): at the reference's steepest edge
+pixels, the gradient over the local contrast, now against then (aligned for vibration). A
+defocus widens an edge and lowers it; exposure, coding and a little noise do not.
+
 With a reference, pixel-scale noise is smoothed away first on both (a 3×3 box), so a noisy
 grey-scale night picture does not look sharp; a grey-scale picture is compared at half the
 mid size, where the softness of infrared night pictures fades and a defocus still shows. All arithmetic is on uint8 pictures with saturating subtraction and block sums from the
@@ -33,6 +38,9 @@ PERCENTILE = 20
 MIN_DETAIL = 1.5  # grey levels per pixel, both directions together
 MIN_DETAIL_BLOCKS = 8  # fewer detailed blocks in the reference: focus cannot be judged against it
 _TAPS = 9
+EDGE_MIN_CONTRAST = 20.0  # grey levels across an edge (over 15×15 pixels of the mid-size copy)
+EDGE_SHARE = 0.02  # the steepest share of the pixels with that contrast are the edges judged
+MIN_EDGE_PIXELS = 60  # fewer: no edge long enough to judge focus by (about a tenth of the width)
 
 
 @dataclass(frozen=True)
@@ -135,3 +143,52 @@ def blur_rise(cur: BlurBlocks, ref: BlurBlocks, usable: np.ndarray | None = None
     if not sel.any():
         return 0.0
     return median(cur.effect[sel] - ref.effect[sel])
+
+
+@dataclass(frozen=True)
+class EdgeProfile:
+    """The reference's steepest edge pixels (mid-size coordinates) and their median steepness."""
+
+    ys: np.ndarray
+    xs: np.ndarray
+    steepness: float
+    shape: tuple[int, int]  # of the mid-size copy they were found in
+
+
+def _steepness(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient (grey levels per pixel, after a 3×3 box against noise) and local contrast (15×15 range)."""
+    g = cv2.blur(grey, (3, 3)).astype(np.float32)
+    mag = cv2.magnitude(cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)) / 8.0
+    k = np.ones((15, 15), np.uint8)
+    return mag, cv2.dilate(g, k) - cv2.erode(g, k)
+
+
+def edge_profile(view: FrameView) -> EdgeProfile | None:
+    """The reference's steepest edges; None when it has too few to judge focus by."""
+    mag, contrast = _steepness(view.mid)
+    strong = contrast >= EDGE_MIN_CONTRAST
+    if int(strong.sum()) < MIN_EDGE_PIXELS:
+        return None
+    ys, xs = np.nonzero(strong & (mag >= np.quantile(mag[strong], 1.0 - EDGE_SHARE)))
+    if len(ys) < MIN_EDGE_PIXELS:
+        return None
+    return EdgeProfile(ys=ys, xs=xs, steepness=median(mag[ys, xs] / contrast[ys, xs]), shape=mag.shape)
+
+
+def edge_softening(view: FrameView, edges: EdgeProfile, dx: float = 0.0, dy: float = 0.0) -> float | None:
+    """How much flatter the reference's steepest edges are now: 0 as sharp (or sharper), 1 gone;
+    None when the picture's shape differs from the reference's.
+
+    (dx, dy) is the picture's shift from the reference in mid-size pixels (vibration); each edge
+    pixel is looked for within 2 pixels of where it moved.
+    """
+    if view.mid.shape != edges.shape:
+        return None
+    mag, contrast = _steepness(view.mid)
+    k = np.ones((5, 5), np.uint8)
+    mag, contrast = cv2.dilate(mag, k), cv2.dilate(contrast, k)
+    h, w = mag.shape
+    yy = np.clip(np.rint(edges.ys + dy).astype(np.intp), 0, h - 1)
+    xx = np.clip(np.rint(edges.xs + dx).astype(np.intp), 0, w - 1)
+    now = median(mag[yy, xx] / np.maximum(contrast[yy, xx], 1.0))
+    return float(np.clip(1.0 - now / max(edges.steepness, 1e-6), 0.0, 1.0))

@@ -38,6 +38,7 @@ def _default_ramps() -> dict[str, Ramp]:
         "blur": Ramp(0.39, 0.55),  # blur effect 0..1 (no reference)
         "blur_vs_reference": Ramp(0.025, 0.065),  # median per-block blur effect above the reference's
         "blur_grey_vs_reference": Ramp(0.016, 0.048),  # the same at half size, for a grey-scale picture
+        "blur_edges_vs_reference": Ramp(0.28, 0.38),  # how much flatter the reference's steepest edges are, 0..1
         "occlusion": Ramp(0.045, 0.125),  # largest covered region vs. the reference, share of the whole view
         "occlusion_noref": Ramp(0.22, 0.38),  # largest flat region at the border, share of view
         "too_dark": Ramp(110.0, 50.0),  # 95th percentile grey level
@@ -127,6 +128,7 @@ class Reference:
     spectra: stripes.RefSpectra | None = None
     coarse_blur: sharpness.BlurBlocks | None = None  # for grey-scale current pictures
     exposure: tuple[float, float, float, float] | None = None  # grey 5th percentile, mean, 95th percentile, burnt-out share
+    edges: sharpness.EdgeProfile | None = None  # its steepest edges, when too few blocks are detailed to judge focus by
 
 
 def prepare_reference(reference_frame: np.ndarray, size: tuple[int, int]) -> Reference:
@@ -135,15 +137,17 @@ def prepare_reference(reference_frame: np.ndarray, size: tuple[int, int]) -> Ref
     bb = sharpness.blur_blocks(rv, denoise=True)
     return Reference(view=reference.prepare_reference(rv, size), blur=bb, blur_effect=sharpness.blur_effect(rv, bb),
                      spectra=stripes.reference_spectra(rv), coarse_blur=sharpness.coarse_blur_blocks(rv),
-                     exposure=_exposure(rv))
+                     exposure=_exposure(rv), edges=None if sharpness.focus_judged(bb) else sharpness.edge_profile(rv))
 
 
 def reference_limits(reference_frame: np.ndarray) -> list[str]:
     """The faults a picture cannot help judge as a reference, to tell the operator marking it:
-    ``blur`` when it shows too little detail (a pale wall filling the view), since then focus is
-    not judged at all against it."""
+    ``blur`` when it shows too little detail and no long steep edge (a pale wall filling the
+    view), since then focus is not judged at all against it."""
     rv = prepare(reference_frame)
-    return [] if sharpness.focus_judged(sharpness.blur_blocks(rv, denoise=True)) else ["blur"]
+    if sharpness.focus_judged(sharpness.blur_blocks(rv, denoise=True)) or sharpness.edge_profile(rv) is not None:
+        return []
+    return ["blur"]
 
 
 def _exposure(view: FrameView) -> tuple[float, float, float, float]:
@@ -192,6 +196,11 @@ def frame_measures(view: FrameView, ref: Reference | None = None) -> tuple[dict[
              night_vs_day=float(grey_now and not ref.view.is_grey), grey_now=float(grey_now))
     if rc.gains is not None:
         m["ref_gain_cast"] = color.gain_cast(rc.gains)
+    if ref.edges is not None:
+        scale = view.mid.shape[1] / max(view.grey.shape[1], 1)  # the shift is in small pixels
+        softening = sharpness.edge_softening(view, ref.edges, rc.aligned_by[0] * scale, rc.aligned_by[1] * scale)
+        if softening is not None:
+            m["ref_edge_softening"] = softening
     if ref.exposure is not None:
         m["ref_p5"], m["ref_mean"], m["ref_p95"], m["ref_saturated"] = ref.exposure
     if grey_now:
@@ -204,6 +213,8 @@ def frame_measures(view: FrameView, ref: Reference | None = None) -> tuple[dict[
 def _blur_score(m: dict[str, float], r: dict[str, Ramp]) -> float:
     if "ref_blur_increase" not in m:
         return r["blur"](m["blur_effect"])
+    if "ref_edge_softening" in m:  # a reference with few detailed blocks: its steepest edges tell
+        return r["blur_edges_vs_reference"](m["ref_edge_softening"])
     if m.get("grey_now", 0.0) >= 0.5 and "ref_blur_increase_coarse" in m:
         # a grey-scale (night, IR) picture is softer at the pixel scale (focus shift, noise
         # reduction): judged at half size, where only a defocus still shows
