@@ -146,6 +146,11 @@ def test_cli_diagnose_and_batch(tmp_path, pets_frames):
     r = runner.invoke(app, ["vqd", "diagnose", str(tmp_path / "nope.mp4"), "--json"])
     assert r.exit_code == 2
     assert "no such file" in r.output
+    cv2.imwrite(str(tmp_path / "wall.png"), np.full_like(small[0], 214))  # a reference with nothing to focus on
+    r = runner.invoke(app, ["vqd", "diagnose", str(tmp_path / "ok.jpg"), "--reference", str(tmp_path / "wall.png"),
+                            "--json"])
+    assert r.exit_code == 0 and "blur" in json.loads(r.stdout)["scores"]
+    assert "wall.png: too little detail to judge blur" in r.stderr
 
 
 def test_cover_over_a_plain_area_is_occlusion_and_lighting_is_not(pets_frames):

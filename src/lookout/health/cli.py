@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from lookout.health.vqd import BadFrame, diagnose, diagnose_views
+from lookout.health.vqd import BadFrame, diagnose, diagnose_views, reference_limits
 from lookout.health.vqd.load import SourceError, is_stream, read_any, read_image
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,11 @@ def diagnose_cmd(
         frames = read_any(path)
         refs = [read_image(r) for r in reference or ()]
         result = diagnose_views(frames, refs).to_json()
+        for rp, img in zip(reference or (), refs):
+            limits = reference_limits(img)
+            if limits:  # on stderr: the JSON on stdout stays as it is
+                typer.echo(f"note: {rp}: too little detail to judge {', '.join(limits)} against; "
+                           "not judged (mark a view with sharp objects in it)", err=True)
     except (SourceError, BadFrame) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from e
