@@ -43,8 +43,8 @@ from sqlalchemy.orm import Session
 
 from lookout.api.deps import current_user, get_db, require_roles
 from lookout.health import patrol, rates, status, workorders
-from lookout.health.vqd import reference_limits
 from lookout.health.models import ChannelReference, DiagnosisRecord, WorkOrder, WorkOrderEscalation
+from lookout.health.vqd import reference_limits
 from lookout.registry.models import Channel
 from lookout.security import scope
 from lookout.security.models import User
