@@ -296,3 +296,42 @@ def test_ptz_preset_commands_follow_appendix_a():
     body = manscdp.parse(manscdp.ptz_control(7, "34020000001310000001", "A50F01820003003A"))
     assert (body.root, body.cmd_type, body.sn, body.device_id) == ("Control", "DeviceControl", "7", "34020000001310000001")
     assert body.fields["PTZCmd"] == "A50F01820003003A"
+
+
+def test_a_simulated_device_registers_reports_its_channels_and_takes_preset_commands(db_url):
+    """The simulated NVR (the demo's) against the real server: digest registration, its catalog into
+    the registry, keepalives, and front-end commands handed to its callback; a bad PTZCmd or an
+    unknown channel gets a clear refusal."""
+    import asyncio
+
+    from lookout.federation.gb28181 import ptz
+    from lookout.federation.gb28181.devsim import SimChannel, SimulatedDevice
+
+    seed(db_url)
+    called = []
+    with running_server(db_url) as srv:
+        dev = SimulatedDevice(NVR, NVR_PASSWORD, ("127.0.0.1", srv.udp_port),
+                              [SimChannel("34020000001310000001", "北门1"), SimChannel("34020000001310000004", "南门"),
+                               SimChannel("34020000001310000005", "湖边", status="OFF")],
+                              on_ptz=lambda code, cmd: called.append((code, cmd)))
+
+        def run(coro):
+            return asyncio.run_coroutine_threadsafe(coro, srv.test_loop).result(20)
+
+        run(dev.start())
+        wait_for(lambda: srv.stats["catalogs"] == 1)
+        chs = channels(db_url)
+        assert chs["34020000001310000004"].name == "南门" and chs["34020000001310000005"].status == "offline"
+        run(dev.keepalive())
+        resp = run(srv.control_ptz(NVR, "34020000001310000004", ptz.preset("call", 2)))
+        assert resp.status == 200
+        wait_for(lambda: called)
+        assert called == [("34020000001310000004", ptz.preset("call", 2))] and dev.commands == called
+        bad = manscdp.ptz_control(99, "34020000001310000004", "A50F01820002003A")  # checksum off by one
+        resp = run(srv.send_request(NVR, "MESSAGE", bad, manscdp.CONTENT_TYPE, "bad PTZ"))
+        assert resp.status == 400 and "checksum" in resp.header("Warning")
+        resp = run(srv.control_ptz(NVR, "34020000001310000099", ptz.preset("call", 1)))
+        assert resp.status == 404 and "no channel" in resp.header("Warning")
+        run(dev.stop())
+        assert not srv.book.is_registered(NVR, srv.clock())
+    assert len(called) == 1

@@ -206,3 +206,59 @@ def test_reference_from_the_stream_the_scheduler_and_the_cli(sim, data_dir, db_u
     assert out.exit_code == 0, out.output
     res = json.loads(out.output.strip().splitlines()[-1])
     assert res["channels"] == 1 and res["results"][0]["online"] is True
+
+
+def test_a_turned_camera_is_called_back_to_its_view_over_gb28181(sim, data_dir, db_url):
+    """The seeds' complaint: a camera showing the road instead of the attraction. Its view was marked;
+    it turns, and two patrols open a scene-change work order; the operator calls its home preset over
+    GB/T 28181 (the NVR, a simulated device registered with the platform, turns the simulated camera
+    back), and closing the order passes the re-check."""
+    import asyncio
+    import threading
+
+    from foundation_helpers import login, make_client
+    from gb28181_helpers import running_server, wait_for
+
+    from lookout.federation.gb28181 import ptz
+    from lookout.federation.gb28181.devsim import SimChannel, SimulatedDevice
+    from lookout.security import accounts
+
+    ids = seed(db_url, sim)
+    settings = load_settings(data_dir=data_dir)
+    with session_scope(db_url) as s:
+        accounts.add_user(s, "t", "op", "secret-pass", "operator", clearance=1)
+    client = make_client(data_dir)
+    h = login(client, "op", "secret-pass")
+    assert client.put(f"/api/v1/health/channels/{ids['ch1']}/reference", headers=h).status_code == 200
+    clock = Clock()
+    sim.set_fault(1, "turned")
+    for _ in range(2):
+        patrol_once(settings, CFG, now_fn=clock, channel_ids=[ids["ch1"]])
+        clock.advance(minutes=30)
+    (order,) = [o for o in orders(db_url, ids["ch1"]) if o.fault == "scene_change"]
+
+    turned_back = threading.Event()
+
+    def home(channel_code: str, cmd: ptz.PtzCommand) -> None:  # preset 1 is the view the camera was set up for
+        if channel_code == "50015600001320000001" and cmd.preset == ("call", 1):
+            sim.set_fault(1, "clear")
+            turned_back.set()
+
+    with running_server(db_url) as gb:
+        nvr = SimulatedDevice("50015600001180000001", "12345678", ("127.0.0.1", gb.udp_port),
+                              [SimChannel("50015600001320000001", "cam1"), SimChannel("50015600001320000002", "cam2")],
+                              on_ptz=home)
+        asyncio.run_coroutine_threadsafe(nvr.start(), gb.test_loop).result(20)
+        wait_for(lambda: gb.stats["catalogs"] == 1)
+        r = client.post(f"/api/v1/gb28181/channels/{ids['ch1']}/preset", json={"action": "call", "number": 1},
+                        headers=h)
+        assert r.status_code == 200, r.text
+        assert turned_back.wait(10)
+        asyncio.run_coroutine_threadsafe(nvr.stop(), gb.test_loop).result(20)
+
+    with session_scope(db_url) as s:
+        workorders.request_close(s, s.get(WorkOrder, order.id), "om_wang", "preset 1 called", clock())
+    recheck = patrol_once(settings, CFG, now_fn=clock, channel_ids=[ids["ch1"]], due_only=False, trigger="recheck")
+    assert "scene_change" not in recheck["results"][0]["faults"]
+    done = next(o for o in orders(db_url, ids["ch1"]) if o.id == order.id)
+    assert done.status == "closed" and done.recheck_passed is True
