@@ -340,3 +340,34 @@ def test_om_page_counts_channels_without_a_reference_view(web):
                                taken_at=datetime(2026, 11, 22, tzinfo=timezone.utc), taken_by="om"))
     assert shown() == len(site1) - 1
     assert "标记基准画面" in client.get("/om").text
+
+
+def test_om_page_offers_a_preset_call_for_a_turned_camera_reached_over_gb28181(web):
+    """An open scene-change order on a camera whose recorder is registered over GB/T 28181 gets a
+    preset call beside it; other orders, closed ones, and cameras not reached that way do not."""
+    from datetime import timedelta
+
+    from lookout.federation.models import GbRegistration
+    from lookout.health.models import WorkOrder
+    from lookout.registry.models import Device
+
+    client, db_url = web
+    login(client, "om")
+    now = datetime.now(timezone.utc)
+    with session_scope(db_url) as s:
+        c1, c2 = s.execute(select(Channel).where(Channel.site_id == 1).order_by(Channel.id).limit(2)).scalars()
+        for ch, fault in ((c1, "scene_change"), (c1, "blur"), (c2, "scene_change")):
+            s.add(WorkOrder(channel_id=ch.id, site_id=1, fault=fault, status="open", open_key=f"{ch.id}:{fault}",
+                            opened_at=now, deadline_at=now + timedelta(hours=4)))
+        ids = (c1.id, c2.id)
+    assert "data-call-preset" not in client.get("/om").text  # nothing registered yet
+    with session_scope(db_url) as s:
+        nvr = s.get(Device, s.get(Channel, ids[0]).device_id)
+        s.add(GbRegistration(code=nvr.code, device_id=nvr.id, remote_host="127.0.0.1", remote_port=5060,
+                             registered_at=now, expires_at=now + timedelta(hours=1), online=True))
+    html = client.get("/om").text
+    assert html.count("data-call-preset=") == 2 and f'data-call-preset="{ids[0]}"' in html  # c2 shares the NVR
+    with session_scope(db_url) as s:
+        for wo in s.execute(select(WorkOrder).where(WorkOrder.fault == "scene_change")).scalars():
+            wo.status, wo.open_key = "closed", None
+    assert "data-call-preset" not in client.get("/om").text

@@ -198,9 +198,13 @@ def om(request: Request, site: int | None = None, status: str | None = None, q: 
     orders = om_data.work_orders(db, user, page=1, page_size=20)
     trend = om_data.online_trend(db, user, utcnow())
     no_reference = om_data.without_reference(db, user)
+    # a camera turned away from its view (an open scene-change order) can be called back to a preset here
+    turned = [wo.channel_id for wo, _, _ in (orders[0] if orders else [])
+              if getattr(wo, "fault", None) == "scene_change" and getattr(wo, "status", "") != "closed"]
     return render(request, "om.html", user, rows=rows, info=info, site_id=site, status=status or "", q=q or "",
                   sites=queries.site_options(db, user), online_rate=queries.rate(online, total), total=total,
                   online=online, orders=orders, trend=trend, no_reference=no_reference,
+                  ptz=om_data.ptz_channels(db, user, turned, utcnow()) if turned else None,
                   snapshot=lambda ch: media_links.snapshot_url(request.app, ch))
 
 
