@@ -347,6 +347,8 @@ def test_om_page_offers_a_preset_call_for_a_turned_camera_reached_over_gb28181(w
     preset call beside it; other orders, closed ones, and cameras not reached that way do not."""
     from datetime import timedelta
 
+    from gb28181_helpers import running_server
+
     from lookout.federation.models import GbRegistration
     from lookout.health.models import WorkOrder
     from lookout.registry.models import Device
@@ -360,14 +362,15 @@ def test_om_page_offers_a_preset_call_for_a_turned_camera_reached_over_gb28181(w
             s.add(WorkOrder(channel_id=ch.id, site_id=1, fault=fault, status="open", open_key=f"{ch.id}:{fault}",
                             opened_at=now, deadline_at=now + timedelta(hours=4)))
         ids = (c1.id, c2.id)
-    assert "data-call-preset" not in client.get("/om").text  # nothing registered yet
     with session_scope(db_url) as s:
         nvr = s.get(Device, s.get(Channel, ids[0]).device_id)
         s.add(GbRegistration(code=nvr.code, device_id=nvr.id, remote_host="127.0.0.1", remote_port=5060,
                              registered_at=now, expires_at=now + timedelta(hours=1), online=True))
-    html = client.get("/om").text
-    assert html.count("data-call-preset=") == 2 and f'data-call-preset="{ids[0]}"' in html  # c2 shares the NVR
-    with session_scope(db_url) as s:
-        for wo in s.execute(select(WorkOrder).where(WorkOrder.fault == "scene_change")).scalars():
-            wo.status, wo.open_key = "closed", None
-    assert "data-call-preset" not in client.get("/om").text
+    assert "data-call-preset" not in client.get("/om").text  # registered, but no SIP server runs here
+    with running_server(db_url):
+        html = client.get("/om").text
+        assert html.count("data-call-preset=") == 2 and f'data-call-preset="{ids[0]}"' in html  # c2 shares the NVR
+        with session_scope(db_url) as s:
+            for wo in s.execute(select(WorkOrder).where(WorkOrder.fault == "scene_change")).scalars():
+                wo.status, wo.open_key = "closed", None
+        assert "data-call-preset" not in client.get("/om").text

@@ -81,15 +81,15 @@ def may_mark_reference(user: User) -> bool:
     return roles is not None and (user.role == "admin" or user.role in roles)
 
 
-def ptz_channels(db: Session, user: User, channel_ids: list[int], now: datetime) -> set[int] | None:
-    """Those channels whose camera the account may turn to a preset now (reached over GB/T 28181);
-    None: GB/T 28181 access is not installed or the account may not."""
-    api, store = optional("lookout.federation.gb28181.api"), optional("lookout.federation.gb28181.store")
+def ptz_channels(db: Session, user: User, channel_ids: list[int]) -> set[int] | None:
+    """Those channels whose camera the account may turn to a preset now (reached over GB/T 28181 by
+    the server running in this process); None: GB/T 28181 access is not installed or the account may not."""
+    api, presets = optional("lookout.federation.gb28181.api"), optional("lookout.federation.gb28181.presets")
     roles = getattr(api, "PTZ_ROLES", None) if api else None
-    if roles is None or store is None or not (user.role == "admin" or user.role in roles):
+    if roles is None or presets is None or not (user.role == "admin" or user.role in roles):
         return None
     try:
-        return store.reachable_channels(db, channel_ids, now)
+        return presets.reachable(db, channel_ids)
     except Exception:  # a schema mismatch with GB/T 28181 access must not take the page down
         log.exception("GB/T 28181 reachable channels could not be listed")
         return None

@@ -138,7 +138,7 @@ def site_view(site_id: int, request: Request, page: int = Query(1, ge=1), db: Se
                   curve=curve, plan=plan, incident=incident, site_tz=site.timezone or "Asia/Shanghai",
                   live_view=media_links.has_live_view(request.app), refs=refs,
                   can_mark_reference=refs is not None and om_data.may_mark_reference(user),
-                  ptz=om_data.ptz_channels(db, user, [c.id for c, _ in cams], now))
+                  ptz=om_data.ptz_channels(db, user, [c.id for c, _ in cams]))
 
 
 def _plan_path(request: Request, plan_image: str | None) -> Path | None:
@@ -204,7 +204,7 @@ def om(request: Request, site: int | None = None, status: str | None = None, q: 
     return render(request, "om.html", user, rows=rows, info=info, site_id=site, status=status or "", q=q or "",
                   sites=queries.site_options(db, user), online_rate=queries.rate(online, total), total=total,
                   online=online, orders=orders, trend=trend, no_reference=no_reference,
-                  ptz=om_data.ptz_channels(db, user, turned, utcnow()) if turned else None,
+                  ptz=om_data.ptz_channels(db, user, turned) if turned else None,
                   snapshot=lambda ch: media_links.snapshot_url(request.app, ch))
 
 

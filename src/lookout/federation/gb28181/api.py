@@ -7,19 +7,16 @@ only accounts without a site or org-unit scope see and acknowledge them.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from lookout.api.deps import current_user, get_db, require_roles
-from lookout.federation.gb28181 import ptz
-from lookout.federation.gb28181 import store as gbstore
-from lookout.federation.gb28181.server import TIMER_F, running
+from lookout.federation.gb28181 import presets, ptz
 from lookout.federation.models import GbAdmissionAlert, GbRegistration
 from lookout.registry.models import Channel, Device
 from lookout.security import audit, scope
@@ -103,36 +100,25 @@ class PresetCommand(BaseModel):
 
 
 @router.post("/channels/{channel_id}/preset")
-def preset(channel_id: int, cmd: PresetCommand, db: Session = Depends(get_db),
+def preset(channel_id: int, cmd: PresetCommand, request: Request, db: Session = Depends(get_db),
            user: User = Depends(require_roles(*PTZ_ROLES))) -> dict:
     """Send a preset command to a channel's camera over GB/T 28181 (DeviceControl, ``PTZCmd``): ``call``
     turns it back to a marked view (a camera found showing the road instead of the attraction).
     Answers the device's reply; 409 when the channel is not reachable over GB/T 28181 here, 504 when
-    the device does not answer. Audited once sent, with the device's answer."""
+    the device does not answer, 502 when it refuses. Audited once sent, with the device's answer."""
     ch = db.get(Channel, channel_id)
     if ch is None or not scope.can_see_channel(user, ch):
         raise HTTPException(404, f"channel {channel_id} not found")
-    server = running()
-    if server is None or server.loop is None:
-        raise HTTPException(409, "the GB/T 28181 server is not running in this process")
-    reg = gbstore.registration_for(db, ch, utcnow())
-    if reg is None:
-        raise HTTPException(409, f"channel {ch.code} has no registered GB/T 28181 device")
-    command = ptz.preset(cmd.action, cmd.number)
-    text, device, ch_id, ch_code = ptz.encode(command), reg.code, ch.id, ch.code
     db.commit()  # nothing held open while the device answers
-    future = asyncio.run_coroutine_threadsafe(server.control_ptz(device, ch_code, command), server.loop)
     try:
-        resp = future.result(TIMER_F + 5)
-    except LookupError as exc:  # registered in the database, but this server never heard from it
+        out = presets.send_preset(request.app.state.settings.db_url, channel_id, cmd.action, cmd.number,
+                                  user.username)
+    except presets.PresetUnreachable as exc:
         raise HTTPException(409, str(exc)) from exc
-    answer = {"status": resp.status, "reason": resp.reason} if resp is not None else None
-    audit.record(db, user.username, f"ptz_preset_{cmd.action}", "channel", ch_id, None,
-                 {"number": cmd.number, "ptz_cmd": text, "device": device, "answer": answer})
-    db.commit()
-    if resp is None:
-        raise HTTPException(504, f"device {device} did not answer the PTZ command {text}")
-    if resp.status != 200:
-        raise HTTPException(502, f"device {device} refused the PTZ command {text}: {resp.status} {resp.reason}")
-    return {"channel_id": ch_id, "device": device, "action": cmd.action, "number": cmd.number, "ptz_cmd": text,
-            "answer": answer}
+    if out.answer is None:
+        raise HTTPException(504, f"device {out.device} did not answer the PTZ command {out.ptz_cmd}")
+    if not out.accepted:
+        raise HTTPException(502, f"device {out.device} refused the PTZ command {out.ptz_cmd}: "
+                                 f"{out.answer['status']} {out.answer['reason']}")
+    return {"channel_id": channel_id, "device": out.device, "action": cmd.action, "number": cmd.number,
+            "ptz_cmd": out.ptz_cmd, "answer": out.answer}

@@ -49,6 +49,16 @@ def running() -> GbServer | None:
     return _running
 
 
+def control_ptz_from_thread(server: GbServer, device_code: str, channel_code: str,
+                            cmd: ptz.PtzCommand) -> sip.SipMessage | None:
+    """``server.control_ptz`` from a thread other than the server's (a request, a patrol): waits for
+    the device's answer (None when it did not answer); LookupError when the device has no address."""
+    if server.loop is None:
+        raise LookupError("the GB/T 28181 server is not started")
+    future = asyncio.run_coroutine_threadsafe(server.control_ptz(device_code, channel_code, cmd), server.loop)
+    return future.result(TIMER_F + 5)
+
+
 @dataclass
 class Peer:
     transport: str  # "UDP" or "TCP"
