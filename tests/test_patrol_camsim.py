@@ -262,3 +262,59 @@ def test_a_turned_camera_is_called_back_to_its_view_over_gb28181(sim, data_dir, 
     assert "scene_change" not in recheck["results"][0]["faults"]
     done = next(o for o in orders(db_url, ids["ch1"]) if o.id == order.id)
     assert done.status == "closed" and done.recheck_passed is True
+
+
+def test_a_preset_tour_finds_a_camera_that_no_longer_reaches_a_preset(sim, data_dir, db_url):
+    """A PTZ camera watched at two presets (1: its usual view, 2: the turned view), each marked. With the
+    tour on, the patrol calls each preset over GB/T 28181 and judges it against its own reference, then
+    calls preset 1 again. When the camera stops reaching preset 2, the tour finds a scene change; the
+    usual patrol, judging against whichever marked view matches best, cannot."""
+    import asyncio
+    from gb28181_helpers import running_server, wait_for
+
+    from lookout.federation.gb28181.devsim import SimChannel, SimulatedDevice
+    from lookout.health.patrol import set_reference
+    from lookout.media.snapshot import grab_frame
+
+    ids = seed(db_url, sim)
+    settings = load_settings(data_dir=data_dir)
+    clock = Clock()
+    for preset, fault in (("1", "clear"), ("2", "turned")):
+        sim.set_fault(1, fault)
+        with session_scope(db_url) as s:
+            set_reference(s, data_dir, s.get(Channel, ids["ch1"]), grab_frame(sim.url(1), timeout=15), "om_wang",
+                          clock(), preset=preset)
+    sim.set_fault(1, "clear")
+    stuck = {"2": False}
+
+    def ptz_motor(channel_code, cmd):
+        if channel_code != "50015600001320000001" or cmd.preset is None or cmd.preset[0] != "call":
+            return
+        if cmd.preset[1] == 1:
+            sim.set_fault(1, "clear")
+        elif not stuck["2"]:
+            sim.set_fault(1, "turned")
+
+    tour = CFG.model_copy(update={"preset_tour": True, "preset_settle_s": 1.0})
+    with running_server(db_url) as gb:
+        nvr = SimulatedDevice("50015600001180000001", "12345678", ("127.0.0.1", gb.udp_port),
+                              [SimChannel("50015600001320000001", "cam1"), SimChannel("50015600001320000002", "cam2")],
+                              on_ptz=ptz_motor)
+        asyncio.run_coroutine_threadsafe(nvr.start(), gb.test_loop).result(20)
+        wait_for(lambda: gb.stats["catalogs"] == 1)
+
+        ok = patrol_once(settings, tour, now_fn=clock, channel_ids=[ids["ch1"]], due_only=False)
+        assert ok["results"][0]["faults"] == [], ok["results"][0]
+        assert [(c, cmd.preset) for c, cmd in nvr.commands] == [("50015600001320000001", ("call", n)) for n in (1, 2, 1)]
+
+        stuck["2"] = True  # the camera no longer turns to preset 2
+        clock.advance(minutes=30)
+        usual = patrol_once(settings, CFG, now_fn=clock, channel_ids=[ids["ch1"]], due_only=False)
+        assert "scene_change" not in usual["results"][0]["faults"]  # its view matches preset 1's
+        clock.advance(minutes=30)
+        toured = patrol_once(settings, tour, now_fn=clock, channel_ids=[ids["ch1"]], due_only=False)
+        assert "scene_change" in toured["results"][0]["faults"]
+        asyncio.run_coroutine_threadsafe(nvr.stop(), gb.test_loop).result(20)
+    with session_scope(db_url) as s:
+        calls = s.execute(select(AuditRecord).where(AuditRecord.action == "ptz_preset_call")).scalars().all()
+        assert len(calls) == 6 and {c.actor for c in calls} == {"patrol"}

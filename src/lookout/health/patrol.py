@@ -17,6 +17,12 @@ record per run, then events on the bus after commit: ``channel.<id>.status``,
 ``channel.<id>.diagnosis`` (``{"channel_id", "online", "faults", "scores", "at"}``) and the work-order
 events. A snapshot JPEG of a faulty picture is kept under ``<data_dir>/health/snapshots/``.
 
+Preset tour (``preset_tour``, off by default: it moves cameras): a channel whose reference pictures
+are named by preset numbers (1–255) and whose camera is reached over GB/T 28181 is patrolled preset
+by preset — each is called, the camera given ``preset_settle_s`` to arrive, and its picture judged
+against that preset's own reference — then sent back to its first preset. A camera that no longer
+reaches a preset shows up as a scene change, which judging against the best-matching view hides.
+
 Settings: environment ``LOOKOUT_PATROL_*`` (see :class:`PatrolConfig`).
 """
 
@@ -28,7 +34,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,6 +51,7 @@ from lookout.health import status as health_status
 from lookout.health import workorders
 from lookout.health.models import ChannelReference, DiagnosisRecord, PatrolRun
 from lookout.media.ingest import ReaderOptions, classify_error, open_stream, redact
+from lookout.optional import optional_module
 from lookout.registry.models import Channel, Site
 
 log = logging.getLogger(__name__)
@@ -76,6 +83,8 @@ class PatrolConfig(BaseSettings):
     key_deadline_h: float = 4.0
     consecutive: int = 2
     daily_refresh_s: float = 600.0
+    preset_tour: bool = False  # call each numbered preset over GB/T 28181 and judge it against its own reference
+    preset_settle_s: float = 8.0  # after a preset call: the camera turns, zooms and refocuses
 
     @property
     def policy(self) -> workorders.Policy:
@@ -172,6 +181,11 @@ class Target:
     url: str
     key: bool = False
     reference_paths: tuple[Path, ...] = ()  # one per PTZ preset; usually one or none
+    tour: tuple[tuple[int, Path], ...] = ()  # (preset number, its reference) to call in turn, in number order
+
+
+PresetCaller = Callable[[int, int], bool]  # (channel id, preset number) → the camera's device accepted the call
+PRESET_NUMBER = re.compile(r"[1-9][0-9]{0,2}")
 
 
 @dataclass
@@ -213,10 +227,46 @@ class ReferenceCache:
 
 
 def patrol_channel(target: Target, cfg: PatrolConfig, refs: ReferenceCache | None = None,
-                   diagnose: Callable | None = None) -> PatrolResult:
+                   diagnose: Callable | None = None, call_preset: PresetCaller | None = None) -> PatrolResult:
     """Patrol one channel: grab frames, diagnose them against the channel's reference pictures
-    (``diagnose(frames, references)``; the best-matching one where a PTZ camera has one per preset).
+    (``diagnose(frames, references)``; the best-matching one where a PTZ camera has one per preset),
+    or, for a target with a preset tour and a ``call_preset``, preset by preset (:func:`_tour`).
     Never raises; failures are in the result."""
+    if target.tour and call_preset is not None:
+        return _tour(target, cfg, refs or ReferenceCache(), call_preset, diagnose)
+    return _patrol_view(target, cfg, refs, diagnose, target.reference_paths)
+
+
+def _tour(target: Target, cfg: PatrolConfig, refs: ReferenceCache, call_preset: PresetCaller,
+          diagnose: Callable | None) -> PatrolResult:
+    """Each preset of the tour called and judged against its own reference; faults of all presets
+    together (scores: the highest per fault), then the camera sent back to the first preset. A preset
+    the device refuses is judged where the camera is (so a stuck camera still shows)."""
+    t0 = time.monotonic()
+    merged: PatrolResult | None = None
+    try:
+        for number, path in target.tour:
+            if not call_preset(target.channel_id, number):
+                log.warning("channel %s: preset %s not accepted; judging the view where it is", target.channel_id, number)
+            time.sleep(cfg.preset_settle_s)
+            r = _patrol_view(target, cfg, refs, diagnose, (path,))
+            if not r.online or r.error:
+                return replace(r, elapsed_s=time.monotonic() - t0)
+            if merged is None:
+                merged = r
+                continue
+            merged.faults += [f for f in r.faults if f not in merged.faults]
+            merged.scores = {k: max(v, r.scores.get(k, v)) for k, v in merged.scores.items()}
+            merged.frames += r.frames
+            merged.snapshot = merged.snapshot if merged.snapshot is not None else r.snapshot
+    finally:
+        call_preset(target.channel_id, target.tour[0][0])  # home: where the camera is watched from
+    assert merged is not None  # a tour has at least one preset
+    return replace(merged, elapsed_s=time.monotonic() - t0)
+
+
+def _patrol_view(target: Target, cfg: PatrolConfig, refs: ReferenceCache | None, diagnose: Callable | None,
+                 reference_paths: tuple[Path, ...]) -> PatrolResult:
     from lookout.health.vqd import BadFrame, diagnose_views
 
     diagnose = diagnose or diagnose_views
@@ -231,7 +281,7 @@ def patrol_channel(target: Target, cfg: PatrolConfig, refs: ReferenceCache | Non
         return PatrolResult(target.channel_id, False, error=f"{type(exc).__name__}: {exc}"[:255],
                             elapsed_s=time.monotonic() - t0)
     cache = refs or ReferenceCache()
-    found = [cache.get(p) for p in target.reference_paths]
+    found = [cache.get(p) for p in reference_paths]
     views = [r for r in found if r is not None]
     try:
         d = diagnose(grab.frames, views)
@@ -245,14 +295,15 @@ def patrol_channel(target: Target, cfg: PatrolConfig, refs: ReferenceCache | Non
                         elapsed_s=time.monotonic() - t0)
 
 
-def run_patrol(targets: Sequence[Target], cfg: PatrolConfig, refs: ReferenceCache | None = None) -> list[PatrolResult]:
+def run_patrol(targets: Sequence[Target], cfg: PatrolConfig, refs: ReferenceCache | None = None,
+               call_preset: PresetCaller | None = None) -> list[PatrolResult]:
     """Patrol the targets with at most ``cfg.concurrency`` at once; results in the targets' order."""
     if not targets:
         return []
     refs = refs or ReferenceCache()
     workers = max(1, min(cfg.concurrency, len(targets)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="patrol") as pool:
-        return list(pool.map(lambda t: patrol_channel(t, cfg, refs), targets))
+        return list(pool.map(lambda t: patrol_channel(t, cfg, refs, call_preset=call_preset), targets))
 
 
 # --------------------------------------------------------------------------- database adapters
@@ -263,19 +314,35 @@ def last_patrols(session: Session, channel_ids: Sequence[int] | None = None) -> 
     return dict(session.execute(stmt).all())
 
 
+def tour_of(presets: Sequence[tuple[str, Path]]) -> tuple[tuple[int, Path], ...]:
+    """The presets named by a number 1–255, with their references, in number order."""
+    numbered = [(int(name), path) for name, path in presets if PRESET_NUMBER.fullmatch(name) and int(name) <= 255]
+    return tuple(sorted(numbered))
+
+
 def load_targets(session: Session, now: datetime, cfg: PatrolConfig, data_dir: Path, secret: str | None,
-                 channel_ids: Sequence[int] | None = None, due_only: bool = True) -> tuple[list[Target], list[int]]:
-    """Targets to patrol (with URLs, credentials and reference paths) and the ids skipped for having no URL."""
+                 channel_ids: Sequence[int] | None = None, due_only: bool = True,
+                 touring: Callable[[Session, list[int]], set[int]] | None = None) -> tuple[list[Target], list[int]]:
+    """Targets to patrol (with URLs, credentials and reference paths) and the ids skipped for having no URL.
+    ``touring(session, ids)``: which of them can have their presets called (a preset tour)."""
     from lookout.media.recorder import channel_stream_url
 
     stmt = select(Channel, Site.key_unit).join(Site, Site.id == Channel.site_id).order_by(Channel.id)
     if channel_ids is not None:
         stmt = stmt.where(Channel.id.in_(list(channel_ids)))
     rows = list(session.execute(stmt))
-    refs: dict[int, list[str]] = {}
-    for cid, path in session.execute(select(ChannelReference.channel_id, ChannelReference.path)
-                                     .order_by(ChannelReference.channel_id, ChannelReference.preset)):
-        refs.setdefault(cid, []).append(path)
+    refs: dict[int, list[tuple[str, Path]]] = {}
+    for cid, preset, path in session.execute(
+            select(ChannelReference.channel_id, ChannelReference.preset, ChannelReference.path)
+            .where(ChannelReference.channel_id.in_([ch.id for ch, _ in rows]))
+            .order_by(ChannelReference.channel_id, ChannelReference.preset)):
+        refs.setdefault(cid, []).append((preset, data_dir / path))
+    tours = {cid: t for cid, presets in refs.items() if (t := tour_of(presets))}
+    if tours and touring is not None:
+        reachable = touring(session, list(tours))
+        tours = {cid: t for cid, t in tours.items() if cid in reachable}
+    else:
+        tours = {}
     keyed = {ch.id: (ch, bool(ch.key_area or key_unit)) for ch, key_unit in rows}
     if due_only:
         last = last_patrols(session, list(keyed))
@@ -289,7 +356,7 @@ def load_targets(session: Session, now: datetime, cfg: PatrolConfig, data_dir: P
         if not url:
             no_url.append(cid)
             continue
-        targets.append(Target(cid, url, key, tuple(data_dir / r for r in refs.get(cid, ()))))
+        targets.append(Target(cid, url, key, tuple(p for _, p in refs.get(cid, ())), tours.get(cid, ())))
     return targets, no_url
 
 
@@ -352,6 +419,23 @@ def store_results(session: Session, results: Sequence[PatrolResult], now: dateti
     return run, pubs
 
 
+def _preset_caller(presets: Any, db_url: str) -> PresetCaller | None:
+    """Preset calls for the tour through GB/T 28181 (``federation.gb28181.presets``), audited as the patrol."""
+    if presets is None:
+        return None
+
+    def call(channel_id: int, number: int) -> bool:
+        try:
+            return presets.send_preset(db_url, channel_id, "call", number, ACTOR).accepted
+        except presets.PresetUnreachable as exc:
+            log.warning("channel %s: preset %s: %s", channel_id, number, exc)
+        except Exception:  # one channel's camera control must not stop the patrol
+            log.exception("channel %s: preset %s could not be called", channel_id, number)
+        return False
+
+    return call
+
+
 def _secret(settings: Any) -> str | None:
     try:
         return settings.resolved_secret()
@@ -369,12 +453,14 @@ def patrol_once(settings: Any, cfg: PatrolConfig | None = None, *, now_fn: Calla
     cfg = cfg or PatrolConfig()
     now_fn = now_fn or utcnow
     data_dir = Path(settings.data_dir)
+    presets = optional_module("lookout.federation.gb28181.presets") if cfg.preset_tour else None
     with session_scope(settings.db_url) as s:
-        targets, no_url = load_targets(s, now_fn(), cfg, data_dir, _secret(settings), channel_ids, due_only)
+        targets, no_url = load_targets(s, now_fn(), cfg, data_dir, _secret(settings), channel_ids, due_only,
+                                       touring=presets.reachable if presets else None)
     targets = targets[: limit or cfg.max_per_tick]
     started = now_fn()
     cpu0 = time.process_time()
-    results = run_patrol(targets, cfg, refs)
+    results = run_patrol(targets, cfg, refs, call_preset=_preset_caller(presets, settings.db_url))
     cpu = time.process_time() - cpu0
     pubs: list[Publish] = []
     run_id = None
