@@ -117,3 +117,14 @@ def test_without_a_reference_only_reliable_faults_open_orders():
     acts = decide_patrol(T0, CH, {1: [noref(2, 30, ["occlusion"]), noref(1, 0, ["occlusion"])]}, [],
                          Policy(without_reference=frozenset({"occlusion"})))
     assert [a.fault for a in acts] == ["occlusion"]
+
+
+def test_a_preset_tour_takes_the_presets_named_by_numbers_in_order():
+    from pathlib import Path
+
+    from lookout.health.patrol import tour_of
+
+    refs = [("", Path("fixed.jpg")), ("12", Path("b.jpg")), ("2", Path("a.jpg")), ("观景台", Path("c.jpg")),
+            ("256", Path("d.jpg")), ("07", Path("e.jpg")), ("1", Path("h.jpg"))]
+    assert tour_of(refs) == ((1, Path("h.jpg")), (2, Path("a.jpg")), (12, Path("b.jpg")))
+    assert tour_of([("", Path("fixed.jpg"))]) == ()

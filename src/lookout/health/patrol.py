@@ -332,10 +332,10 @@ def load_targets(session: Session, now: datetime, cfg: PatrolConfig, data_dir: P
         stmt = stmt.where(Channel.id.in_(list(channel_ids)))
     rows = list(session.execute(stmt))
     refs: dict[int, list[tuple[str, Path]]] = {}
-    for cid, preset, path in session.execute(
-            select(ChannelReference.channel_id, ChannelReference.preset, ChannelReference.path)
-            .where(ChannelReference.channel_id.in_([ch.id for ch, _ in rows]))
-            .order_by(ChannelReference.channel_id, ChannelReference.preset)):
+    ref_stmt = select(ChannelReference.channel_id, ChannelReference.preset, ChannelReference.path)
+    if channel_ids is not None:
+        ref_stmt = ref_stmt.where(ChannelReference.channel_id.in_(list(channel_ids)))
+    for cid, preset, path in session.execute(ref_stmt.order_by(ChannelReference.channel_id, ChannelReference.preset)):
         refs.setdefault(cid, []).append((preset, data_dir / path))
     tours = {cid: t for cid, presets in refs.items() if (t := tour_of(presets))}
     if tours and touring is not None:
