@@ -151,6 +151,17 @@ def test_cli_diagnose_and_batch(tmp_path, pets_frames):
                             "--json"])
     assert r.exit_code == 0 and "blur" in json.loads(r.stdout)["scores"]
     assert "wall.png: too little detail to judge blur" in r.stderr
+    # thresholds: a fault reported from a lower score, for a view or a deployment that wants it
+    r = runner.invoke(app, ["vqd", "diagnose", str(tmp_path / "ok.jpg"), "--json"])
+    scores = json.loads(r.stdout)["scores"]
+    fault, score = "noise", scores["noise"]
+    assert score < 50
+    r = runner.invoke(app, ["vqd", "diagnose", str(tmp_path / "ok.jpg"), "--json", "--threshold", f"{fault}={score}"])
+    assert r.exit_code == 0 and fault in json.loads(r.stdout)["faults"]
+    r = runner.invoke(app, ["vqd", "batch", str(tmp_path / "m.json"), "--json", "--threshold", "frozen=100.5"])
+    assert r.exit_code == 2 and "frozen: 100.5 is outside 0–100" in r.stderr
+    r = runner.invoke(app, ["vqd", "diagnose", str(tmp_path / "ok.jpg"), "--threshold", "blurr=60"])
+    assert r.exit_code == 2 and "'blurr': no such fault" in r.stderr
 
 
 def test_cover_over_a_plain_area_is_occlusion_and_lighting_is_not(pets_frames):

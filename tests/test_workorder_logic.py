@@ -128,3 +128,13 @@ def test_a_preset_tour_takes_the_presets_named_by_numbers_in_order():
             ("256", Path("d.jpg")), ("07", Path("e.jpg")), ("1", Path("h.jpg"))]
     assert tour_of(refs) == ((1, Path("h.jpg")), (2, Path("a.jpg")), (12, Path("b.jpg")))
     assert tour_of([("", Path("fixed.jpg"))]) == ()
+
+
+def test_fault_thresholds_are_configurable_and_checked(monkeypatch):
+    monkeypatch.setenv("LOOKOUT_PATROL_VQD_THRESHOLDS", '{"blur": 65, "noise": 80}')
+    cfg = PatrolConfig()
+    assert cfg.vqd.threshold("blur") == 65 and cfg.vqd.threshold("noise") == 80 and cfg.vqd.threshold("frozen") == 50
+    for bad, what in (('{"snow": 60}', "'snow': no such fault"), ('{"blur": -1}', "blur: -1")):
+        monkeypatch.setenv("LOOKOUT_PATROL_VQD_THRESHOLDS", bad)
+        with pytest.raises(ValueError, match=what):
+            PatrolConfig()

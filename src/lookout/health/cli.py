@@ -9,12 +9,35 @@ from typing import Annotated
 
 import typer
 
-from lookout.health.vqd import BadFrame, diagnose, diagnose_views, reference_limits
+from lookout.health.vqd import BadFrame, VqdConfig, diagnose, diagnose_views, reference_limits
 from lookout.health.vqd.load import SourceError, is_stream, read_any, read_image
 
 log = logging.getLogger(__name__)
 
 vqd_app = typer.Typer(help="Video quality diagnosis.", no_args_is_help=True)
+
+
+ThresholdOption = Annotated[list[str] | None, typer.Option(
+    "--threshold", metavar="FAULT=SCORE",
+    help="report FAULT from this score (0–100) instead of 50; repeated, e.g. --threshold blur=60")]
+
+
+def _config(thresholds: list[str] | None) -> VqdConfig:
+    """The diagnosis configuration with ``FAULT=SCORE`` thresholds; a bad one exits 2 naming it."""
+    overrides: dict[str, float] = {}
+    try:
+        for item in thresholds or ():
+            fault, sep, value = item.partition("=")
+            if not sep:
+                raise ValueError(f"threshold {item!r}: write FAULT=SCORE, e.g. blur=60")
+            try:
+                overrides[fault.strip()] = float(value)
+            except ValueError:
+                raise ValueError(f"threshold {item!r}: {value!r} is not a number") from None
+        return VqdConfig().with_thresholds(overrides)
+    except ValueError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
 
 
 def _print_human(d: dict) -> None:
@@ -30,12 +53,14 @@ def diagnose_cmd(
     reference: Annotated[list[Path] | None, typer.Option(
         "--reference", help="the channel's reference picture; repeated, one per PTZ preset (the best match is used)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    threshold: ThresholdOption = None,
 ) -> None:
     """Diagnose one picture, video (as a whole) or stream; prints faults and 0–100 scores."""
+    config = _config(threshold)
     try:
         frames = read_any(path)
         refs = [read_image(r) for r in reference or ()]
-        result = diagnose_views(frames, refs).to_json()
+        result = diagnose_views(frames, refs, config).to_json()
         for rp, img in zip(reference or (), refs):
             limits = reference_limits(img)
             if limits:  # on stderr: the JSON on stdout stays as it is
@@ -57,7 +82,7 @@ def _resolve(base: Path, p: str) -> str:
     return str(q if q.is_absolute() else base / q)
 
 
-def run_batch(manifest: Path) -> list[dict]:
+def run_batch(manifest: Path, config: VqdConfig | None = None) -> list[dict]:
     """Diagnose every entry of a manifest; an unreadable entry gets an ``error`` and no faults."""
     try:
         entries = json.loads(manifest.read_text(encoding="utf-8"))
@@ -81,7 +106,7 @@ def run_batch(manifest: Path) -> list[dict]:
                 if key not in refs:
                     refs[key] = read_image(key)
                 ref = refs[key]
-            result = diagnose(read_any(_resolve(base, e["file"])), ref).to_json()
+            result = diagnose(read_any(_resolve(base, e["file"])), ref, config).to_json()
             out.append({"file": e["file"], **result})
         except (SourceError, BadFrame, ValueError) as err:
             log.warning("vqd batch: %s: %s", e["file"], err)
@@ -93,10 +118,12 @@ def run_batch(manifest: Path) -> list[dict]:
 def batch_cmd(
     manifest: Annotated[Path, typer.Argument(help='JSON list of {"file": …, "reference": … or null}')],
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    threshold: ThresholdOption = None,
 ) -> None:
     """Diagnose every file of a manifest in one process; results in the manifest's order."""
+    config = _config(threshold)
     try:
-        results = run_batch(manifest)
+        results = run_batch(manifest, config)
     except SourceError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from e

@@ -28,6 +28,7 @@ Settings: environment ``LOOKOUT_PATROL_*`` (see :class:`PatrolConfig`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -43,6 +44,7 @@ import av
 import av.error
 import cv2
 import numpy as np
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -85,6 +87,23 @@ class PatrolConfig(BaseSettings):
     daily_refresh_s: float = 600.0
     preset_tour: bool = False  # call each numbered preset over GB/T 28181 and judge it against its own reference
     preset_settle_s: float = 8.0  # after a preset call: the camera turns, zooms and refocuses
+    # per fault, the score (0–100) from which it is reported, where the default 50 does not suit;
+    # JSON in the environment: LOOKOUT_PATROL_VQD_THRESHOLDS='{"blur": 60, "noise": 70}'
+    vqd_thresholds: dict[str, float] = {}
+
+    @field_validator("vqd_thresholds")
+    @classmethod
+    def _known_faults(cls, v: dict[str, float]) -> dict[str, float]:
+        from lookout.health.vqd import VqdConfig
+
+        VqdConfig().with_thresholds(v)  # raises naming a fault that does not exist or a value outside 0–100
+        return v
+
+    @property
+    def vqd(self):  # noqa: ANN201 - a VqdConfig (the diagnosis is imported when first needed)
+        from lookout.health.vqd import VqdConfig
+
+        return VqdConfig().with_thresholds(self.vqd_thresholds)
 
     @property
     def policy(self) -> workorders.Policy:
@@ -269,7 +288,7 @@ def _patrol_view(target: Target, cfg: PatrolConfig, refs: ReferenceCache | None,
                  reference_paths: tuple[Path, ...]) -> PatrolResult:
     from lookout.health.vqd import BadFrame, diagnose_views
 
-    diagnose = diagnose or diagnose_views
+    diagnose = diagnose or functools.partial(diagnose_views, config=cfg.vqd)
     t0 = time.monotonic()
     try:
         grab = grab_patrol_frames(target.url, cfg.keyframes, open_timeout=cfg.open_timeout,

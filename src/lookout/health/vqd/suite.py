@@ -8,8 +8,8 @@ other. The whole diagnosis runs with one OpenCV thread (see ``frames.single_thre
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -106,6 +106,17 @@ class VqdConfig:
 
     def threshold(self, fault: str) -> float:
         return float(self.thresholds.get(fault, 50.0))
+
+    def with_thresholds(self, overrides: Mapping[str, float]) -> VqdConfig:
+        """This configuration with some faults' thresholds changed (0–100: a fault is reported from
+        that score); a fault name that does not exist or a threshold outside 0–100 raises ValueError
+        naming it."""
+        for fault, value in overrides.items():
+            if fault not in FAULTS:
+                raise ValueError(f"threshold for {fault!r}: no such fault (one of {', '.join(FAULTS)})")
+            if not 0.0 <= float(value) <= 100.0:
+                raise ValueError(f"threshold for {fault}: {value} is outside 0–100")
+        return replace(self, thresholds={**self.thresholds, **{f: float(v) for f, v in overrides.items()}})
 
 
 @dataclass(frozen=True)
