@@ -195,3 +195,32 @@ def test_cli_lists_and_closes_orders(data_dir, db_url):
     assert CliRunner().invoke(app, ["patrol", "close", "999", "--by", "om_a"]).exit_code == 2
     out = CliRunner().invoke(app, ["patrol", "daily", "--json"])
     assert out.exit_code == 0 and json.loads(out.output)["daily_rows"] >= 2
+
+
+def test_a_channel_has_fault_thresholds_of_its_own(data_dir, db_url, monkeypatch):
+    """O&M sets a dusty tunnel's noise threshold higher; the patrol's targets carry it over the
+    deployment's; unknown faults and values outside 0–100 are refused naming them; audited."""
+    from lookout.health.patrol import load_targets
+
+    monkeypatch.setenv("LOOKOUT_PATROL_VQD_THRESHOLDS", '{"blur": 60}')
+    ids = seed(db_url)
+    c = make_client(data_dir)
+    om, viewer = login(c, "om_a", PW), login(c, "viewer", PW)
+    url = f"/api/v1/health/channels/{ids['ca']}/thresholds"
+    got = c.get(url, headers=om).json()
+    assert got["thresholds"] == {} and got["effective"]["blur"] == 60 and got["effective"]["noise"] == 50
+    r = c.put(url, json={"noise": 75, "blur": 55}, headers=om)
+    assert r.status_code == 200 and r.json()["effective"]["noise"] == 75 and r.json()["effective"]["blur"] == 55
+    assert r.json()["set_by"] == "om_a"
+    bad = c.put(url, json={"snow": 70}, headers=om)
+    assert bad.status_code == 422 and "'snow': no such fault" in bad.json()["detail"]
+    assert c.put(url, json={"noise": 120}, headers=om).status_code == 422
+    assert c.put(url, json={"noise": 80}, headers=viewer).status_code == 403
+    assert c.put(f"/api/v1/health/channels/{ids['cb']}/thresholds", json={"noise": 80}, headers=om).status_code == 404
+    with session_scope(db_url) as s:
+        targets, _ = load_targets(s, utcnow(), PatrolConfig(), data_dir, None, due_only=False)
+        assert {t.channel_id: t.thresholds for t in targets} == {ids["ca"]: {"noise": 75, "blur": 55}, ids["cb"]: {}}
+        actions = s.execute(select(AuditRecord.action).where(AuditRecord.entity == "channel")).scalars().all()
+        assert "set_thresholds" in actions
+    assert c.delete(url, headers=om).json()["effective"]["noise"] == 50
+    assert c.delete(url, headers=om).status_code == 404

@@ -318,3 +318,16 @@ def test_a_preset_tour_finds_a_camera_that_no_longer_reaches_a_preset(sim, data_
     with session_scope(db_url) as s:
         calls = s.execute(select(AuditRecord).where(AuditRecord.action == "ptz_preset_call")).scalars().all()
         assert len(calls) == 6 and {c.actor for c in calls} == {"patrol"}
+
+
+def test_a_channels_own_thresholds_apply_to_its_patrols(sim, data_dir, db_url):
+    """A channel's own threshold changes what its patrol reports, and only its: at 0, any noise
+    score counts."""
+    from lookout.health.models import ChannelThresholds
+
+    ids = seed(db_url, sim)
+    with session_scope(db_url) as s:
+        s.add(ChannelThresholds(channel_id=ids["ch2"], thresholds={"noise": 0}, set_at=Clock()(), set_by="om_wang"))
+    res = patrol_once(load_settings(data_dir=data_dir), CFG, now_fn=Clock(), due_only=False)
+    faults = {r["channel_id"]: r["faults"] for r in res["results"]}
+    assert "noise" in faults[ids["ch2"]] and "noise" not in faults[ids["ch1"]]

@@ -19,6 +19,7 @@ Endpoints (all under ``/api/v1/health``):
 | POST ``/channels/{id}/patrol`` | patrol the channel now; answers its diagnosis |
 | GET / PUT / DELETE ``/channels/{id}/reference?preset=`` | the reference pictures: PUT takes one from the stream now (the operator marks the view as correct), one per PTZ preset for a camera touring its presets, and answers also ``not_judged``, the faults that picture cannot help judge (``blur`` for a pale wall filling the view); DELETE without ``preset`` forgets all |
 | GET ``/channels/{id}/reference.jpg?preset=`` | a reference picture itself |
+| GET / PUT / DELETE ``/channels/{id}/thresholds`` | the channel's own fault thresholds (``{"blur": 65}``, 0–100) over the deployment's (``LOOKOUT_PATROL_VQD_THRESHOLDS``); answers both and the effective ones |
 | GET ``/work-orders?status=&site_id=&channel_id=&fault=&assignee=&overdue=&escalated=&page=&page_size=`` | work orders, open first |
 | GET ``/work-orders/{id}`` | one order with its events and escalations |
 | POST ``/work-orders/{id}/close`` ``{"note": "…", "wait": false}`` | request the close: the order waits for an immediate re-check patrol (``wait``: answer after it) |
@@ -43,10 +44,10 @@ from sqlalchemy.orm import Session
 
 from lookout.api.deps import current_user, get_db, require_roles
 from lookout.health import patrol, rates, status, workorders
-from lookout.health.models import ChannelReference, DiagnosisRecord, WorkOrder, WorkOrderEscalation
-from lookout.health.vqd import reference_limits
+from lookout.health.models import ChannelReference, ChannelThresholds, DiagnosisRecord, WorkOrder, WorkOrderEscalation
+from lookout.health.vqd import VqdConfig, reference_limits
 from lookout.registry.models import Channel
-from lookout.security import scope
+from lookout.security import audit, scope
 from lookout.security.models import User
 from lookout.store.base import utcnow
 
@@ -318,6 +319,60 @@ def set_reference(channel_id: int, request: Request, preset: str | None = Preset
     # what this picture cannot help judge (a pale wall filling the view: focus), for the operator to
     # choose a view with detail while still at the camera
     return _references_json(db, ch.id) | {"not_judged": reference_limits(image)}
+
+
+# ---------------------------------------------------------------- fault thresholds of a channel
+def _thresholds_json(db: Session, channel_id: int) -> dict[str, Any]:
+    row = db.get(ChannelThresholds, channel_id)
+    own = dict(row.thresholds) if row else {}
+    deployment = patrol.PatrolConfig().vqd
+    return {"channel_id": channel_id, "thresholds": own, "set_at": row.set_at.isoformat() if row else None,
+            "set_by": row.set_by if row else None, "deployment": deployment.thresholds,
+            "effective": deployment.with_thresholds(own).thresholds}
+
+
+@router.get("/channels/{channel_id}/thresholds")
+def get_thresholds(channel_id: int, user: User = Depends(current_user), db: Session = Depends(get_db)) -> dict[str, Any]:
+    """The channel's own fault thresholds, the deployment's, and those its patrols use."""
+    ch = _channel_for(db, user, channel_id)
+    return _thresholds_json(db, ch.id)
+
+
+@router.put("/channels/{channel_id}/thresholds")
+def set_thresholds(channel_id: int, body: dict[str, float], user: User = Depends(require_roles(*OM_ROLES)),
+                   db: Session = Depends(get_db)) -> dict[str, Any]:
+    """Set the channel's own thresholds (replacing any before), e.g. ``{"noise": 75}`` for a dusty
+    tunnel: a fault is reported from that score. Unknown faults and values outside 0–100 are refused."""
+    ch = _channel_for(db, user, channel_id)
+    try:
+        VqdConfig().with_thresholds(body)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    row = db.get(ChannelThresholds, ch.id)
+    before = dict(row.thresholds) if row else None
+    now = utcnow()
+    if row is None:
+        row = ChannelThresholds(channel_id=ch.id, thresholds=dict(body), set_at=now, set_by=user.username)
+        db.add(row)
+    else:
+        row.thresholds, row.set_at, row.set_by = dict(body), now, user.username
+    audit.record(db, user.username, "set_thresholds", "channel", ch.id, before, dict(body), now=now)
+    db.commit()
+    return _thresholds_json(db, ch.id)
+
+
+@router.delete("/channels/{channel_id}/thresholds")
+def clear_thresholds(channel_id: int, user: User = Depends(require_roles(*OM_ROLES)),
+                     db: Session = Depends(get_db)) -> dict[str, Any]:
+    """Back to the deployment's thresholds."""
+    ch = _channel_for(db, user, channel_id)
+    row = db.get(ChannelThresholds, ch.id)
+    if row is None:
+        raise HTTPException(404, f"channel {channel_id} has no thresholds of its own")
+    audit.record(db, user.username, "clear_thresholds", "channel", ch.id, dict(row.thresholds), None)
+    db.delete(row)
+    db.commit()
+    return _thresholds_json(db, ch.id)
 
 
 @router.delete("/channels/{channel_id}/reference")

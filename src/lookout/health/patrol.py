@@ -51,7 +51,7 @@ from sqlalchemy.orm import Session
 
 from lookout.health import status as health_status
 from lookout.health import workorders
-from lookout.health.models import ChannelReference, DiagnosisRecord, PatrolRun
+from lookout.health.models import ChannelReference, ChannelThresholds, DiagnosisRecord, PatrolRun
 from lookout.media.ingest import ReaderOptions, classify_error, open_stream, redact
 from lookout.optional import optional_module
 from lookout.registry.models import Channel, Site
@@ -201,6 +201,7 @@ class Target:
     key: bool = False
     reference_paths: tuple[Path, ...] = ()  # one per PTZ preset; usually one or none
     tour: tuple[tuple[int, Path], ...] = ()  # (preset number, its reference) to call in turn, in number order
+    thresholds: dict[str, float] = field(default_factory=dict)  # the channel's own, over the deployment's
 
 
 PresetCaller = Callable[[int, int], bool]  # (channel id, preset number) → the camera's device accepted the call
@@ -288,7 +289,7 @@ def _patrol_view(target: Target, cfg: PatrolConfig, refs: ReferenceCache | None,
                  reference_paths: tuple[Path, ...]) -> PatrolResult:
     from lookout.health.vqd import BadFrame, diagnose_views
 
-    diagnose = diagnose or functools.partial(diagnose_views, config=cfg.vqd)
+    diagnose = diagnose or functools.partial(diagnose_views, config=_vqd_config(target, cfg))
     t0 = time.monotonic()
     try:
         grab = grab_patrol_frames(target.url, cfg.keyframes, open_timeout=cfg.open_timeout,
@@ -312,6 +313,14 @@ def _patrol_view(target: Target, cfg: PatrolConfig, refs: ReferenceCache | None,
                         scores={k: round(float(v), 1) for k, v in d.scores.items()}, frames=len(grab.frames),
                         used_reference=bool(views), snapshot=grab.frames[-1] if d.faults else None,
                         elapsed_s=time.monotonic() - t0)
+
+
+def _vqd_config(target: Target, cfg: PatrolConfig):  # noqa: ANN202 - a VqdConfig
+    try:
+        return cfg.vqd.with_thresholds(target.thresholds)
+    except ValueError as exc:  # stored before a fault was renamed: the deployment's thresholds apply
+        log.warning("channel %s: its own thresholds are not used: %s", target.channel_id, exc)
+        return cfg.vqd
 
 
 def run_patrol(targets: Sequence[Target], cfg: PatrolConfig, refs: ReferenceCache | None = None,
@@ -356,6 +365,10 @@ def load_targets(session: Session, now: datetime, cfg: PatrolConfig, data_dir: P
         ref_stmt = ref_stmt.where(ChannelReference.channel_id.in_(list(channel_ids)))
     for cid, preset, path in session.execute(ref_stmt.order_by(ChannelReference.channel_id, ChannelReference.preset)):
         refs.setdefault(cid, []).append((preset, data_dir / path))
+    th_stmt = select(ChannelThresholds.channel_id, ChannelThresholds.thresholds)
+    if channel_ids is not None:
+        th_stmt = th_stmt.where(ChannelThresholds.channel_id.in_(list(channel_ids)))
+    own_thresholds = dict(session.execute(th_stmt).all())
     tours = {cid: t for cid, presets in refs.items() if (t := tour_of(presets))}
     if tours and touring is not None:
         reachable = touring(session, list(tours))
@@ -375,7 +388,8 @@ def load_targets(session: Session, now: datetime, cfg: PatrolConfig, data_dir: P
         if not url:
             no_url.append(cid)
             continue
-        targets.append(Target(cid, url, key, tuple(p for _, p in refs.get(cid, ())), tours.get(cid, ())))
+        targets.append(Target(cid, url, key, tuple(p for _, p in refs.get(cid, ())), tours.get(cid, ()),
+                              dict(own_thresholds.get(cid) or {})))
     return targets, no_url
 
 
