@@ -138,3 +138,17 @@ def test_fault_thresholds_are_configurable_and_checked(monkeypatch):
         monkeypatch.setenv("LOOKOUT_PATROL_VQD_THRESHOLDS", bad)
         with pytest.raises(ValueError, match=what):
             PatrolConfig()
+
+
+def test_the_preset_tour_runs_only_in_its_hours():
+    from lookout.health.patrol import touring_now, tour_window
+
+    at = lambda h: datetime(2026, 12, 5, h, 30)  # noqa: E731
+    assert all(touring_now("", at(h)) for h in range(24))
+    assert [h for h in range(24) if touring_now("01-05", at(h))] == [1, 2, 3, 4]
+    assert [h for h in range(24) if touring_now("22-02", at(h))] == [0, 1, 22, 23]
+    for bad in ("1", "01-01", "25-03", "a-b"):
+        with pytest.raises(ValueError, match="preset tour hours"):
+            tour_window(bad)
+    with pytest.raises(ValueError, match="preset tour hours"):
+        PatrolConfig(preset_tour_hours="9-9")

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import av
 import av.error
@@ -87,9 +88,18 @@ class PatrolConfig(BaseSettings):
     daily_refresh_s: float = 600.0
     preset_tour: bool = False  # call each numbered preset over GB/T 28181 and judge it against its own reference
     preset_settle_s: float = 8.0  # after a preset call: the camera turns, zooms and refocuses
+    # local hours in which the tour runs ("01-05": from 01:00 to 05:00; "22-06" wraps midnight; "" always):
+    # it moves cameras, which operators watching them would not want in the day
+    preset_tour_hours: str = ""
     # per fault, the score (0–100) from which it is reported, where the default 50 does not suit;
     # JSON in the environment: LOOKOUT_PATROL_VQD_THRESHOLDS='{"blur": 60, "noise": 70}'
     vqd_thresholds: dict[str, float] = {}
+
+    @field_validator("preset_tour_hours")
+    @classmethod
+    def _hours(cls, v: str) -> str:
+        tour_window(v)  # raises naming what is wrong
+        return v
 
     @field_validator("vqd_thresholds")
     @classmethod
@@ -112,6 +122,28 @@ class PatrolConfig(BaseSettings):
 
 
 # --------------------------------------------------------------------------- pure logic
+def tour_window(hours: str) -> tuple[int, int] | None:
+    """``"01-05"`` → (1, 5): from 01:00 up to 05:00 local time; None for "" (any time)."""
+    if not hours.strip():
+        return None
+    start, sep, end = hours.strip().partition("-")
+    if not sep or not start.strip().isdigit() or not end.strip().isdigit():
+        raise ValueError(f"preset tour hours {hours!r}: write START-END in whole hours, e.g. 01-05")
+    a, b = int(start), int(end)
+    if not (0 <= a <= 23 and 0 <= b <= 24) or a == b:
+        raise ValueError(f"preset tour hours {hours!r}: hours 0–24, start and end differ")
+    return a, b
+
+
+def touring_now(hours: str, local: datetime) -> bool:
+    """Whether the preset tour may run at ``local`` time (a window may wrap midnight)."""
+    w = tour_window(hours)
+    if w is None:
+        return True
+    a, b = w
+    return a <= local.hour < b if a < b else (local.hour >= a or local.hour < b)
+
+
 def interval_for(key: bool, cfg: PatrolConfig) -> float:
     return cfg.key_interval_s if key else cfg.interval_s
 
@@ -486,7 +518,8 @@ def patrol_once(settings: Any, cfg: PatrolConfig | None = None, *, now_fn: Calla
     cfg = cfg or PatrolConfig()
     now_fn = now_fn or utcnow
     data_dir = Path(settings.data_dir)
-    presets = optional_module("lookout.federation.gb28181.presets") if cfg.preset_tour else None
+    tour = cfg.preset_tour and touring_now(cfg.preset_tour_hours, now_fn().astimezone(ZoneInfo(settings.timezone)))
+    presets = optional_module("lookout.federation.gb28181.presets") if tour else None
     with session_scope(settings.db_url) as s:
         targets, no_url = load_targets(s, now_fn(), cfg, data_dir, _secret(settings), channel_ids, due_only,
                                        touring=presets.reachable if presets else None)
