@@ -52,7 +52,7 @@ def crud_router(
         return obj
 
     def writer(user: User) -> None:
-        if user.role != "admin" and user.role not in write_roles:
+        if not user.has_role(write_roles):
             raise HTTPException(403, f"role '{user.role}' may not change {entity} records")
 
     @router.get("", response_model=Page, summary=f"List {entity} records (paged, filtered)")

@@ -53,7 +53,7 @@ def current_user(request: Request, db: Session = Depends(get_db)) -> User:
 
 def require_roles(*roles: str):
     def dep(user: User = Depends(current_user)) -> User:
-        if user.role != "admin" and user.role not in roles:
+        if not user.has_role(roles):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"role '{user.role}' may not do this")
         return user
 

@@ -31,6 +31,10 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    def has_role(self, roles) -> bool:  # noqa: ANN001 - any collection of role names
+        """Whether the account may act as one of ``roles`` (an administrator may act as any)."""
+        return self.role == "admin" or self.role in roles
+
 
 class ApiKey(Base):
     """A machine client's key (turnstile, ticketing); limited to one site's counters."""

@@ -104,7 +104,7 @@ def with_query(request: Request, **changes: Any) -> str:
 def render(request: Request, template: str, user: User | None, status_code: int = 200, **ctx: Any) -> HTMLResponse:
     lang = lang_of(request, user)
     settings: Settings = request.app.state.settings
-    nav = [(k, p) for k, p, roles in NAV if user is not None and (roles is None or user.role == "admin" or user.role in roles)]
+    nav = [(k, p) for k, p, roles in NAV if user is not None and (roles is None or user.has_role(roles))]
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     data = dict(
         request=request, user=user, lang=lang, nav=nav, static=STATIC_URL, path=request.url.path,

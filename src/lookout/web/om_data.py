@@ -78,7 +78,7 @@ def may_mark_reference(user: User) -> bool:
     """Whether the account may mark a channel's view as correct (camera health's O&M roles)."""
     api = optional("lookout.health.api")
     roles = getattr(api, "OM_ROLES", None) if api else None
-    return roles is not None and (user.role == "admin" or user.role in roles)
+    return roles is not None and user.has_role(roles)
 
 
 def ptz_channels(db: Session, user: User, channel_ids: list[int]) -> set[int] | None:
@@ -86,7 +86,7 @@ def ptz_channels(db: Session, user: User, channel_ids: list[int]) -> set[int] | 
     the server running in this process); None: GB/T 28181 access is not installed or the account may not."""
     api, presets = optional("lookout.federation.gb28181.api"), optional("lookout.federation.gb28181.presets")
     roles = getattr(api, "PTZ_ROLES", None) if api else None
-    if roles is None or presets is None or not (user.role == "admin" or user.role in roles):
+    if roles is None or presets is None or not user.has_role(roles):
         return None
     try:
         return presets.reachable(db, channel_ids)

@@ -111,31 +111,29 @@ def load_registrations(session: Session) -> list[GbRegistration]:
     return list(session.execute(select(GbRegistration)).scalars())
 
 
-def _reaches(now: datetime):
-    """A live registration that reaches a channel: its own (a camera registered by itself) or its recorder's."""
-    from sqlalchemy import and_, exists, or_
+def _reaches_channel():
+    """A registration that reaches ``Channel``: its own (a camera registered by itself) or its recorder's."""
+    from sqlalchemy import and_, or_
 
-    return exists().where(GbRegistration.expires_at > now,
-                          or_(GbRegistration.channel_id == Channel.id,
-                              and_(Channel.device_id.is_not(None), GbRegistration.device_id == Channel.device_id)))
+    return or_(GbRegistration.channel_id == Channel.id,
+               and_(Channel.device_id.is_not(None), GbRegistration.device_id == Channel.device_id))
 
 
 def registration_for(session: Session, channel: Channel, now: datetime) -> GbRegistration | None:
     """The live registration ``channel`` is reached through (its own before its recorder's), or None."""
-    from sqlalchemy import or_
-
-    cond = GbRegistration.channel_id == channel.id
-    if channel.device_id is not None:
-        cond = or_(cond, GbRegistration.device_id == channel.device_id)
-    return session.execute(select(GbRegistration).where(cond, GbRegistration.expires_at > now)
+    return session.execute(select(GbRegistration).join(Channel, _reaches_channel())
+                           .where(Channel.id == channel.id, GbRegistration.expires_at > now)
                            .order_by(GbRegistration.channel_id.is_(None)).limit(1)).scalar_one_or_none()
 
 
 def reachable_channels(session: Session, channel_ids: list[int], now: datetime) -> set[int]:
     """Those of ``channel_ids`` whose camera a front-end command can reach now (a live registration)."""
+    from sqlalchemy import exists
+
     if not channel_ids:
         return set()
-    return set(session.execute(select(Channel.id).where(Channel.id.in_(channel_ids), _reaches(now))).scalars())
+    live = exists().where(GbRegistration.expires_at > now, _reaches_channel())
+    return set(session.execute(select(Channel.id).where(Channel.id.in_(channel_ids), live)).scalars())
 
 
 def flush_keepalives(session: Session, seen: dict[str, datetime]) -> int:
