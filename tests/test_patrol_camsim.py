@@ -8,6 +8,7 @@ The clock is controlled: each patrol happens 30 minutes after the previous one.
 from __future__ import annotations
 
 import shutil
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -81,6 +82,28 @@ def orders(db_url: str, channel_id: int) -> list[WorkOrder]:
         rows = list(s.execute(select(WorkOrder).where(WorkOrder.channel_id == channel_id)).scalars())
         s.expunge_all()
     return rows
+
+
+@contextmanager
+def registered_nvr(db_url: str, on_ptz):
+    """The GB/T 28181 server, and the seeded NVR with both channels as a simulated device registered
+    with it (its catalog applied); ``on_ptz(channel code, command)`` turns the simulated cameras."""
+    import asyncio
+
+    from gb28181_helpers import running_server, wait_for
+
+    from lookout.federation.gb28181.devsim import SimChannel, SimulatedDevice
+
+    with running_server(db_url) as gb:
+        nvr = SimulatedDevice("50015600001180000001", "12345678", ("127.0.0.1", gb.udp_port),
+                              [SimChannel("50015600001320000001", "cam1"), SimChannel("50015600001320000002", "cam2")],
+                              on_ptz=on_ptz)
+        asyncio.run_coroutine_threadsafe(nvr.start(), gb.test_loop).result(20)
+        wait_for(lambda: gb.stats["catalogs"] == 1)
+        try:
+            yield nvr
+        finally:
+            asyncio.run_coroutine_threadsafe(nvr.stop(), gb.test_loop).result(20)
 
 
 def test_patrol_decodes_a_pair_then_key_frames_only(sim):
@@ -213,14 +236,11 @@ def test_a_turned_camera_is_called_back_to_its_view_over_gb28181(sim, data_dir, 
     it turns, and two patrols open a scene-change work order; the operator calls its home preset over
     GB/T 28181 (the NVR, a simulated device registered with the platform, turns the simulated camera
     back), and closing the order passes the re-check."""
-    import asyncio
     import threading
 
     from foundation_helpers import login, make_client
-    from gb28181_helpers import running_server, wait_for
 
     from lookout.federation.gb28181 import ptz
-    from lookout.federation.gb28181.devsim import SimChannel, SimulatedDevice
     from lookout.security import accounts
 
     ids = seed(db_url, sim)
@@ -244,17 +264,11 @@ def test_a_turned_camera_is_called_back_to_its_view_over_gb28181(sim, data_dir, 
             sim.set_fault(1, "clear")
             turned_back.set()
 
-    with running_server(db_url) as gb:
-        nvr = SimulatedDevice("50015600001180000001", "12345678", ("127.0.0.1", gb.udp_port),
-                              [SimChannel("50015600001320000001", "cam1"), SimChannel("50015600001320000002", "cam2")],
-                              on_ptz=home)
-        asyncio.run_coroutine_threadsafe(nvr.start(), gb.test_loop).result(20)
-        wait_for(lambda: gb.stats["catalogs"] == 1)
+    with registered_nvr(db_url, home):
         r = client.post(f"/api/v1/gb28181/channels/{ids['ch1']}/preset", json={"action": "call", "number": 1},
                         headers=h)
         assert r.status_code == 200, r.text
         assert turned_back.wait(10)
-        asyncio.run_coroutine_threadsafe(nvr.stop(), gb.test_loop).result(20)
 
     with session_scope(db_url) as s:
         workorders.request_close(s, s.get(WorkOrder, order.id), "om_wang", "preset 1 called", clock())
@@ -269,10 +283,6 @@ def test_a_preset_tour_finds_a_camera_that_no_longer_reaches_a_preset(sim, data_
     tour on, the patrol calls each preset over GB/T 28181 and judges it against its own reference, then
     calls preset 1 again. When the camera stops reaching preset 2, the tour finds a scene change; the
     usual patrol, judging against whichever marked view matches best, cannot."""
-    import asyncio
-    from gb28181_helpers import running_server, wait_for
-
-    from lookout.federation.gb28181.devsim import SimChannel, SimulatedDevice
     from lookout.health.patrol import set_reference
     from lookout.media.snapshot import grab_frame
 
@@ -296,13 +306,7 @@ def test_a_preset_tour_finds_a_camera_that_no_longer_reaches_a_preset(sim, data_
             sim.set_fault(1, "turned")
 
     tour = CFG.model_copy(update={"preset_tour": True, "preset_settle_s": 1.0})
-    with running_server(db_url) as gb:
-        nvr = SimulatedDevice("50015600001180000001", "12345678", ("127.0.0.1", gb.udp_port),
-                              [SimChannel("50015600001320000001", "cam1"), SimChannel("50015600001320000002", "cam2")],
-                              on_ptz=ptz_motor)
-        asyncio.run_coroutine_threadsafe(nvr.start(), gb.test_loop).result(20)
-        wait_for(lambda: gb.stats["catalogs"] == 1)
-
+    with registered_nvr(db_url, ptz_motor) as nvr:
         ok = patrol_once(settings, tour, now_fn=clock, channel_ids=[ids["ch1"]], due_only=False)
         assert ok["results"][0]["faults"] == [], ok["results"][0]
         assert [(c, cmd.preset) for c, cmd in nvr.commands] == [("50015600001320000001", ("call", n)) for n in (1, 2, 1)]
@@ -314,7 +318,6 @@ def test_a_preset_tour_finds_a_camera_that_no_longer_reaches_a_preset(sim, data_
         clock.advance(minutes=30)
         toured = patrol_once(settings, tour, now_fn=clock, channel_ids=[ids["ch1"]], due_only=False)
         assert "scene_change" in toured["results"][0]["faults"]
-        asyncio.run_coroutine_threadsafe(nvr.stop(), gb.test_loop).result(20)
     with session_scope(db_url) as s:
         calls = s.execute(select(AuditRecord).where(AuditRecord.action == "ptz_preset_call")).scalars().all()
         assert len(calls) == 6 and {c.actor for c in calls} == {"patrol"}

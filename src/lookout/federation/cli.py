@@ -40,6 +40,7 @@ def serve(
     from lookout.bootstrap import initialise
     from lookout.federation.gb28181.config import load_config
     from lookout.federation.gb28181.server import GbServer
+    from lookout.runtime.supervisor import run_until_cancelled
 
     s = settings()
     initialise(s)
@@ -53,17 +54,13 @@ def serve(
         return
     server = GbServer(cfg, s.db_url, s.resolved_secret())
 
-    async def main() -> None:
+    async def start() -> None:
         await server.start()
         console.print(f"GB/T 28181 server {cfg.server_id} (domain {cfg.domain}) on {cfg.host} "
                       f"udp={server.udp_port} tcp={server.tcp_port}")
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await server.stop()
 
     try:
-        asyncio.run(main())
+        asyncio.run(run_until_cancelled(start, server.stop))
     except KeyboardInterrupt:
         pass
     except OSError as exc:

@@ -30,6 +30,15 @@ class Service:
     stop: Callable[[], Awaitable[None]] | None = None
 
 
+async def run_until_cancelled(start: Callable[[], Awaitable[None]], stop: Callable[[], Awaitable[None]]) -> None:
+    """Start, wait until cancelled (or interrupted), stop: the ``run`` of something with start and stop."""
+    await start()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await stop()
+
+
 def discover(settings: Settings) -> list[Service]:
     found: list[Service] = []
     for cap in CAPABILITIES:

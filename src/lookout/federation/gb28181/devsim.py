@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lookout.federation.gb28181 import digest, manscdp, ptz, sip
+from lookout.runtime.supervisor import run_until_cancelled
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +78,7 @@ class SimulatedDevice(asyncio.DatagramProtocol):
 
     async def run(self) -> None:
         """Register and serve until cancelled."""
-        await self.start()
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await self.stop()
+        await run_until_cancelled(self.start, self.stop)
 
     # ---- asyncio protocol ------------------------------------------------------------------------
 

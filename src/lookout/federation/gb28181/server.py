@@ -30,6 +30,7 @@ from lookout.federation.gb28181.config import GbConfig
 from lookout.federation.gb28181.presence import PresenceBook, Transition
 from lookout.registry import gbcode
 from lookout.runtime.bus import bus
+from lookout.runtime.supervisor import run_until_cancelled
 from lookout.store.db import session_scope
 
 log = logging.getLogger(__name__)
@@ -182,11 +183,7 @@ class GbServer:
 
     async def run(self) -> None:
         """For the supervisor: serve until cancelled."""
-        await self.start()
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await self.stop()
+        await run_until_cancelled(self.start, self.stop)
 
     # ---- plumbing --------------------------------------------------------------------------------
 

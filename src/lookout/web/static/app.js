@@ -11,6 +11,16 @@
     $all(sel).forEach(function (el) { if (el.textContent !== text) { el.textContent = text; flash(el); } });
   }
 
+  // a call to the platform's API: its JSON answer, or an Error carrying the answer's detail
+  function api(url, opts) {
+    return fetch(url, Object.assign({credentials: 'same-origin'}, opts || {}))
+      .then(function (r) { return r.json().then(function (j) { return {ok: r.ok, body: j}; }); })
+      .then(function (res) {
+        if (!res.ok) throw new Error(typeof res.body.detail === 'string' ? res.body.detail : 'error');
+        return res.body;
+      });
+  }
+
   // ------------------------------------------------------------ sign-in
   var form = document.getElementById('login-form');
   if (form) {
@@ -52,13 +62,11 @@
     var thumbs = document.querySelector('[data-reference-thumbs="' + id + '"]');
     b.disabled = true;
     b.textContent = b.dataset.busy || '…';
-    fetch('/api/v1/health/channels/' + id + '/reference' + (preset ? '?preset=' + encodeURIComponent(preset) : ''),
-          {method: 'PUT', credentials: 'same-origin'})
-      .then(function (r) { return r.json().then(function (j) { return {ok: r.ok, body: j}; }); })
-      .then(function (res) {
-        if (!res.ok) throw new Error(typeof res.body.detail === 'string' ? res.body.detail : 'error');
-        var refs = res.body.references || [], n = refs.length;
-        var noFocus = (res.body.not_judged || []).indexOf('blur') >= 0;
+    api('/api/v1/health/channels/' + id + '/reference' + (preset ? '?preset=' + encodeURIComponent(preset) : ''),
+        {method: 'PUT'})
+      .then(function (body) {
+        var refs = body.references || [], n = refs.length;
+        var noFocus = (body.not_judged || []).indexOf('blur') >= 0;
         if (state) {
           state.textContent = n > 1 ? (b.dataset.presets || '{n}').replace('{n}', n) : b.dataset.done;
           state.className = '';
@@ -95,12 +103,9 @@
     if (!(n >= 1 && n <= 255)) { if (input) input.focus(); return; }
     b.disabled = true;
     b.textContent = b.dataset.busy || '…';
-    fetch('/api/v1/gb28181/channels/' + id + '/preset',
-          {method: 'POST', credentials: 'same-origin', headers: {'Content-Type': 'application/json'},
-           body: JSON.stringify({action: 'call', number: n})})
-      .then(function (r) { return r.json().then(function (j) { return {ok: r.ok, body: j}; }); })
-      .then(function (res) {
-        if (!res.ok) throw new Error(typeof res.body.detail === 'string' ? res.body.detail : 'error');
+    api('/api/v1/gb28181/channels/' + id + '/preset',
+        {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify({action: 'call', number: n})})
+      .then(function () {
         if (state) { state.textContent = (b.dataset.done || '{n}').replace('{n}', n); state.className = 'small'; }
         b.dataset.state = 'done';
       })
