@@ -108,9 +108,18 @@ def have_sipp() -> bool:
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A local port free for both UDP and TCP at the time of asking (sipp binds both for ``-t t1``)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+            try:
+                t.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise OSError("no local port free for both UDP and TCP")
 
 
 @dataclass
@@ -135,7 +144,17 @@ def sipp(scenario: str, port: int, *, user: str, password: str | None = None, oo
     """Run one sipp call of a scenario from tests/sipp against 127.0.0.1:port (UDP; ``t1`` for TCP)."""
     tmp = tmp or Path(tempfile.mkdtemp(prefix="sipp"))
     errors = tmp / f"{Path(scenario).stem}-errors.log"
-    local = free_port()
+    for _ in range(3):  # a port free when asked can be taken before sipp binds it; ask again then
+        errors.unlink(missing_ok=True)
+        run = _sipp_once(scenario, port, free_port(), errors, user=user, password=password, ooc=ooc, keys=keys,
+                         timeout=timeout, tmp=tmp, transport=transport)
+        if "Unable to bind main socket" not in run.errors:
+            break
+    return run
+
+
+def _sipp_once(scenario: str, port: int, local: int, errors: Path, *, user: str, password: str | None,
+               ooc: str | None, keys: dict[str, str] | None, timeout: float, tmp: Path, transport: str) -> SippRun:
     cmd = ["sipp", f"127.0.0.1:{port}", "-sf", str(SIPP_DIR / scenario), "-m", "1", "-t", transport,
            "-i", "127.0.0.1", "-p", str(local), "-s", user, "-au", user, "-ap", password or "none",
            "-timeout", f"{int(timeout)}s", "-timeout_error", "-nostdin", "-trace_err", "-error_file", str(errors),
