@@ -27,7 +27,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--disable-sync", "--no-first-run"]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "ui"
 PAGES = ("/overview", "/sites/1", "/sites/2", "/wall", "/wall?layout=2", "/wall?layout=4", "/alerts", "/om",
-         "/ledger", "/compliance", "/settings", "/overview?lang=en", "/screen/1")
+         "/ledger", "/compliance", "/settings", "/cameras/1", "/overview?lang=en", "/screen/1")
 
 
 @pytest.fixture(scope="module")
@@ -326,3 +326,62 @@ def test_operator_turns_a_camera_to_a_preset(server, browser):
         device.close()
         with session_scope(settings.db_url) as s:
             s.query(GbRegistration).delete()
+
+
+def test_om_engineer_sets_thresholds_and_closes_an_order_on_a_camera_page(server, browser):
+    """From a camera's page an O&M engineer sets the camera's own noise threshold (refused outside
+    0–100, naming the fault), goes back to the deployment's, and closes a blur work order with a note:
+    the re-check patrol reads the camera's stream and the page shows it passed."""
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is needed for the camera's test clip")
+    from health_helpers import open_order_by_two_patrols
+
+    from lookout.health.models import ChannelThresholds, WorkOrder
+    from lookout.store.db import session_scope
+
+    srv, settings = server
+    oid = open_order_by_two_patrols(settings.db_url, 1, ["blur"], {"blur": 77.0, "noise": 4.0})
+    ctx, page, errors = new_page(browser)
+    try:
+        sign_in(page, srv.url, "om")
+        page.goto(srv.url + "/cameras/1")
+        assert page.locator('tr[data-fault="blur"] [data-result="blur"]').inner_text() == "超限"
+        assert page.locator('[data-effective="noise"]').inner_text() == "50"
+        page.fill('input[data-threshold="noise"]', "70")
+        page.click('button[data-save-thresholds="1"]')
+        page.wait_for_selector('button[data-save-thresholds="1"][data-state="done"]')
+        assert page.locator('[data-effective="noise"]').inner_text() == "70"
+        assert page.locator('[data-thresholds-state="1"]').inner_text() == "阈值已保存"
+        with session_scope(settings.db_url) as s:
+            assert s.get(ChannelThresholds, 1).thresholds == {"noise": 70}
+
+        page.fill('input[data-threshold="noise"]', "170")  # refused, and the reason is shown
+        page.click('button[data-save-thresholds="1"]')
+        page.wait_for_selector('button[data-save-thresholds="1"][data-state="failed"]')
+        assert "noise" in page.locator('[data-thresholds-state="1"]').inner_text()
+        errors[:] = [e for e in errors if "422" not in e]  # the browser logs the refused request itself
+        with session_scope(settings.db_url) as s:
+            assert s.get(ChannelThresholds, 1).thresholds == {"noise": 70}
+
+        page.click('button[data-clear-thresholds="1"]')
+        page.wait_for_selector('button[data-clear-thresholds="1"][data-state="done"]')
+        assert page.locator('[data-effective="noise"]').inner_text() == "50"
+        assert page.locator('input[data-threshold="noise"]').input_value() == ""
+        with session_scope(settings.db_url) as s:
+            assert s.get(ChannelThresholds, 1) is None
+        shot(page, "07-camera-health")
+
+        page.fill(f'input[data-note-for="{oid}"]', "重新对焦")
+        page.click(f'button[data-close-order="{oid}"]')
+        page.wait_for_selector(f'[data-recheck-state="{oid}"][data-outcome]', timeout=90_000)
+        assert page.locator(f'[data-recheck-state="{oid}"]').get_attribute("data-outcome") == "passed"
+        assert page.locator(f'[data-recheck-state="{oid}"]').inner_text() == "复核通过，工单已关闭"
+        assert page.locator(f'[data-order-status="{oid}"]').inner_text() == "已关闭"
+        with session_scope(settings.db_url) as s:
+            o = s.get(WorkOrder, oid)
+            assert (o.status, o.recheck_passed, o.close_note) == ("closed", True, "重新对焦")
+        page.locator(f'[data-order="{oid}"]').scroll_into_view_if_needed()
+        shot(page, "08-camera-order-closed")
+        assert not errors, errors
+    finally:
+        ctx.close()

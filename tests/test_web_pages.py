@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 
 import pytest
 from fastapi.testclient import TestClient
+from health_helpers import open_order_by_two_patrols
 from sqlalchemy import func, select
 
 from lookout import demo
@@ -22,7 +23,7 @@ from lookout.store.db import session_scope
 pytestmark = pytest.mark.db
 
 PAGES = ("/overview", "/sites/1", "/wall", "/wall?layout=2", "/wall?layout=4", "/alerts", "/om", "/ledger",
-         "/compliance", "/settings")
+         "/compliance", "/settings", "/cameras/1")
 
 
 @pytest.fixture
@@ -374,3 +375,44 @@ def test_om_page_offers_a_preset_call_for_a_turned_camera_reached_over_gb28181(w
             for wo in s.execute(select(WorkOrder).where(WorkOrder.fault == "scene_change")).scalars():
                 wo.status, wo.open_key = "closed", None
         assert "data-call-preset" not in client.get("/om").text
+
+
+def test_camera_page_shows_each_fault_against_its_threshold_and_its_orders(web):
+    """A camera's page: the last diagnosis' score for every fault beside the threshold that applies
+    (the camera's own over the deployment's), in Chinese; its work order, which O&M may close from
+    here and an official watching may not; the O&M page links to it and names the fault in Chinese."""
+    client, db_url = web
+    with session_scope(db_url) as s:
+        ch = s.execute(select(Channel).where(Channel.site_id == 1).order_by(Channel.id)).scalars().first()
+        cid, name = ch.id, ch.name
+    open_order_by_two_patrols(db_url, cid, ["blur"], {"blur": 81.0, "noise": 12.0, "occlusion": 3.0})
+    login(client, "om")
+    r = client.put(f"/api/v1/health/channels/{cid}/thresholds", json={"noise": 10})
+    assert r.status_code == 200, r.text
+
+    html = client.get(f"/cameras/{cid}").text
+    row = lambda f: re.search(rf'<tr data-fault="{f}">(.*?)</tr>', html, re.S).group(1)  # noqa: E731
+    assert "图像模糊" in row("blur") and '>81<' in row("blur") and "超限" in row("blur")
+    assert re.search(r'data-effective="blur">50<', row("blur"))
+    assert re.search(r'data-effective="noise">10<', row("noise")) and 'value="10"' in row("noise")
+    assert "超限" not in row("noise")  # judged by the patrol with the thresholds of its time
+    assert "正常" in row("occlusion") and "—" in row("frozen")
+    assert 'data-close-order=' in html and "待处理" in html and name in html
+    om_html = client.get("/om").text
+    assert f'href="/cameras/{cid}"' in om_html and "图像模糊" in om_html and "repair-stats" in om_html
+
+    viewer = TestClient(client.app)
+    login(viewer, "official")  # watches, does not repair
+    vhtml = viewer.get(f"/cameras/{cid}").text
+    assert "图像模糊" in vhtml and "data-close-order" not in vhtml and "data-threshold=" not in vhtml
+    assert client.get("/cameras/999999").status_code == 404
+
+
+def test_camera_page_is_out_of_reach_outside_the_accounts_scope(web):
+    client, db_url = web
+    login(client, "manager")  # sees site 1 only
+    with session_scope(db_url) as s:
+        other = s.execute(select(Channel.id).where(Channel.site_id != 1)).scalars().first()
+        mine = s.execute(select(Channel.id).where(Channel.site_id == 1)).scalars().first()
+    assert client.get(f"/cameras/{other}").status_code == 404
+    assert client.get(f"/cameras/{mine}").status_code == 200

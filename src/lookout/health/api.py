@@ -322,7 +322,8 @@ def set_reference(channel_id: int, request: Request, preset: str | None = Preset
 
 
 # ---------------------------------------------------------------- fault thresholds of a channel
-def _thresholds_json(db: Session, channel_id: int) -> dict[str, Any]:
+def thresholds_json(db: Session, channel_id: int) -> dict[str, Any]:
+    """The channel's own thresholds, the deployment's, and the effective ones (its own over the deployment's)."""
     row = db.get(ChannelThresholds, channel_id)
     own = dict(row.thresholds) if row else {}
     deployment = patrol.PatrolConfig().vqd
@@ -335,7 +336,7 @@ def _thresholds_json(db: Session, channel_id: int) -> dict[str, Any]:
 def get_thresholds(channel_id: int, user: User = Depends(current_user), db: Session = Depends(get_db)) -> dict[str, Any]:
     """The channel's own fault thresholds, the deployment's, and those its patrols use."""
     ch = _channel_for(db, user, channel_id)
-    return _thresholds_json(db, ch.id)
+    return thresholds_json(db, ch.id)
 
 
 @router.put("/channels/{channel_id}/thresholds")
@@ -358,7 +359,7 @@ def set_thresholds(channel_id: int, body: dict[str, float], user: User = Depends
         row.thresholds, row.set_at, row.set_by = dict(body), now, user.username
     audit.record(db, user.username, "set_thresholds", "channel", ch.id, before, dict(body), now=now)
     db.commit()
-    return _thresholds_json(db, ch.id)
+    return thresholds_json(db, ch.id)
 
 
 @router.delete("/channels/{channel_id}/thresholds")
@@ -372,7 +373,7 @@ def clear_thresholds(channel_id: int, user: User = Depends(require_roles(*OM_ROL
     audit.record(db, user.username, "clear_thresholds", "channel", ch.id, dict(row.thresholds), None)
     db.delete(row)
     db.commit()
-    return _thresholds_json(db, ch.id)
+    return thresholds_json(db, ch.id)
 
 
 @router.delete("/channels/{channel_id}/reference")

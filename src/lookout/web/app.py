@@ -36,9 +36,12 @@ class LoginRequired(Exception):
         self.next_url = next_url
 
 
-def localtime(dt: datetime | None, tz: str = "Asia/Shanghai", fmt: str = "%Y-%m-%d %H:%M") -> str:
+def localtime(dt: datetime | str | None, tz: str = "Asia/Shanghai", fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A time (or an ISO 8601 string, as the JSON answers carry them) in the local zone."""
     if dt is None:
         return "—"
+    if isinstance(dt, str):
+        dt = datetime.fromisoformat(dt)
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return dt.astimezone(ZoneInfo(tz or "Asia/Shanghai")).strftime(fmt)

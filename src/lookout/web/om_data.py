@@ -6,7 +6,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from lookout.registry.models import Channel
@@ -24,17 +24,13 @@ def _health_models():
 def work_orders(db: Session, user: User, page: int = 1, page_size: int = 20) -> tuple[list[Any], PageInfo] | None:
     """Open work orders first, newest first, for channels the account may see (None: not installed)."""
     hm = _health_models()
-    wo = getattr(hm, "WorkOrder", None) if hm else None
-    if wo is None or not hasattr(wo, "channel_id"):
+    if hm is None:
         return None
+    wo = hm.WorkOrder
     visible = scope.channel_filter(select(Channel.id), user)
     stmt = (select(wo, Channel.name, Channel.code).join(Channel, Channel.id == wo.channel_id)
             .where(wo.channel_id.in_(visible)))
-    order = [wo.id.desc()]
-    if hasattr(wo, "status"):
-        from sqlalchemy import case
-
-        order.insert(0, case((wo.status.in_(("closed", "done", "resolved", "cancelled")), 1), else_=0))
+    order = [case((wo.status == "closed", 1), else_=0), wo.id.desc()]
     try:
         return paged(db, stmt.order_by(*order), page, page_size)
     except Exception:  # a schema mismatch with camera health must not take the page down
@@ -111,3 +107,33 @@ def online_trend(db: Session, user: User, now: datetime, days: int = 14) -> list
                 log.exception("online-rate trend failed")
                 return []
     return []
+
+
+def camera_health(db: Session, channel: Channel, now: datetime, days: int = 7) -> dict[str, Any] | None:
+    """One camera's health for its page: recent diagnoses (newest first), fault thresholds (its own,
+    the deployment's, the effective ones), its work orders and its state changes over the last days;
+    None: camera health not installed."""
+    hm, api, status = _health_models(), optional("lookout.health.api"), optional("lookout.health.status")
+    if hm is None or api is None or status is None:
+        return None
+    diag, wo = hm.DiagnosisRecord, hm.WorkOrder
+    diagnoses = [api.diagnosis_json(d) for d in db.execute(
+        select(diag).where(diag.channel_id == channel.id).order_by(diag.at.desc(), diag.id.desc()).limit(10)).scalars()]
+    orders = [api.order_json(o, now) for o in db.execute(
+        select(wo).where(wo.channel_id == channel.id).order_by(wo.id.desc()).limit(10)).scalars()]
+    history = status.load_history(db, [channel.id], now - timedelta(days=days), now, with_initial=True).get(channel.id, [])
+    return {"latest": diagnoses[0] if diagnoses else None, "diagnoses": diagnoses, "orders": orders,
+            "thresholds": api.thresholds_json(db, channel.id), "history": [e.as_dict() for e in reversed(history)]}
+
+
+def repair_stats(db: Session, user: User, now: datetime, days: int = 30) -> dict[str, list[dict[str, Any]]] | None:
+    """Repair times of work orders opened over the last days, by site and by vendor; None: not installed."""
+    wo = optional("lookout.health.workorders")
+    if wo is None:
+        return None
+    visible = scope.channel_filter(select(Channel.id), user)
+    try:
+        return {by: wo.repair_stats(db, by, now - timedelta(days=days), now, now, visible) for by in ("site", "vendor")}
+    except Exception:  # a schema mismatch with camera health must not take the page down
+        log.exception("repair statistics could not be computed")
+        return None

@@ -1,4 +1,4 @@
-"""Pages to watch: sign-in, district overview, site view, video wall, O&M, compliance."""
+"""Pages to watch: sign-in, district overview, site view, video wall, O&M, a camera's health, compliance."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lookout.api.deps import SESSION_COOKIE, get_db
-from lookout.registry.models import CHANNEL_STATUSES, SITE_CATEGORIES, Channel
+from lookout.registry.models import CHANNEL_STATUSES, SITE_CATEGORIES, Channel, Site
 from lookout.security import scope
 from lookout.store.base import utcnow
 from lookout.web import i18n, media_links, om_data, queries
@@ -195,17 +195,37 @@ def om(request: Request, site: int | None = None, status: str | None = None, q: 
     total = sum(sum(c.values()) for c in counts.values())
     online = sum(c.get("online", 0) for c in counts.values())
 
+    now = utcnow()
     orders = om_data.work_orders(db, user, page=1, page_size=20)
-    trend = om_data.online_trend(db, user, utcnow())
+    trend = om_data.online_trend(db, user, now)
     no_reference = om_data.without_reference(db, user)
     # a camera turned away from its view (an open scene-change order) can be called back to a preset here
     turned = [wo.channel_id for wo, _, _ in (orders[0] if orders else [])
-              if getattr(wo, "fault", None) == "scene_change" and getattr(wo, "status", "") != "closed"]
+              if wo.fault == "scene_change" and wo.status != "closed"]
     return render(request, "om.html", user, rows=rows, info=info, site_id=site, status=status or "", q=q or "",
                   sites=queries.site_options(db, user), online_rate=queries.rate(online, total), total=total,
-                  online=online, orders=orders, trend=trend, no_reference=no_reference,
+                  online=online, orders=orders, trend=trend, no_reference=no_reference, now=now,
+                  repair=om_data.repair_stats(db, user, now),
                   ptz=om_data.ptz_channels(db, user, turned) if turned else None,
                   snapshot=lambda ch: media_links.snapshot_url(request.app, ch))
+
+
+# ---------------------------------------------------------------- one camera's health
+@router.get("/cameras/{channel_id}")
+def camera(channel_id: int, request: Request, db: Session = Depends(get_db)):
+    """A camera's health: the last diagnosis with each fault's score against its threshold (editable by
+    O&M), its reference views, its work orders (closed from here, then re-checked) and state changes."""
+    user = page_user(request, db)
+    row = db.execute(queries.channel_search(db, user).where(Channel.id == channel_id)).first()
+    if row is None:
+        raise HTTPException(404, f"camera {channel_id} not found")
+    ch, site_name, device_code, zone_name = row
+    site = db.get(Site, ch.site_id)
+    return render(request, "camera.html", user, c=ch, site_name=site_name, device_code=device_code,
+                  zone_name=zone_name, site_tz=site.timezone or "Asia/Shanghai",
+                  health=om_data.camera_health(db, ch, utcnow()),
+                  refs=om_data.reference_presets(db, [ch.id]), can_mark_reference=om_data.may_mark_reference(user),
+                  ptz=om_data.ptz_channels(db, user, [ch.id]))
 
 
 # ---------------------------------------------------------------- compliance

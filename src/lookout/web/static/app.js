@@ -116,6 +116,91 @@
       .then(function () { b.disabled = false; b.textContent = label; });
   });
 
+  // ------------------------------------------------------------ a camera's health page: patrol now, thresholds, closing orders
+  function jsonBody(method, body) {
+    return {method: method, headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)};
+  }
+
+  function showThresholds(t) {  // the effective thresholds and the camera's own, as the API answered them
+    Object.keys(t.effective || {}).forEach(function (f) {
+      setText('[data-effective="' + f + '"]', String(Math.round(t.effective[f])));
+      var input = document.querySelector('[data-threshold="' + f + '"]');
+      if (input) input.value = f in t.thresholds ? String(Math.round(t.thresholds[f])) : '';
+    });
+    var clear = document.querySelector('[data-clear-thresholds]');
+    if (clear) clear.disabled = Object.keys(t.thresholds || {}).length === 0;
+  }
+
+  // a button that calls the API, one call at a time; ``run(button, state)`` answers a promise whose value
+  // true keeps the button disabled; a failure is told in the state element beside it (class act-state)
+  function actOn(selector, run) {
+    document.addEventListener('click', function (ev) {
+      var b = ev.target.closest && ev.target.closest(selector);
+      if (!b || b.disabled) return;
+      var label = b.textContent, state = b.parentNode.querySelector('.act-state');
+      b.disabled = true;
+      if (b.dataset.busy) b.textContent = b.dataset.busy;
+      Promise.resolve().then(function () { return run(b, state); })
+        .then(function (keep) { b.dataset.state = 'done'; b.disabled = keep === true; },
+              function (e) {
+                var msg = String(e.message || e);
+                b.dataset.state = 'failed';
+                b.disabled = false;
+                if (state) { state.textContent = msg; state.className = 'small note-warn act-state'; } else window.alert(msg);
+              })
+        .then(function () { b.textContent = label; });
+    });
+  }
+
+  function say(state, text, warn) {
+    if (state) { state.textContent = text; state.className = 'small act-state' + (warn ? ' note-warn' : ''); }
+  }
+
+  actOn('[data-patrol-now]', function (b) {
+    return api('/api/v1/health/channels/' + b.dataset.patrolNow + '/patrol', {method: 'POST'})
+      .then(function () { window.location.reload(); return true; });
+  });
+
+  function ownThresholds() {
+    var own = {};
+    $all('[data-threshold]').forEach(function (input) {
+      if (input.value.trim() !== '') own[input.dataset.threshold] = Number(input.value);
+    });
+    return own;
+  }
+
+  actOn('[data-save-thresholds]', function (b, state) {
+    return api('/api/v1/health/channels/' + b.dataset.saveThresholds + '/thresholds', jsonBody('PUT', ownThresholds()))
+      .then(function (t) { showThresholds(t); say(state, b.dataset.done); });
+  });
+
+  actOn('[data-clear-thresholds]', function (b, state) {
+    return api('/api/v1/health/channels/' + b.dataset.clearThresholds + '/thresholds', {method: 'DELETE'})
+      .then(function (t) { showThresholds(t); say(state, b.dataset.done); return true; });
+  });
+
+  // closing an order asks for a re-check patrol; its outcome is polled until known (at most two minutes)
+  actOn('[data-close-order]', function (b, state) {
+    var id = b.dataset.closeOrder, note = document.querySelector('[data-note-for="' + id + '"]');
+    var status = document.querySelector('[data-order-status="' + id + '"]');
+    var deadline = Date.now() + 120000;
+    function poll() {
+      return api('/api/v1/health/work-orders/' + id + '/recheck').then(function (r) {
+        if (r.state === 'pending' && Date.now() < deadline) {
+          return new Promise(function (ok) { setTimeout(ok, 1500); }).then(poll);
+        }
+        var failed = r.state === 'failed';
+        say(state, r.state === 'passed' ? b.dataset.passed : failed ? b.dataset.failed + (r.note ? ' · ' + r.note : '')
+                                                                    : b.dataset.pending, failed);
+        if (state) state.dataset.outcome = r.state;
+        if (status) status.textContent = tr('wo.status.' + r.status);
+        return !failed;  // a failed re-check reopens the order: it may be closed again
+      });
+    }
+    return api('/api/v1/health/work-orders/' + id + '/close', jsonBody('POST', {note: note && note.value ? note.value : null}))
+      .then(function () { say(state, b.dataset.pending); return poll(); });
+  });
+
   // ------------------------------------------------------------ live updates
   var handlers = [];
   window.LookoutEvents = { on: function (prefix, fn) { handlers.push([prefix, fn]); } };
