@@ -81,3 +81,26 @@ def test_worker_counts_a_clip_into_the_store(pets_video, db_url, tmp_path):
         snap = site_occupancy(s, site_id, last)
     assert snap.entered_today == n_in
     assert 3 <= snap.zones[zone_id] <= 7  # 5 people annotated at the end of the clip
+
+
+def test_stopping_the_supervisor_restarts_no_worker(tmp_path, db_url, caplog):
+    """Workers that end because they were told to stop are not taken for dead ones (a live camera's
+    worker exits 0 only when stopped; the last poll of stop() used to schedule its restart)."""
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is needed for the clip")
+    clip = tmp_path / "long.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=5:duration=120",
+                    "-c:v", "libx264", "-preset", "ultrafast", str(clip)], check=True)
+    job = ChannelJob(channel_id=1, site_id=1, url=str(clip), analysis_fps=1.0, live=True, emit_seconds=60.0)
+    sup = PipelineSupervisor(db_url, [job], publish=False)
+    sup.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not sup.workers[1].process.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        sup.poll(0.5)
+    finally:
+        with caplog.at_level("WARNING", logger="lookout.runtime.pipeline_supervisor"):
+            sup.stop()
+    assert sup.workers[1].process.exitcode is not None
+    assert "restart in" not in caplog.text and sup.workers[1].next_start == 0.0

@@ -70,7 +70,9 @@ class PipelineSupervisor:
             self._spawn(w)
 
     def check(self) -> None:
-        """Restart workers that died (not those whose file source ended normally)."""
+        """Restart workers that died (not those whose file source ended normally, nor any once told to stop)."""
+        if self.stop_event.is_set():
+            return
         now = time.monotonic()
         for w in self.workers.values():
             p = w.process
