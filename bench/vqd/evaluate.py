@@ -1,6 +1,6 @@
 """Evaluate the video quality diagnosis on the corpus made by build_corpus.py.
 
-    .venv/bin/python bench/vqd/evaluate.py [--corpus bench/out/vqd-corpus] [--split test|tune|holdout|tune2|fresh|fresh2|fresh3|fresh3a|fresh3b|dev|dev5|all]
+    .venv/bin/python bench/vqd/evaluate.py [--corpus bench/out/vqd-corpus] [--split test|tune|holdout|tune2|fresh|fresh2|fresh3|fresh3a|fresh3b|fresh4|fresh4a|fresh4b|dev|dev5|all]
         [--no-reference] [--dump measures.csv] [--json figures.json] [--jobs 2]
 
 Prints precision and recall per fault (an item counts for a fault when the fault was
@@ -55,7 +55,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", default=str(REPO / "bench" / "out" / "vqd-corpus"))
     ap.add_argument("--split", default="test",
-                    help="test, tune, holdout, tune2, fresh, fresh2, fresh3 (= fresh3a and fresh3b), dev (= tune, tune2, "
+                    help="test, tune, holdout, tune2, fresh, fresh2, fresh3 (= fresh3a and fresh3b), fresh4 (= fresh4a and "
+                         "fresh4b), dev (= tune, tune2, "
                          "holdout and fresh: what the third and fourth rounds' tuning looked at), dev5 (= dev, fresh2 and "
                          "fresh3a: the fifth round's), all, or several joined by commas")
     ap.add_argument("--no-reference", action="store_true", help="diagnose without the reference pictures")
