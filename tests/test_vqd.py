@@ -622,3 +622,30 @@ def test_focus_against_a_plain_view_is_judged_on_its_steepest_edges(pets_frames)
     coded = cv2.imdecode(cv2.imencode(".jpg", now, [cv2.IMWRITE_JPEG_QUALITY, 35])[1], cv2.IMREAD_COLOR)
     for clean in (now, dim, coded, _wall_with_a_post(pets_frames[6], 3, shift=5)):
         assert "blur" not in diagnose(clean, ref).faults, diagnose(clean, ref).scores
+
+
+def _defocus(frame, r_frac=0.006):
+    r = r_frac * frame.shape[1]
+    k = int(np.ceil(r)) * 2 + 1
+    kernel = np.zeros((k, k), np.float32)
+    cv2.circle(kernel, (k // 2, k // 2), max(1, int(round(r))), 1.0, -1)
+    return cv2.filter2D(frame, -1, kernel / kernel.sum(), borderType=cv2.BORDER_REFLECT)
+
+
+def test_a_colour_picture_is_blurred_only_when_it_is_softer_at_half_size_too(pets_frames):
+    """Coding loss (a low JPEG quality, a starved bitrate) takes a smooth view's finest texture
+    (fog, a dusk sea, clouds) and leaves it as it was at half size; a defocus softens both. A colour
+    picture whose fine detail fell is measured at half size as well, and is blurred only if that
+    fell too."""
+    from lookout.health.vqd.suite import VqdConfig, clip_measures, scores_from_measures
+
+    ref, cur = pets_frames[0], pets_frames[2]
+    cfg = VqdConfig()
+    m = clip_measures([_defocus(cur)], ref)
+    assert m["ref_blur_increase"] > 0.065 and m["ref_blur_increase_coarse"] > 0.018  # a mild defocus, both scales
+    assert scores_from_measures(m, cfg)["blur"] == 100
+    sharp = clip_measures([cur], ref)
+    assert "ref_blur_increase_coarse" not in sharp  # sharp at the fine scale: not measured at half size
+    # the fine scale alone fell (as JPEG quality 25 did to fresh4's dusk sea: 0.065 there, 0.007 at half size)
+    coding_loss = {**sharp, "ref_blur_increase": m["ref_blur_increase"], "ref_blur_increase_coarse": 0.004}
+    assert scores_from_measures(coding_loss, cfg)["blur"] == 0

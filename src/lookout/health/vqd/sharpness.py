@@ -20,7 +20,9 @@ defocus widens an edge and lowers it; exposure, coding and a little noise do not
 
 With a reference, pixel-scale noise is smoothed away first on both (a 3×3 box), so a noisy
 grey-scale night picture does not look sharp; a grey-scale picture is compared at half the
-mid size, where the softness of infrared night pictures fades and a defocus still shows. All arithmetic is on uint8 pictures with saturating subtraction and block sums from the
+mid size, where the softness of infrared night pictures fades and a defocus still shows;
+a colour picture whose fine detail fell is blurred only if it is softer there too (coding loss,
+a low JPEG quality or a starved bitrate, takes a smooth view's finest texture and nothing more). All arithmetic is on uint8 pictures with saturating subtraction and block sums from the
 integral image: no float copies of the picture.
 """
 

@@ -38,6 +38,7 @@ def _default_ramps() -> dict[str, Ramp]:
         "blur": Ramp(0.39, 0.55),  # blur effect 0..1 (no reference)
         "blur_vs_reference": Ramp(0.025, 0.065),  # median per-block blur effect above the reference's
         "blur_grey_vs_reference": Ramp(0.016, 0.048),  # the same at half size, for a grey-scale picture
+        "blur_coarse_vs_reference": Ramp(0.006, 0.018),  # … and what a colour picture's blur needs there too
         "blur_edges_vs_reference": Ramp(0.28, 0.38),  # how much flatter the reference's steepest edges are, 0..1
         "occlusion": Ramp(0.045, 0.125),  # largest covered region vs. the reference, share of the whole view
         "occlusion_noref": Ramp(0.22, 0.38),  # largest flat region at the border, share of view
@@ -137,7 +138,7 @@ class Reference:
     blur: sharpness.BlurBlocks
     blur_effect: float
     spectra: stripes.RefSpectra | None = None
-    coarse_blur: sharpness.BlurBlocks | None = None  # for grey-scale current pictures
+    coarse_blur: sharpness.BlurBlocks | None = None  # at half size: grey-scale pictures, and colour ones softer in fine detail
     exposure: tuple[float, float, float, float] | None = None  # grey 5th percentile, mean, 95th percentile, burnt-out share
     edges: sharpness.EdgeProfile | None = None  # its steepest edges, when too few blocks are detailed to judge focus by
 
@@ -214,10 +215,11 @@ def frame_measures(view: FrameView, ref: Reference | None = None) -> tuple[dict[
             m["ref_edge_softening"] = softening
     if ref.exposure is not None:
         m["ref_p5"], m["ref_mean"], m["ref_p95"], m["ref_saturated"] = ref.exposure
-    if grey_now:
-        if ref.coarse_blur is not None:  # a Reference made before this measure existed has none
-            m["ref_blur_increase_coarse"] = sharpness.blur_rise(sharpness.coarse_blur_blocks(view), ref.coarse_blur,
-                                                                usable)
+    # at half size: for a grey-scale picture always; for a colour one only when the fine measure
+    # would see lost focus, to tell a defocus from coding loss (see _blur_score)
+    if ref.coarse_blur is not None and (grey_now or m["ref_blur_increase"] >= RAMPS["blur_vs_reference"].zero):
+        m["ref_blur_increase_coarse"] = sharpness.blur_rise(sharpness.coarse_blur_blocks(view), ref.coarse_blur,
+                                                            usable)
     return m, rc.cover
 
 
@@ -230,7 +232,12 @@ def _blur_score(m: dict[str, float], r: dict[str, Ramp]) -> float:
         # a grey-scale (night, IR) picture is softer at the pixel scale (focus shift, noise
         # reduction): judged at half size, where only a defocus still shows
         return r["blur_grey_vs_reference"](m["ref_blur_increase_coarse"])
-    return r["blur_vs_reference"](m["ref_blur_increase"])
+    fine = r["blur_vs_reference"](m["ref_blur_increase"])
+    if "ref_blur_increase_coarse" in m:
+        # coding loss (a low JPEG quality, a starved bitrate) takes the finest texture of a smooth
+        # view (fog, sky, water) and nothing at half size; a defocus softens both
+        return min(fine, r["blur_coarse_vs_reference"](m["ref_blur_increase_coarse"]))
+    return fine
 
 
 def _stripes_score(m: dict[str, float], r: dict[str, Ramp], key: str) -> float:
