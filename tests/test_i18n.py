@@ -32,3 +32,17 @@ def test_camera_health_vocabulary_is_translated():
         assert i18n.t(k, "zh") != k and i18n.t(k, "en") != k, k
     assert i18n.t("fault.scene_change", "zh") == "场景变换"
     assert "wo.status.closed" in i18n.bundle("zh")  # the page's script names an order's new state
+
+
+def test_a_patrols_reasons_read_in_the_readers_language():
+    from lookout.health.status import status_from_patrol
+
+    _, faults = status_from_patrol(True, None, ["scene_change", "blur"])
+    assert i18n.reason(faults, "zh") == "画面故障：场景变换、图像模糊"
+    assert i18n.reason(faults, "en") == "picture faults: scene change, blur"
+    _, failed = status_from_patrol(False, "connection refused", [])
+    assert i18n.reason(failed, "zh") == "取流失败：connection refused"
+    _, ok = status_from_patrol(True, None, [])
+    assert i18n.reason(ok, "zh") == "取流正常，收到画面"
+    assert i18n.reason("GB/T 28181 catalog: Status ON", "zh") == "GB/T 28181 catalog: Status ON"  # kept as stored
+    assert i18n.reason(None) == "—"

@@ -395,7 +395,7 @@ def test_camera_page_shows_each_fault_against_its_threshold_and_its_orders(web):
     assert "图像模糊" in row("blur") and '>81<' in row("blur") and "超限" in row("blur")
     assert re.search(r'data-effective="blur">50<', row("blur"))
     assert re.search(r'data-effective="noise">10<', row("noise")) and 'value="10"' in row("noise")
-    assert "超限" not in row("noise")  # judged by the patrol with the thresholds of its time
+    assert "超限" not in row("noise") and "未单独报告" in row("noise")  # judged with the thresholds of its time
     assert "正常" in row("occlusion") and "—" in row("frozen")
     assert 'data-close-order=' in html and "待处理" in html and name in html
     om_html = client.get("/om").text

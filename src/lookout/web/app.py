@@ -111,7 +111,7 @@ def render(request: Request, template: str, user: User | None, status_code: int 
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     data = dict(
         request=request, user=user, lang=lang, nav=nav, static=STATIC_URL, path=request.url.path,
-        t=lambda key, **kw: i18n.t(key, lang, **kw), tz=settings.timezone,
+        t=lambda key, **kw: i18n.t(key, lang, **kw), tz=settings.timezone, reason=lambda text: i18n.reason(text, lang),
         i18n_bundle=i18n.bundle(lang), here=here, qs=lambda **kw: with_query(request, **kw),
         other_lang="en" if lang == "zh" else "zh",
     )

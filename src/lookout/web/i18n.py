@@ -254,6 +254,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "camera.result": ("结果", "Result"),
     "camera.over": ("超限", "fault"),
     "camera.ok": ("正常", "ok"),
+    "reason.picture_faults": ("画面故障：", "picture faults: "),
+    "reason.probe_failed": ("取流失败：", "stream probe failed: "),
+    "reason.picture_received": ("取流正常，收到画面", "stream probe: picture received"),
+    "camera.explained": ("达到阈值，未单独报告", "over the threshold, not reported on its own"),
     "camera.thresholds_hint": ("评分达到阈值即判为故障(0–100);留空沿用全局阈值", "A score at or above the threshold is a fault (0–100); leave empty for the deployment's"),
     "camera.save_thresholds": ("保存阈值", "Save thresholds"),
     "camera.clear_thresholds": ("恢复全局阈值", "Back to the deployment's"),
@@ -359,6 +363,26 @@ def t(key: str, lang: str = DEFAULT_LANG, **kw: Any) -> str:
         return key
     s = pair[1] if lang == "en" else pair[0]
     return s.format(**kw) if kw else s
+
+
+def _fault_name(fault: str, lang: str) -> str:
+    key = f"fault.{fault}"
+    return t(key, lang) if key in STRINGS else fault
+
+
+def reason(text: str | None, lang: str = DEFAULT_LANG) -> str:
+    """A camera state's stored reason in the reader's language where its form is known (the reasons
+    a patrol gives, ``health.status.status_from_patrol``), else as stored."""
+    if not text:
+        return "—"
+    if text == "stream probe: picture received":
+        return t("reason.picture_received", lang)
+    if text.startswith("picture faults: "):
+        names = [_fault_name(f.strip(), lang) for f in text[len("picture faults: "):].split(",")]
+        return t("reason.picture_faults", lang) + ("、" if lang != "en" else ", ").join(names)
+    if text.startswith("stream probe failed: "):
+        return t("reason.probe_failed", lang) + text[len("stream probe failed: "):]
+    return text
 
 
 def bundle(lang: str, prefixes: tuple[str, ...] = ("level.", "status.", "live.", "alerts.status.",
