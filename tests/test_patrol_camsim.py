@@ -240,7 +240,7 @@ def test_a_turned_camera_is_called_back_to_its_view_over_gb28181(sim, data_dir, 
 
     from foundation_helpers import login, make_client
 
-    from lookout.federation.gb28181 import ptz
+    from lookout.federation.gb28181 import presets, ptz
     from lookout.security import accounts
 
     ids = seed(db_url, sim)
@@ -270,9 +270,12 @@ def test_a_turned_camera_is_called_back_to_its_view_over_gb28181(sim, data_dir, 
         assert r.status_code == 200, r.text
         assert turned_back.wait(10)
 
+    # closed at once: the re-check first gives the camera time to arrive at its preset
+    assert presets.still_settling(ids["ch1"], CFG.preset_settle_s) > 0
     with session_scope(db_url) as s:
         workorders.request_close(s, s.get(WorkOrder, order.id), "om_wang", "preset 1 called", clock())
     recheck = patrol_once(settings, CFG, now_fn=clock, channel_ids=[ids["ch1"]], due_only=False, trigger="recheck")
+    assert presets.still_settling(ids["ch1"], CFG.preset_settle_s) == 0
     assert "scene_change" not in recheck["results"][0]["faults"]
     done = next(o for o in orders(db_url, ids["ch1"]) if o.id == order.id)
     assert done.status == "closed" and done.recheck_passed is True

@@ -484,6 +484,18 @@ def store_results(session: Session, results: Sequence[PatrolResult], now: dateti
     return run, pubs
 
 
+def _await_presets(channel_ids: Sequence[int], cfg: PatrolConfig) -> None:
+    """Before a re-check: a camera an operator has just sent back to its preset (a turned camera's
+    repair) is given ``preset_settle_s`` to arrive, or the re-check would judge it on its way."""
+    presets = optional_module("lookout.federation.gb28181.presets")
+    if presets is None:
+        return
+    wait = max(presets.still_settling(cid, cfg.preset_settle_s) for cid in channel_ids)
+    if wait > 0:
+        log.info("re-check of channel(s) %s waits %.1f s for a preset call to settle", list(channel_ids), wait)
+        time.sleep(wait)
+
+
 def _preset_caller(presets: Any, db_url: str) -> PresetCaller | None:
     """Preset calls for the tour through GB/T 28181 (``federation.gb28181.presets``), audited as the patrol."""
     if presets is None:
@@ -518,6 +530,8 @@ def patrol_once(settings: Any, cfg: PatrolConfig | None = None, *, now_fn: Calla
     cfg = cfg or PatrolConfig()
     now_fn = now_fn or utcnow
     data_dir = Path(settings.data_dir)
+    if trigger == "recheck" and channel_ids:
+        _await_presets(channel_ids, cfg)
     tour = cfg.preset_tour and touring_now(cfg.preset_tour_hours, now_fn().astimezone(ZoneInfo(settings.timezone)))
     presets = optional_module("lookout.federation.gb28181.presets") if tour else None
     with session_scope(settings.db_url) as s:

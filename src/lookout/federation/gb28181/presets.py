@@ -5,6 +5,7 @@ channel is reached by, the command sent, the device's answer, an audit record.""
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ from lookout.store.base import utcnow
 from lookout.store.db import session_scope
 
 log = logging.getLogger(__name__)
+_called_at: dict[int, float] = {}  # channel id -> time.monotonic() of the last accepted preset call from here
 
 
 class PresetUnreachable(LookupError):
@@ -66,6 +68,15 @@ def send_preset(db_url: str, channel_id: int, action: str, number: int, actor: s
     with session_scope(db_url) as s:
         audit.record(s, actor, f"ptz_preset_{action}", "channel", channel_id, None,
                      {"number": number, "ptz_cmd": outcome.ptz_cmd, "device": device, "answer": outcome.answer})
+    if outcome.accepted and action == "call":
+        _called_at[channel_id] = time.monotonic()
     if not outcome.accepted:
         log.warning("preset %s %s of channel %s: device %s answered %s", action, number, code, device, outcome.answer)
     return outcome
+
+
+def still_settling(channel_id: int, settle_s: float) -> float:
+    """Seconds until the channel's camera, sent to a preset from this process, has had ``settle_s``
+    to turn, zoom and refocus (0: no call that recent)."""
+    at = _called_at.get(channel_id)
+    return 0.0 if at is None else max(0.0, at + settle_s - time.monotonic())
