@@ -270,8 +270,10 @@ def test_a_turned_camera_is_called_back_to_its_view_over_gb28181(sim, data_dir, 
         assert r.status_code == 200, r.text
         assert turned_back.wait(10)
 
-    # closed at once: the re-check first gives the camera time to arrive at its preset
+    # on its way to the preset: a scheduled patrol leaves it for next time rather than judge it half-turned,
+    # and the order closed at once is re-checked only once the camera has had time to arrive
     assert presets.still_settling(ids["ch1"], CFG.preset_settle_s) > 0
+    assert patrol_once(settings, CFG, now_fn=clock, channel_ids=[ids["ch1"]], due_only=False)["channels"] == 0
     with session_scope(db_url) as s:
         workorders.request_close(s, s.get(WorkOrder, order.id), "om_wang", "preset 1 called", clock())
     recheck = patrol_once(settings, CFG, now_fn=clock, channel_ids=[ids["ch1"]], due_only=False, trigger="recheck")

@@ -484,16 +484,13 @@ def store_results(session: Session, results: Sequence[PatrolResult], now: dateti
     return run, pubs
 
 
-def _await_presets(channel_ids: Sequence[int], cfg: PatrolConfig) -> None:
-    """Before a re-check: a camera an operator has just sent back to its preset (a turned camera's
-    repair) is given ``preset_settle_s`` to arrive, or the re-check would judge it on its way."""
+def _settling(cfg: PatrolConfig) -> Callable[[int], float]:
+    """Seconds until a channel's camera, just sent to a preset from this process (an operator
+    calling a turned camera back), has had ``preset_settle_s`` to arrive; 0 for the others."""
     presets = optional_module("lookout.federation.gb28181.presets")
     if presets is None:
-        return
-    wait = max(presets.still_settling(cid, cfg.preset_settle_s) for cid in channel_ids)
-    if wait > 0:
-        log.info("re-check of channel(s) %s waits %.1f s for a preset call to settle", list(channel_ids), wait)
-        time.sleep(wait)
+        return lambda channel_id: 0.0
+    return lambda channel_id: presets.still_settling(channel_id, cfg.preset_settle_s)
 
 
 def _preset_caller(presets: Any, db_url: str) -> PresetCaller | None:
@@ -503,7 +500,8 @@ def _preset_caller(presets: Any, db_url: str) -> PresetCaller | None:
 
     def call(channel_id: int, number: int) -> bool:
         try:
-            return presets.send_preset(db_url, channel_id, "call", number, ACTOR).accepted
+            # the tour waits for the camera itself (preset_settle_s): not noted as an operator's call
+            return presets.send_preset(db_url, channel_id, "call", number, ACTOR, note_call=False).accepted
         except presets.PresetUnreachable as exc:
             log.warning("channel %s: preset %s: %s", channel_id, number, exc)
         except Exception:  # one channel's camera control must not stop the patrol
@@ -530,13 +528,19 @@ def patrol_once(settings: Any, cfg: PatrolConfig | None = None, *, now_fn: Calla
     cfg = cfg or PatrolConfig()
     now_fn = now_fn or utcnow
     data_dir = Path(settings.data_dir)
-    if trigger == "recheck" and channel_ids:
-        _await_presets(channel_ids, cfg)
+    settling = _settling(cfg)
+    if trigger == "recheck" and channel_ids:  # a repair just done: wait for the camera, then judge it
+        wait = max(settling(cid) for cid in channel_ids)
+        if wait > 0:
+            log.info("re-check of channel(s) %s waits %.1f s for a preset call to settle", list(channel_ids), wait)
+            time.sleep(wait)
     tour = cfg.preset_tour and touring_now(cfg.preset_tour_hours, now_fn().astimezone(ZoneInfo(settings.timezone)))
     presets = optional_module("lookout.federation.gb28181.presets") if tour else None
     with session_scope(settings.db_url) as s:
         targets, no_url = load_targets(s, now_fn(), cfg, data_dir, _secret(settings), channel_ids, due_only,
                                        touring=presets.reachable if presets else None)
+    if trigger != "recheck":  # a camera on its way to a preset is patrolled next time, not judged half-turned
+        targets = [t for t in targets if settling(t.channel_id) <= 0]
     targets = targets[: limit or cfg.max_per_tick]
     started = now_fn()
     cpu0 = time.process_time()

@@ -43,10 +43,13 @@ def reachable(session, channel_ids: list[int]) -> set[int]:
     return gbstore.reachable_channels(session, channel_ids, utcnow())
 
 
-def send_preset(db_url: str, channel_id: int, action: str, number: int, actor: str) -> PresetOutcome:
+def send_preset(db_url: str, channel_id: int, action: str, number: int, actor: str, *,
+                note_call: bool = True) -> PresetOutcome:
     """Send ``action`` ("set", "call", "delete") of preset ``number`` to the channel's camera and wait
-    for its device's answer (up to about 37 s); audited once sent. Call it from a worker thread, not
-    the server's loop. Raises PresetUnreachable, or ptz.PtzError for a bad action or number."""
+    for its device's answer (up to about 37 s); audited once sent. An accepted call is noted for
+    ``still_settling`` unless ``note_call`` is false (a caller that waits for the camera itself).
+    Call it from a worker thread, not the server's loop. Raises PresetUnreachable, or ptz.PtzError
+    for a bad action or number."""
     command = ptz.preset(action, number)
     server = running()
     if server is None:
@@ -68,7 +71,7 @@ def send_preset(db_url: str, channel_id: int, action: str, number: int, actor: s
     with session_scope(db_url) as s:
         audit.record(s, actor, f"ptz_preset_{action}", "channel", channel_id, None,
                      {"number": number, "ptz_cmd": outcome.ptz_cmd, "device": device, "answer": outcome.answer})
-    if outcome.accepted and action == "call":
+    if outcome.accepted and action == "call" and note_call:
         _called_at[channel_id] = time.monotonic()
     if not outcome.accepted:
         log.warning("preset %s %s of channel %s: device %s answered %s", action, number, code, device, outcome.answer)
