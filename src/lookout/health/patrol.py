@@ -387,20 +387,18 @@ def load_targets(session: Session, now: datetime, cfg: PatrolConfig, data_dir: P
     ``touring(session, ids)``: which of them can have their presets called (a preset tour)."""
     from lookout.media.recorder import channel_stream_url
 
+    def of_channels(stmt, column):  # noqa: ANN001, ANN202 - the statement, limited to channel_ids when given
+        return stmt if channel_ids is None else stmt.where(column.in_(list(channel_ids)))
+
     stmt = select(Channel, Site.key_unit).join(Site, Site.id == Channel.site_id).order_by(Channel.id)
-    if channel_ids is not None:
-        stmt = stmt.where(Channel.id.in_(list(channel_ids)))
-    rows = list(session.execute(stmt))
+    rows = list(session.execute(of_channels(stmt, Channel.id)))
     refs: dict[int, list[tuple[str, Path]]] = {}
-    ref_stmt = select(ChannelReference.channel_id, ChannelReference.preset, ChannelReference.path)
-    if channel_ids is not None:
-        ref_stmt = ref_stmt.where(ChannelReference.channel_id.in_(list(channel_ids)))
+    ref_stmt = of_channels(select(ChannelReference.channel_id, ChannelReference.preset, ChannelReference.path),
+                           ChannelReference.channel_id)
     for cid, preset, path in session.execute(ref_stmt.order_by(ChannelReference.channel_id, ChannelReference.preset)):
         refs.setdefault(cid, []).append((preset, data_dir / path))
-    th_stmt = select(ChannelThresholds.channel_id, ChannelThresholds.thresholds)
-    if channel_ids is not None:
-        th_stmt = th_stmt.where(ChannelThresholds.channel_id.in_(list(channel_ids)))
-    own_thresholds = dict(session.execute(th_stmt).all())
+    own_thresholds = dict(session.execute(of_channels(select(ChannelThresholds.channel_id, ChannelThresholds.thresholds),
+                                                      ChannelThresholds.channel_id)).all())
     tours = {cid: t for cid, presets in refs.items() if (t := tour_of(presets))}
     if tours and touring is not None:
         reachable = touring(session, list(tours))
@@ -484,10 +482,10 @@ def store_results(session: Session, results: Sequence[PatrolResult], now: dateti
     return run, pubs
 
 
-def _settling(cfg: PatrolConfig) -> Callable[[int], float]:
+def _settling(presets: Any, cfg: PatrolConfig) -> Callable[[int], float]:
     """Seconds until a channel's camera, just sent to a preset from this process (an operator
-    calling a turned camera back), has had ``preset_settle_s`` to arrive; 0 for the others."""
-    presets = optional_module("lookout.federation.gb28181.presets")
+    calling a turned camera back), has had ``preset_settle_s`` to arrive; 0 for the others
+    (``presets``: ``federation.gb28181.presets``, None when not installed)."""
     if presets is None:
         return lambda channel_id: 0.0
     return lambda channel_id: presets.still_settling(channel_id, cfg.preset_settle_s)
@@ -528,14 +526,15 @@ def patrol_once(settings: Any, cfg: PatrolConfig | None = None, *, now_fn: Calla
     cfg = cfg or PatrolConfig()
     now_fn = now_fn or utcnow
     data_dir = Path(settings.data_dir)
-    settling = _settling(cfg)
+    gb_presets = optional_module("lookout.federation.gb28181.presets")
+    settling = _settling(gb_presets, cfg)
     if trigger == "recheck" and channel_ids:  # a repair just done: wait for the camera, then judge it
         wait = max(settling(cid) for cid in channel_ids)
         if wait > 0:
             log.info("re-check of channel(s) %s waits %.1f s for a preset call to settle", list(channel_ids), wait)
             time.sleep(wait)
     tour = cfg.preset_tour and touring_now(cfg.preset_tour_hours, now_fn().astimezone(ZoneInfo(settings.timezone)))
-    presets = optional_module("lookout.federation.gb28181.presets") if tour else None
+    presets = gb_presets if tour else None
     with session_scope(settings.db_url) as s:
         targets, no_url = load_targets(s, now_fn(), cfg, data_dir, _secret(settings), channel_ids, due_only,
                                        touring=presets.reachable if presets else None)

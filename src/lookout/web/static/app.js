@@ -52,18 +52,45 @@
     b.replaceWith(img);
   });
 
+  function jsonBody(method, body) {
+    return {method: method, headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)};
+  }
+
+  // a button that calls the API, one call at a time: ``ready(button)`` (optional) may refuse the click
+  // before anything is sent; ``run(button, state)`` answers a promise whose value true keeps the button
+  // disabled; a failure is told in the state element beside it (class act-state), else in an alert
+  function actOn(selector, run, ready) {
+    document.addEventListener('click', function (ev) {
+      var b = ev.target.closest && ev.target.closest(selector);
+      if (!b || b.disabled || (ready && !ready(b))) return;
+      var label = b.textContent, state = b.parentNode.querySelector('.act-state');
+      b.disabled = true;
+      if (b.dataset.busy) b.textContent = b.dataset.busy;
+      Promise.resolve().then(function () { return run(b, state); })
+        .then(function (keep) { b.dataset.state = 'done'; b.disabled = keep === true; },
+              function (e) {
+                var msg = String(e.message || e);
+                b.dataset.state = 'failed';
+                b.title = msg;
+                b.disabled = false;
+                if (state) { state.textContent = msg; state.className = 'small note-warn act-state'; } else window.alert(msg);
+              })
+        .then(function () { b.textContent = label; });
+    });
+  }
+
+  function say(state, text, warn) {
+    if (state) { state.textContent = text; state.className = 'small act-state' + (warn ? ' note-warn' : ''); }
+  }
+
   // ------------------------------------------------------------ mark a camera's current view as its reference picture
-  document.addEventListener('click', function (ev) {
-    var b = ev.target.closest && ev.target.closest('[data-mark-ref]');
-    if (!b || b.disabled) return;
-    var id = b.dataset.markRef, label = b.textContent, state = document.querySelector('[data-reference-state="' + id + '"]');
+  actOn('[data-mark-ref]', function (b) {
+    var id = b.dataset.markRef, state = document.querySelector('[data-reference-state="' + id + '"]');
     var input = document.querySelector('[data-preset-for="' + id + '"]');
     var preset = input ? input.value.trim() : '';
     var thumbs = document.querySelector('[data-reference-thumbs="' + id + '"]');
-    b.disabled = true;
-    b.textContent = b.dataset.busy || '…';
-    api('/api/v1/health/channels/' + id + '/reference' + (preset ? '?preset=' + encodeURIComponent(preset) : ''),
-        {method: 'PUT'})
+    return api('/api/v1/health/channels/' + id + '/reference' + (preset ? '?preset=' + encodeURIComponent(preset) : ''),
+               {method: 'PUT'})
       .then(function (body) {
         var refs = body.references || [], n = refs.length;
         var noFocus = (body.not_judged || []).indexOf('blur') >= 0;
@@ -86,41 +113,27 @@
           });
         }
         if (input) input.value = '';
-        b.dataset.state = 'done';
-      })
-      .catch(function (e) { b.dataset.state = 'failed'; b.title = String(e.message || e); window.alert(b.title); })
-      .then(function () { b.disabled = false; b.textContent = label; });
+      });
   });
 
   // ------------------------------------------------------------ turn a camera to one of its presets (GB/T 28181)
-  document.addEventListener('click', function (ev) {
-    var b = ev.target.closest && ev.target.closest('[data-call-preset]');
-    if (!b || b.disabled) return;
-    var id = b.dataset.callPreset, label = b.textContent;
-    var input = document.querySelector('[data-preset-number-for="' + id + '"]');
-    var state = document.querySelector('[data-ptz-state="' + id + '"]');
+  function presetNumber(b) {
+    var input = document.querySelector('[data-preset-number-for="' + b.dataset.callPreset + '"]');
     var n = input ? parseInt(input.value, 10) : NaN;
-    if (!(n >= 1 && n <= 255)) { if (input) input.focus(); return; }
-    b.disabled = true;
-    b.textContent = b.dataset.busy || '…';
-    api('/api/v1/gb28181/channels/' + id + '/preset',
-        {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify({action: 'call', number: n})})
-      .then(function () {
-        if (state) { state.textContent = (b.dataset.done || '{n}').replace('{n}', n); state.className = 'small'; }
-        b.dataset.state = 'done';
-      })
-      .catch(function (e) {
-        b.dataset.state = 'failed';
-        if (state) { state.textContent = String(e.message || e); state.className = 'small note-warn'; }
-      })
-      .then(function () { b.disabled = false; b.textContent = label; });
+    return {input: input, n: n >= 1 && n <= 255 ? n : null};
+  }
+
+  actOn('[data-call-preset]', function (b, state) {
+    var n = presetNumber(b).n;
+    return api('/api/v1/gb28181/channels/' + b.dataset.callPreset + '/preset', jsonBody('POST', {action: 'call', number: n}))
+      .then(function () { say(state, (b.dataset.done || '{n}').replace('{n}', n)); });
+  }, function (b) {  // a number 1–255 first
+    var p = presetNumber(b);
+    if (p.n === null && p.input) p.input.focus();
+    return p.n !== null;
   });
 
   // ------------------------------------------------------------ a camera's health page: patrol now, thresholds, closing orders
-  function jsonBody(method, body) {
-    return {method: method, headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)};
-  }
-
   function showThresholds(t) {  // the effective thresholds and the camera's own, as the API answered them
     Object.keys(t.effective || {}).forEach(function (f) {
       setText('[data-effective="' + f + '"]', String(Math.round(t.effective[f])));
@@ -129,31 +142,6 @@
     });
     var clear = document.querySelector('[data-clear-thresholds]');
     if (clear) clear.disabled = Object.keys(t.thresholds || {}).length === 0;
-  }
-
-  // a button that calls the API, one call at a time; ``run(button, state)`` answers a promise whose value
-  // true keeps the button disabled; a failure is told in the state element beside it (class act-state)
-  function actOn(selector, run) {
-    document.addEventListener('click', function (ev) {
-      var b = ev.target.closest && ev.target.closest(selector);
-      if (!b || b.disabled) return;
-      var label = b.textContent, state = b.parentNode.querySelector('.act-state');
-      b.disabled = true;
-      if (b.dataset.busy) b.textContent = b.dataset.busy;
-      Promise.resolve().then(function () { return run(b, state); })
-        .then(function (keep) { b.dataset.state = 'done'; b.disabled = keep === true; },
-              function (e) {
-                var msg = String(e.message || e);
-                b.dataset.state = 'failed';
-                b.disabled = false;
-                if (state) { state.textContent = msg; state.className = 'small note-warn act-state'; } else window.alert(msg);
-              })
-        .then(function () { b.textContent = label; });
-    });
-  }
-
-  function say(state, text, warn) {
-    if (state) { state.textContent = text; state.className = 'small act-state' + (warn ? ' note-warn' : ''); }
   }
 
   actOn('[data-patrol-now]', function (b) {
