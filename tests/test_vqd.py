@@ -292,6 +292,20 @@ def test_a_view_bright_or_dark_by_nature_is_judged_against_its_reference(pets_fr
     assert "too_dark" in diagnose(np.clip(0.35 * f, 0, 255).astype(np.uint8), ref.astype(np.uint8)).faults
 
 
+def test_a_hazy_view_burnt_out_a_little_more_than_its_reference_is_not_too_bright(pets_frames):
+    """Fog whose sky is burnt out: the reference, marked at a moment 8 % darker, shows that sky just
+    below white; the auto-exposure's ordinary step burns it out again. Burning out much more of the
+    view than the reference nearly did is still over-exposure."""
+    f = pets_frames[6].astype(np.float32)
+    fog = np.clip(0.4 * f + 150, 0, 255)
+    fog[: int(0.4 * fog.shape[0])] = 255.0  # the top 40 % burnt out, as the photograph was
+    picture = fog.astype(np.uint8)
+    ref = np.clip(0.92 * fog, 0, 255).astype(np.uint8)  # the burnt sky at 235
+    d = diagnose(picture, ref)
+    assert "too_bright" not in d.faults, d.scores
+    assert "too_bright" in diagnose(np.clip(1.5 * fog, 0, 255).astype(np.uint8), ref).faults
+
+
 def test_a_pale_room_without_reference_is_not_too_bright_but_burnt_highlights_are(pets_frames):
     """A white room or a pale wall is light all over with nothing burnt out; without a reference
     that is no over-exposure. Burnt-out highlights over a lifted black level are."""

@@ -17,5 +17,12 @@ def percentiles(view: FrameView) -> tuple[float, float, float]:
     return p5, mean, p95
 
 
-def saturated_fraction(view: FrameView) -> float:
-    return float(np.count_nonzero(view.grey >= 250) / view.grey.size)
+#: grey level from which a pixel counts as burnt out
+BURNT = 250
+#: a reference pixel this bright burns out at an ordinary exposure step (+8 %): a hazy sky, snow
+NEAR_BURNT = 230
+
+
+def saturated_fraction(view: FrameView, level: int = BURNT) -> float:
+    """Share of the pixels at `level` or brighter."""
+    return float(np.count_nonzero(view.grey >= level) / view.grey.size)

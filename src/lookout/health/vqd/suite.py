@@ -139,7 +139,7 @@ class Reference:
     blur_effect: float
     spectra: stripes.RefSpectra | None = None
     coarse_blur: sharpness.BlurBlocks | None = None  # at half size: grey-scale pictures, and colour ones softer in fine detail
-    exposure: tuple[float, float, float, float] | None = None  # grey 5th percentile, mean, 95th percentile, burnt-out share
+    exposure: tuple[float, float, float, float] | None = None  # grey 5th percentile, mean, 95th percentile, (nearly) burnt-out share
     edges: sharpness.EdgeProfile | None = None  # its steepest edges, when too few blocks are detailed to judge focus by
 
 
@@ -149,7 +149,7 @@ def prepare_reference(reference_frame: np.ndarray, size: tuple[int, int]) -> Ref
     bb = sharpness.blur_blocks(rv, denoise=True)
     return Reference(view=reference.prepare_reference(rv, size), blur=bb, blur_effect=sharpness.blur_effect(rv, bb),
                      spectra=stripes.reference_spectra(rv), coarse_blur=sharpness.coarse_blur_blocks(rv),
-                     exposure=_exposure(rv), edges=None if sharpness.focus_judged(bb) else sharpness.edge_profile(rv))
+                     exposure=_reference_exposure(rv), edges=None if sharpness.focus_judged(bb) else sharpness.edge_profile(rv))
 
 
 def reference_limits(reference_frame: np.ndarray) -> list[str]:
@@ -162,8 +162,10 @@ def reference_limits(reference_frame: np.ndarray) -> list[str]:
     return ["blur"]
 
 
-def _exposure(view: FrameView) -> tuple[float, float, float, float]:
-    return (*exposure.percentiles(view), exposure.saturated_fraction(view))
+def _reference_exposure(view: FrameView) -> tuple[float, float, float, float]:
+    """A reference's grey levels; its burnt-out share counts what was nearly burnt out, which the
+    auto-exposure's ordinary steps burn out (a picture is too bright by the share it burns beyond)."""
+    return (*exposure.percentiles(view), exposure.saturated_fraction(view, exposure.NEAR_BURNT))
 
 
 def frame_measures(view: FrameView, ref: Reference | None = None) -> tuple[dict[str, float], np.ndarray | None]:
