@@ -44,5 +44,24 @@ def test_a_patrols_reasons_read_in_the_readers_language():
     assert i18n.reason(failed, "zh") == "取流失败：connection refused"
     _, ok = status_from_patrol(True, None, [])
     assert i18n.reason(ok, "zh") == "取流正常，收到画面"
-    assert i18n.reason("GB/T 28181 catalog: Status ON", "zh") == "GB/T 28181 catalog: Status ON"  # kept as stored
+    assert i18n.reason("something else happened", "zh") == "something else happened"  # kept as stored
     assert i18n.reason(None) == "—"
+
+
+def test_gb28181_state_reasons_read_in_the_readers_language():
+    """Every reason the GB/T 28181 modules store for a camera's state has a Chinese reading, and
+    the English reading is the stored text itself."""
+    from lookout.federation.gb28181 import presence, store
+
+    fixed = [presence.REASON_REGISTERED, presence.REASON_KEEPALIVE, presence.REASON_UNREGISTERED,
+             presence.REASON_EXPIRED, store.REASON_CATALOG_DEL, f"{store.CATALOG_STATUS_PREFIX}ON",
+             f"{store.CATALOG_STATUS_PREFIX}OFF", *(r for _, r in store.EVENT_STATUS.values())]
+    timeout = presence.timeout_reason(180, 60)
+    nested = [f"{store.DEVICE_OFFLINE_PREFIX}: {timeout}", f"{store.DEVICE_ONLINE_PREFIX}: {presence.REASON_KEEPALIVE}"]
+    for text in fixed + [timeout] + nested:
+        zh, en = i18n.reason(text, "zh"), i18n.reason(text, "en")
+        assert en == text, (text, en)
+        assert zh != text and any("\u4e00" <= ch <= "\u9fff" for ch in zh), (text, zh)
+    assert i18n.reason(timeout, "zh") == "180 秒无心跳(漏 3 次)"
+    assert i18n.reason(nested[0], "zh") == "GB/T 28181 设备离线：180 秒无心跳(漏 3 次)"
+    assert i18n.reason(store.EVENT_STATUS["VLOST"][1], "zh") == "视频丢失(目录事件 VLOST)"

@@ -7,6 +7,7 @@ query parameter, a cookie, the account's preference, then the default (Chinese).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 LANGS = ("zh", "en")
@@ -257,6 +258,21 @@ STRINGS: dict[str, tuple[str, str]] = {
     "reason.picture_faults": ("画面故障：", "picture faults: "),
     "reason.probe_failed": ("取流失败：", "stream probe failed: "),
     "reason.picture_received": ("取流正常，收到画面", "stream probe: picture received"),
+    # the reasons GB/T 28181 gives (federation.gb28181.presence and .store)
+    "reason.gb_registered": ("设备注册", "registered"),
+    "reason.gb_keepalive": ("收到心跳", "keepalive received"),
+    "reason.gb_unregistered": ("设备注销(Expires: 0)", "unregistered (Expires: 0)"),
+    "reason.gb_expired": ("注册过期", "registration expired"),
+    "reason.gb_no_keepalive": ("{s} 秒无心跳(漏 {n} 次)", "no keepalive for {s} s ({n} missed)"),
+    "reason.gb_device_offline": ("GB/T 28181 设备离线：", "GB/T 28181 device offline: "),
+    "reason.gb_device_online": ("GB/T 28181 设备上线：", "GB/T 28181 device online: "),
+    "reason.gb_event_on": ("目录事件 ON(上线)", "catalog event ON"),
+    "reason.gb_event_off": ("目录事件 OFF(离线)", "catalog event OFF"),
+    "reason.gb_event_vlost": ("视频丢失(目录事件 VLOST)", "video lost (catalog event VLOST)"),
+    "reason.gb_event_defect": ("设备故障(目录事件 DEFECT)", "device defect (catalog event DEFECT)"),
+    "reason.gb_event_del": ("已从设备目录删除(目录事件 DEL)", "removed from the device's catalog (catalog event DEL)"),
+    "reason.gb_catalog_on": ("GB/T 28181 目录：状态 ON", "GB/T 28181 catalog: Status ON"),
+    "reason.gb_catalog_off": ("GB/T 28181 目录：状态 OFF", "GB/T 28181 catalog: Status OFF"),
     "camera.explained": ("达到阈值，未单独报告", "over the threshold, not reported on its own"),
     "camera.thresholds_hint": ("评分达到阈值即判为故障(0–100);留空沿用全局阈值", "A score at or above the threshold is a fault (0–100); leave empty for the deployment's"),
     "camera.save_thresholds": ("保存阈值", "Save thresholds"),
@@ -370,18 +386,47 @@ def _fault_name(fault: str, lang: str) -> str:
     return t(key, lang) if key in STRINGS else fault
 
 
+#: reasons stored word for word, with their keys (kept equal to what the GB/T 28181 modules write;
+#: tests/test_i18n.py checks each against those modules)
+_FIXED_REASONS = {
+    "stream probe: picture received": "reason.picture_received",
+    "registered": "reason.gb_registered",
+    "keepalive received": "reason.gb_keepalive",
+    "unregistered (Expires: 0)": "reason.gb_unregistered",
+    "registration expired": "reason.gb_expired",
+    "catalog event ON": "reason.gb_event_on",
+    "catalog event OFF": "reason.gb_event_off",
+    "video lost (catalog event VLOST)": "reason.gb_event_vlost",
+    "device defect (catalog event DEFECT)": "reason.gb_event_defect",
+    "removed from the device's catalog (catalog event DEL)": "reason.gb_event_del",
+    "GB/T 28181 catalog: Status ON": "reason.gb_catalog_on",
+    "GB/T 28181 catalog: Status OFF": "reason.gb_catalog_off",
+}
+_NO_KEEPALIVE = re.compile(r"no keepalive for (?P<s>[\d.]+) s \((?P<n>\d+) missed\)")
+#: reasons that carry another reason after a prefix
+_PREFIXED_REASONS = (("GB/T 28181 device offline: ", "reason.gb_device_offline"),
+                     ("GB/T 28181 device online: ", "reason.gb_device_online"),
+                     ("stream probe failed: ", "reason.probe_failed"))
+
+
 def reason(text: str | None, lang: str = DEFAULT_LANG) -> str:
-    """A camera state's stored reason in the reader's language where its form is known (the reasons
-    a patrol gives, ``health.status.status_from_patrol``), else as stored."""
+    """A camera state's stored reason in the reader's language where its form is known (those a
+    patrol gives, ``health.status.status_from_patrol``, and those of GB/T 28181 registration,
+    keepalive and catalog), else as stored."""
     if not text:
         return "—"
-    if text == "stream probe: picture received":
-        return t("reason.picture_received", lang)
+    if text in _FIXED_REASONS:
+        return t(_FIXED_REASONS[text], lang)
     if text.startswith("picture faults: "):
         names = [_fault_name(f.strip(), lang) for f in text[len("picture faults: "):].split(",")]
         return t("reason.picture_faults", lang) + ("、" if lang != "en" else ", ").join(names)
-    if text.startswith("stream probe failed: "):
-        return t("reason.probe_failed", lang) + text[len("stream probe failed: "):]
+    if m := _NO_KEEPALIVE.fullmatch(text):
+        return t("reason.gb_no_keepalive", lang, s=m["s"], n=m["n"])
+    for prefix, key in _PREFIXED_REASONS:
+        if text.startswith(prefix):
+            inner = text[len(prefix):]
+            # the device's own reason inside is translated too; a probe's error stays as the client said it
+            return t(key, lang) + (reason(inner, lang) if key != "reason.probe_failed" else inner)
     return text
 
 

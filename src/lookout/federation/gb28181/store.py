@@ -26,7 +26,11 @@ log = logging.getLogger(__name__)
 
 ACTOR = "gb28181"
 CAMERA_TYPES = ("131", "132")  # catalog items that become registry channels
+# a channel's state reasons (the operator UI translates each form: lookout.web.i18n.reason)
 DEVICE_OFFLINE_PREFIX = "GB/T 28181 device offline"
+DEVICE_ONLINE_PREFIX = "GB/T 28181 device online"
+REASON_CATALOG_DEL = "removed from the device's catalog (catalog event DEL)"
+CATALOG_STATUS_PREFIX = "GB/T 28181 catalog: Status "
 EVENT_STATUS = {"ON": ("online", "catalog event ON"), "OFF": ("offline", "catalog event OFF"),
                 "VLOST": ("fault", "video lost (catalog event VLOST)"),
                 "DEFECT": ("fault", "device defect (catalog event DEFECT)")}
@@ -195,7 +199,7 @@ def apply_transition(session: Session, t: Transition) -> list[Publish]:
             _set_channel_status(session, ch, "offline", down_reason, t.at, t.code, pubs, audits)
         elif ch.status_reason and ch.status_reason.startswith(DEVICE_OFFLINE_PREFIX) or reg.channel_id == ch.id:
             # only what this server took down comes back; the catalog answer refreshes the rest
-            _set_channel_status(session, ch, "online", f"GB/T 28181 device online: {t.reason}", t.at, t.code,
+            _set_channel_status(session, ch, "online", f"{DEVICE_ONLINE_PREFIX}: {t.reason}", t.at, t.code,
                                 pubs, audits)
     audit.record_many(session, ACTOR, audits, now=t.at)
     return pubs
@@ -298,10 +302,10 @@ def _apply_item(session: Session, it: CatalogItem, device_code: str, dev: Device
     if it.event in EVENT_STATUS:
         status, reason = EVENT_STATUS[it.event]
     elif it.event == "DEL":
-        status, reason = "offline", "removed from the device's catalog (catalog event DEL)"
+        status, reason = "offline", REASON_CATALOG_DEL
     elif it.status in ("ON", "OFF"):
         status = "online" if it.status == "ON" else "offline"
-        reason = f"GB/T 28181 catalog: Status {it.status}"
+        reason = f"{CATALOG_STATUS_PREFIX}{it.status}"
     if ch is None:
         if it.event in EVENT_STATUS or it.event == "DEL":
             if it.name is None:  # a status event for a channel we have never seen: keep it as an item only
