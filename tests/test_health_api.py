@@ -224,3 +224,45 @@ def test_a_channel_has_fault_thresholds_of_its_own(data_dir, db_url, monkeypatch
         assert "set_thresholds" in actions
     assert c.delete(url, headers=om).json()["effective"]["noise"] == 50
     assert c.delete(url, headers=om).status_code == 404
+
+
+def test_a_site_has_fault_thresholds_for_all_its_channels(data_dir, db_url, monkeypatch):
+    """O&M raises a misty mountain area's blur threshold for all its cameras; a camera's own
+    threshold still wins; the patrol's targets carry the merge; out of scope is 404; audited."""
+    from lookout.health.patrol import load_targets
+
+    monkeypatch.setenv("LOOKOUT_PATROL_VQD_THRESHOLDS", '{"blur": 60}')
+    ids = seed(db_url)
+    c = make_client(data_dir)
+    om, viewer, admin = login(c, "om_a", PW), login(c, "viewer", PW), login(c, "admin", PW)
+    site_url = f"/api/v1/health/sites/{ids['a']}/thresholds"
+    assert c.get(site_url, headers=om).json()["effective"]["blur"] == 60
+    r = c.put(site_url, json={"blur": 75, "too_bright": 80}, headers=om)
+    assert r.status_code == 200, r.text
+    assert r.json()["thresholds"] == {"blur": 75, "too_bright": 80} and r.json()["effective"]["blur"] == 75
+    assert r.json()["set_by"] == "om_a"
+    bad = c.put(site_url, json={"fog": 70}, headers=om)
+    assert bad.status_code == 422 and "'fog': no such fault" in bad.json()["detail"]
+    assert c.put(site_url, json={"blur": 80}, headers=viewer).status_code == 403
+    assert c.put(f"/api/v1/health/sites/{ids['b']}/thresholds", json={"blur": 80}, headers=om).status_code == 404
+    assert c.get(f"/api/v1/health/sites/{ids['b']}/thresholds", headers=om).status_code == 404
+    # the camera's own noise threshold and its blur over the site's
+    ch_url = f"/api/v1/health/channels/{ids['ca']}/thresholds"
+    got = c.put(ch_url, json={"blur": 65, "noise": 70}, headers=om).json()
+    assert got["site"] == {"blur": 75, "too_bright": 80} and got["inherited"]["blur"] == 75
+    assert got["effective"]["blur"] == 65 and got["effective"]["too_bright"] == 80 and got["effective"]["noise"] == 70
+    # the other site's camera keeps the deployment's
+    assert c.get(f"/api/v1/health/channels/{ids['cb']}/thresholds", headers=admin).json()["effective"]["blur"] == 60
+    with session_scope(db_url) as s:
+        targets, _ = load_targets(s, utcnow(), PatrolConfig(), data_dir, None, due_only=False)
+        assert {t.channel_id: t.thresholds for t in targets} == {
+            ids["ca"]: {"blur": 65, "too_bright": 80, "noise": 70}, ids["cb"]: {}}
+        only_a, _ = load_targets(s, utcnow(), PatrolConfig(), data_dir, None, channel_ids=[ids["ca"]], due_only=False)
+        assert [t.thresholds for t in only_a] == [{"blur": 65, "too_bright": 80, "noise": 70}]
+        actions = s.execute(select(AuditRecord.action).where(AuditRecord.entity == "site")).scalars().all()
+        assert "set_thresholds" in actions
+    c.delete(ch_url, headers=om)
+    assert c.get(ch_url, headers=om).json()["effective"]["blur"] == 75  # back to the site's
+    assert c.delete(site_url, headers=om).json()["effective"]["blur"] == 60
+    assert c.delete(site_url, headers=om).status_code == 404
+    assert c.get(ch_url, headers=om).json()["effective"]["blur"] == 60

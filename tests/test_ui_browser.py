@@ -328,6 +328,43 @@ def test_operator_turns_a_camera_to_a_preset(server, browser):
             s.query(GbRegistration).delete()
 
 
+def test_om_engineer_sets_a_sites_thresholds_for_all_its_cameras(server, browser):
+    """On a site's page an O&M engineer raises the noise threshold for all its cameras; a camera's
+    page then offers the site's value where the camera has none of its own; cleared again."""
+    from lookout.health.models import SiteThresholds
+    from lookout.registry.models import Channel
+    from lookout.store.db import session_scope
+
+    srv, settings = server
+    with session_scope(settings.db_url) as s:
+        site_id = s.get(Channel, 1).site_id
+    ctx, page, errors = new_page(browser)
+    try:
+        sign_in(page, srv.url, "om")
+        page.goto(f"{srv.url}/sites/{site_id}")
+        box = page.locator("#site-thresholds")
+        assert box.locator('[data-effective="noise"]').inner_text() == "50"
+        box.locator('input[data-threshold="noise"]').fill("65")
+        box.locator("button[data-save-thresholds]").click()
+        page.wait_for_selector("#site-thresholds button[data-save-thresholds][data-state='done']")
+        assert box.locator('[data-effective="noise"]').inner_text() == "65"
+        assert box.locator(".act-state").inner_text() == "阈值已保存"
+        with session_scope(settings.db_url) as s:
+            assert s.get(SiteThresholds, site_id).thresholds == {"noise": 65}
+        page.goto(srv.url + "/cameras/1")
+        assert page.locator('[data-effective="noise"]').inner_text() == "65"
+        assert page.locator('input[data-threshold="noise"]').get_attribute("placeholder") == "65"
+        page.goto(f"{srv.url}/sites/{site_id}")
+        page.locator("#site-thresholds button[data-clear-thresholds]").click()
+        page.wait_for_selector("#site-thresholds button[data-clear-thresholds][data-state='done']")
+        assert box.locator('[data-effective="noise"]').inner_text() == "50"
+        with session_scope(settings.db_url) as s:
+            assert s.get(SiteThresholds, site_id) is None
+        assert not errors, errors
+    finally:
+        ctx.close()
+
+
 def test_om_engineer_sets_thresholds_and_closes_an_order_on_a_camera_page(server, browser):
     """From a camera's page an O&M engineer sets the camera's own noise threshold (refused outside
     0–100, naming the fault), goes back to the deployment's, and closes a blur work order with a note:

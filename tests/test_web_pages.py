@@ -408,6 +408,26 @@ def test_camera_page_shows_each_fault_against_its_threshold_and_its_orders(web):
     assert client.get("/cameras/999999").status_code == 404
 
 
+def test_site_page_offers_om_the_sites_fault_thresholds(web):
+    """O&M sees the site's fault thresholds beside the deployment's and may set them; an official
+    watching does not get the editor; a camera of the site shows the site's value as what applies."""
+    client, db_url = web
+    with session_scope(db_url) as s:
+        cid = s.execute(select(Channel.id).where(Channel.site_id == 1).order_by(Channel.id)).scalars().first()
+    login(client, "om")
+    assert client.put("/api/v1/health/sites/1/thresholds", json={"blur": 72}).status_code == 200
+    html = client.get("/sites/1").text
+    assert 'id="site-thresholds"' in html and "视频质量诊断阈值" in html and "本景区阈值" in html
+    row = re.search(r'<tr data-fault="blur">(.*?)</tr>', html, re.S).group(1)
+    assert "图像模糊" in row and 'value="72"' in row and 'data-effective="blur">72<' in row and ">50<" in row
+    cam = client.get(f"/cameras/{cid}").text
+    assert re.search(r'data-effective="blur">72<', cam) and 'placeholder="72"' in cam
+    official = TestClient(client.app)
+    login(official, "official")
+    assert 'id="site-thresholds"' not in official.get("/sites/1").text
+    assert client.delete("/api/v1/health/sites/1/thresholds").status_code == 200
+
+
 def test_camera_page_is_out_of_reach_outside_the_accounts_scope(web):
     client, db_url = web
     login(client, "manager")  # sees site 1 only

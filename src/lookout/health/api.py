@@ -19,7 +19,8 @@ Endpoints (all under ``/api/v1/health``):
 | POST ``/channels/{id}/patrol`` | patrol the channel now; answers its diagnosis |
 | GET / PUT / DELETE ``/channels/{id}/reference?preset=`` | the reference pictures: PUT takes one from the stream now (the operator marks the view as correct), one per PTZ preset for a camera touring its presets, and answers also ``not_judged``, the faults that picture cannot help judge (``blur`` for a pale wall filling the view); DELETE without ``preset`` forgets all |
 | GET ``/channels/{id}/reference.jpg?preset=`` | a reference picture itself |
-| GET / PUT / DELETE ``/channels/{id}/thresholds`` | the channel's own fault thresholds (``{"blur": 65}``, 0–100) over the deployment's (``LOOKOUT_PATROL_VQD_THRESHOLDS``); answers both and the effective ones |
+| GET / PUT / DELETE ``/sites/{id}/thresholds`` | the site's own fault thresholds (``{"blur": 70}``, 0–100) for all its channels, over the deployment's (``LOOKOUT_PATROL_VQD_THRESHOLDS``); answers both and the effective ones |
+| GET / PUT / DELETE ``/channels/{id}/thresholds`` | the channel's own fault thresholds (``{"blur": 65}``) over its site's and the deployment's; answers each and the effective ones |
 | GET ``/work-orders?status=&site_id=&channel_id=&fault=&assignee=&overdue=&escalated=&page=&page_size=`` | work orders, open first |
 | GET ``/work-orders/{id}`` | one order with its events and escalations |
 | POST ``/work-orders/{id}/close`` ``{"note": "…", "wait": false}`` | request the close: the order waits for an immediate re-check patrol (``wait``: answer after it) |
@@ -44,9 +45,10 @@ from sqlalchemy.orm import Session
 
 from lookout.api.deps import current_user, get_db, require_roles
 from lookout.health import patrol, rates, status, workorders
-from lookout.health.models import ChannelReference, ChannelThresholds, DiagnosisRecord, WorkOrder, WorkOrderEscalation
+from lookout.health.models import (ChannelReference, ChannelThresholds, DiagnosisRecord, SiteThresholds, WorkOrder,
+                                   WorkOrderEscalation)
 from lookout.health.vqd import VqdConfig, reference_limits
-from lookout.registry.models import Channel
+from lookout.registry.models import Channel, Site
 from lookout.security import audit, scope
 from lookout.security.models import User
 from lookout.store.base import utcnow
@@ -321,20 +323,64 @@ def set_reference(channel_id: int, request: Request, preset: str | None = Preset
     return _references_json(db, ch.id) | {"not_judged": reference_limits(image)}
 
 
-# ---------------------------------------------------------------- fault thresholds of a channel
-def thresholds_json(db: Session, channel_id: int) -> dict[str, Any]:
-    """The channel's own thresholds, the deployment's, and the effective ones (its own over the deployment's)."""
-    row = db.get(ChannelThresholds, channel_id)
-    own = dict(row.thresholds) if row else {}
+# ---------------------------------------------------------------- fault thresholds of a site and of a channel
+def _own(row: SiteThresholds | ChannelThresholds | None) -> dict[str, Any]:
+    return {"thresholds": dict(row.thresholds) if row else {}, "set_at": row.set_at.isoformat() if row else None,
+            "set_by": row.set_by if row else None}
+
+
+def site_thresholds_json(db: Session, site_id: int) -> dict[str, Any]:
+    """The site's own thresholds, the deployment's, and those its channels use unless they have their own."""
+    own = _own(db.get(SiteThresholds, site_id))
     deployment = patrol.PatrolConfig().vqd
-    return {"channel_id": channel_id, "thresholds": own, "set_at": row.set_at.isoformat() if row else None,
-            "set_by": row.set_by if row else None, "deployment": deployment.thresholds,
-            "effective": deployment.with_thresholds(own).thresholds}
+    return {"site_id": site_id, **own, "deployment": deployment.thresholds,
+            "effective": deployment.with_thresholds(own["thresholds"]).thresholds}
+
+
+def thresholds_json(db: Session, channel_id: int) -> dict[str, Any]:
+    """The channel's own thresholds, its site's, the deployment's, and the effective ones (its own over
+    its site's over the deployment's); ``inherited``: what applies where it has none of its own."""
+    own = _own(db.get(ChannelThresholds, channel_id))
+    ch = db.get(Channel, channel_id)
+    site_row = db.get(SiteThresholds, ch.site_id) if ch is not None else None
+    site_own = dict(site_row.thresholds) if site_row else {}
+    deployment = patrol.PatrolConfig().vqd
+    return {"channel_id": channel_id, **own, "site": site_own, "deployment": deployment.thresholds,
+            "inherited": deployment.with_thresholds(site_own).thresholds,
+            "effective": deployment.with_thresholds(patrol.merged_thresholds(site_own, own["thresholds"])).thresholds}
+
+
+def _save_thresholds(db: Session, user: User, model: type[SiteThresholds] | type[ChannelThresholds], key: int,
+                     kind: str, body: dict[str, float]) -> None:
+    """Set the site's or channel's own thresholds (replacing any before); refused: an unknown fault, a value outside 0–100."""
+    try:
+        VqdConfig().with_thresholds(body)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    row = db.get(model, key)
+    before = dict(row.thresholds) if row else None
+    now = utcnow()
+    if row is None:
+        db.add(model(**{f"{kind}_id": key}, thresholds=dict(body), set_at=now, set_by=user.username))
+    else:
+        row.thresholds, row.set_at, row.set_by = dict(body), now, user.username
+    audit.record(db, user.username, "set_thresholds", kind, key, before, dict(body), now=now)
+    db.commit()
+
+
+def _clear_thresholds(db: Session, user: User, model: type[SiteThresholds] | type[ChannelThresholds], key: int,
+                      kind: str) -> None:
+    row = db.get(model, key)
+    if row is None:
+        raise HTTPException(404, f"{kind} {key} has no thresholds of its own")
+    audit.record(db, user.username, "clear_thresholds", kind, key, dict(row.thresholds), None)
+    db.delete(row)
+    db.commit()
 
 
 @router.get("/channels/{channel_id}/thresholds")
 def get_thresholds(channel_id: int, user: User = Depends(current_user), db: Session = Depends(get_db)) -> dict[str, Any]:
-    """The channel's own fault thresholds, the deployment's, and those its patrols use."""
+    """The channel's own fault thresholds, its site's, the deployment's, and those its patrols use."""
     ch = _channel_for(db, user, channel_id)
     return thresholds_json(db, ch.id)
 
@@ -345,35 +391,49 @@ def set_thresholds(channel_id: int, body: dict[str, float], user: User = Depends
     """Set the channel's own thresholds (replacing any before), e.g. ``{"noise": 75}`` for a dusty
     tunnel: a fault is reported from that score. Unknown faults and values outside 0–100 are refused."""
     ch = _channel_for(db, user, channel_id)
-    try:
-        VqdConfig().with_thresholds(body)
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from exc
-    row = db.get(ChannelThresholds, ch.id)
-    before = dict(row.thresholds) if row else None
-    now = utcnow()
-    if row is None:
-        row = ChannelThresholds(channel_id=ch.id, thresholds=dict(body), set_at=now, set_by=user.username)
-        db.add(row)
-    else:
-        row.thresholds, row.set_at, row.set_by = dict(body), now, user.username
-    audit.record(db, user.username, "set_thresholds", "channel", ch.id, before, dict(body), now=now)
-    db.commit()
+    _save_thresholds(db, user, ChannelThresholds, ch.id, "channel", body)
     return thresholds_json(db, ch.id)
 
 
 @router.delete("/channels/{channel_id}/thresholds")
 def clear_thresholds(channel_id: int, user: User = Depends(require_roles(*OM_ROLES)),
                      db: Session = Depends(get_db)) -> dict[str, Any]:
-    """Back to the deployment's thresholds."""
+    """Back to its site's and the deployment's thresholds."""
     ch = _channel_for(db, user, channel_id)
-    row = db.get(ChannelThresholds, ch.id)
-    if row is None:
-        raise HTTPException(404, f"channel {channel_id} has no thresholds of its own")
-    audit.record(db, user.username, "clear_thresholds", "channel", ch.id, dict(row.thresholds), None)
-    db.delete(row)
-    db.commit()
+    _clear_thresholds(db, user, ChannelThresholds, ch.id, "channel")
     return thresholds_json(db, ch.id)
+
+
+def _site_for(db: Session, user: User, site_id: int) -> Site:
+    site = db.get(Site, site_id)
+    if site is None or not scope.can_see_site(user, site):
+        raise HTTPException(404, f"site {site_id} not found")
+    return site
+
+
+@router.get("/sites/{site_id}/thresholds")
+def get_site_thresholds(site_id: int, user: User = Depends(current_user), db: Session = Depends(get_db)) -> dict[str, Any]:
+    """The site's own fault thresholds, the deployment's, and those its channels use unless they have their own."""
+    return site_thresholds_json(db, _site_for(db, user, site_id).id)
+
+
+@router.put("/sites/{site_id}/thresholds")
+def set_site_thresholds(site_id: int, body: dict[str, float], user: User = Depends(require_roles(*OM_ROLES)),
+                        db: Session = Depends(get_db)) -> dict[str, Any]:
+    """Set the site's own thresholds for all its channels (replacing any before), e.g. ``{"blur": 70}``
+    for a mountain area's morning mist; a channel's own still win."""
+    site = _site_for(db, user, site_id)
+    _save_thresholds(db, user, SiteThresholds, site.id, "site", body)
+    return site_thresholds_json(db, site.id)
+
+
+@router.delete("/sites/{site_id}/thresholds")
+def clear_site_thresholds(site_id: int, user: User = Depends(require_roles(*OM_ROLES)),
+                          db: Session = Depends(get_db)) -> dict[str, Any]:
+    """Back to the deployment's thresholds."""
+    site = _site_for(db, user, site_id)
+    _clear_thresholds(db, user, SiteThresholds, site.id, "site")
+    return site_thresholds_json(db, site.id)
 
 
 @router.delete("/channels/{channel_id}/reference")

@@ -14,8 +14,10 @@ What the O&M and compliance pages read:
 - ``channel_references`` (:class:`ChannelReference`) — the reference pictures of a channel, taken when an
   operator marks the view as correct (JPEGs under ``<data_dir>/health/references/``): one for a fixed
   view, or one per PTZ preset.
-- ``channel_vqd_thresholds`` (:class:`ChannelThresholds`) — a channel's own fault thresholds (0–100), where
-  the deployment's do not suit its view (a dusty tunnel's noise, a misty lake's blur); set by O&M.
+- ``site_vqd_thresholds`` (:class:`SiteThresholds`) and ``channel_vqd_thresholds`` (:class:`ChannelThresholds`)
+  — a site's and a channel's own fault thresholds (0–100), where the deployment's do not suit its views (a
+  mountain area's morning mist, a dusty tunnel's noise); set by O&M. A channel's own win over its site's,
+  which win over the deployment's (``LOOKOUT_PATROL_VQD_THRESHOLDS``).
 - ``work_orders`` (:class:`WorkOrder`) — a fault seen in two patrols in a row; ``status`` is ``open``,
   ``rechecking`` (closed by the engineer, waiting for the re-check patrol) or ``closed`` (re-check passed).
   ``work_order_events`` keeps the order's story (opened, close requested, re-check passed/failed,
@@ -117,8 +119,18 @@ class ChannelReference(Base):
     height: Mapped[int | None] = mapped_column(Integer)
 
 
+class SiteThresholds(Base):
+    """A site's own fault thresholds (``{"blur": 70, …}``, 0–100) for all its channels, over the deployment's."""
+
+    __tablename__ = "site_vqd_thresholds"
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
+    thresholds: Mapped[dict[str, Any]] = mapped_column(JSON)
+    set_at: Mapped[datetime] = mapped_column()
+    set_by: Mapped[str] = mapped_column(String(64))
+
+
 class ChannelThresholds(Base):
-    """A channel's own fault thresholds (``{"blur": 65, …}``, 0–100), over the deployment's."""
+    """A channel's own fault thresholds (``{"blur": 65, …}``, 0–100), over its site's and the deployment's."""
 
     __tablename__ = "channel_vqd_thresholds"
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True)

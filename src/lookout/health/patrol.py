@@ -52,7 +52,7 @@ from sqlalchemy.orm import Session
 
 from lookout.health import status as health_status
 from lookout.health import workorders
-from lookout.health.models import ChannelReference, ChannelThresholds, DiagnosisRecord, PatrolRun
+from lookout.health.models import ChannelReference, ChannelThresholds, DiagnosisRecord, PatrolRun, SiteThresholds
 from lookout.media.ingest import ReaderOptions, classify_error, open_stream, redact
 from lookout.optional import optional_module
 from lookout.registry.models import Channel, Site
@@ -233,7 +233,7 @@ class Target:
     key: bool = False
     reference_paths: tuple[Path, ...] = ()  # one per PTZ preset; usually one or none
     tour: tuple[tuple[int, Path], ...] = ()  # (preset number, its reference) to call in turn, in number order
-    thresholds: dict[str, float] = field(default_factory=dict)  # the channel's own, over the deployment's
+    thresholds: dict[str, float] = field(default_factory=dict)  # its site's and its own (merged_thresholds), over the deployment's
 
 
 PresetCaller = Callable[[int, int], bool]  # (channel id, preset number) → the camera's device accepted the call
@@ -347,11 +347,16 @@ def _patrol_view(target: Target, cfg: PatrolConfig, refs: ReferenceCache | None,
                         elapsed_s=time.monotonic() - t0)
 
 
+def merged_thresholds(site_own: dict[str, float] | None, channel_own: dict[str, float] | None) -> dict[str, float]:
+    """A channel's thresholds over the deployment's: its site's, and its own where it has them."""
+    return {**(site_own or {}), **(channel_own or {})}
+
+
 def _vqd_config(target: Target, cfg: PatrolConfig):  # noqa: ANN202 - a VqdConfig
     try:
         return cfg.vqd.with_thresholds(target.thresholds)
     except ValueError as exc:  # stored before a fault was renamed: the deployment's thresholds apply
-        log.warning("channel %s: its own thresholds are not used: %s", target.channel_id, exc)
+        log.warning("channel %s: its own and its site's thresholds are not used: %s", target.channel_id, exc)
         return cfg.vqd
 
 
@@ -390,7 +395,8 @@ def load_targets(session: Session, now: datetime, cfg: PatrolConfig, data_dir: P
     def of_channels(stmt, column):  # noqa: ANN001, ANN202 - the statement, limited to channel_ids when given
         return stmt if channel_ids is None else stmt.where(column.in_(list(channel_ids)))
 
-    stmt = select(Channel, Site.key_unit).join(Site, Site.id == Channel.site_id).order_by(Channel.id)
+    stmt = (select(Channel, Site.key_unit, SiteThresholds.thresholds).join(Site, Site.id == Channel.site_id)
+            .outerjoin(SiteThresholds, SiteThresholds.site_id == Channel.site_id).order_by(Channel.id))
     rows = list(session.execute(of_channels(stmt, Channel.id)))
     refs: dict[int, list[tuple[str, Path]]] = {}
     ref_stmt = of_channels(select(ChannelReference.channel_id, ChannelReference.preset, ChannelReference.path),
@@ -405,7 +411,8 @@ def load_targets(session: Session, now: datetime, cfg: PatrolConfig, data_dir: P
         tours = {cid: t for cid, t in tours.items() if cid in reachable}
     else:
         tours = {}
-    keyed = {ch.id: (ch, bool(ch.key_area or key_unit)) for ch, key_unit in rows}
+    keyed = {ch.id: (ch, bool(ch.key_area or key_unit)) for ch, key_unit, _ in rows}
+    site_thresholds = {ch.id: site_own for ch, _, site_own in rows}
     if due_only:
         last = last_patrols(session, list(keyed))
         order = due_channels([(cid, key, last.get(cid)) for cid, (_, key) in keyed.items()], now, cfg)
@@ -419,7 +426,7 @@ def load_targets(session: Session, now: datetime, cfg: PatrolConfig, data_dir: P
             no_url.append(cid)
             continue
         targets.append(Target(cid, url, key, tuple(p for _, p in refs.get(cid, ())), tours.get(cid, ()),
-                              dict(own_thresholds.get(cid) or {})))
+                              merged_thresholds(site_thresholds.get(cid), own_thresholds.get(cid))))
     return targets, no_url
 
 

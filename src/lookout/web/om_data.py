@@ -111,7 +111,7 @@ def online_trend(db: Session, user: User, now: datetime, days: int = 14) -> list
 
 def camera_health(db: Session, channel: Channel, now: datetime, days: int = 7) -> dict[str, Any] | None:
     """One camera's health for its page: recent diagnoses (newest first), fault thresholds (its own,
-    the deployment's, the effective ones), its work orders and its state changes over the last days;
+    its site's, the deployment's, the effective ones), its work orders and its state changes over the last days;
     None: camera health not installed."""
     hm, api, status = _health_models(), optional("lookout.health.api"), optional("lookout.health.status")
     if hm is None or api is None or status is None:
@@ -124,6 +124,12 @@ def camera_health(db: Session, channel: Channel, now: datetime, days: int = 7) -
     history = status.load_history(db, [channel.id], now - timedelta(days=days), now, with_initial=True).get(channel.id, [])
     return {"latest": diagnoses[0] if diagnoses else None, "diagnoses": diagnoses, "orders": orders,
             "thresholds": api.thresholds_json(db, channel.id), "history": [e.as_dict() for e in reversed(history)]}
+
+
+def site_thresholds(db: Session, site_id: int) -> dict[str, Any] | None:
+    """A site's own fault thresholds, the deployment's and the effective ones; None: camera health not installed."""
+    api = optional("lookout.health.api")
+    return api.site_thresholds_json(db, site_id) if api is not None and _health_models() is not None else None
 
 
 def repair_stats(db: Session, user: User, now: datetime, days: int = 30) -> dict[str, list[dict[str, Any]]] | None:

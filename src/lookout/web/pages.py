@@ -134,10 +134,11 @@ def site_view(site_id: int, request: Request, page: int = Query(1, ge=1), db: Se
         incident = db.execute(select(sm.Incident).where(sm.Incident.site_id == site.id, sm.Incident.status == "open")
                               .order_by(sm.Incident.id.desc())).scalars().first()
     refs = om_data.reference_presets(db, [c.id for c, _ in cams])
+    om = refs is not None and om_data.may_mark_reference(user)
     return render(request, "site.html", user, site=site, row=row, live=live, zones=zones, cams=cams, info=info,
                   curve=curve, plan=plan, incident=incident, site_tz=site.timezone or "Asia/Shanghai",
-                  live_view=media_links.has_live_view(request.app), refs=refs,
-                  can_mark_reference=refs is not None and om_data.may_mark_reference(user),
+                  live_view=media_links.has_live_view(request.app), refs=refs, can_mark_reference=om,
+                  thresholds=om_data.site_thresholds(db, site.id) if om else None,
                   ptz=om_data.ptz_channels(db, user, [c.id for c, _ in cams]))
 
 

@@ -134,13 +134,16 @@
   });
 
   // ------------------------------------------------------------ a camera's health page: patrol now, thresholds, closing orders
-  function showThresholds(t) {  // the effective thresholds and the camera's own, as the API answered them
+  // a site's or a camera's own thresholds: the box (data-thresholds-of: its API address) holds the
+  // inputs, the effective values and the buttons
+  function showThresholds(box, t) {  // the effective thresholds and the own ones, as the API answered them
     Object.keys(t.effective || {}).forEach(function (f) {
-      setText('[data-effective="' + f + '"]', String(Math.round(t.effective[f])));
-      var input = document.querySelector('[data-threshold="' + f + '"]');
+      var cell = box.querySelector('[data-effective="' + f + '"]');
+      if (cell) cell.textContent = String(Math.round(t.effective[f]));
+      var input = box.querySelector('[data-threshold="' + f + '"]');
       if (input) input.value = f in t.thresholds ? String(Math.round(t.thresholds[f])) : '';
     });
-    var clear = document.querySelector('[data-clear-thresholds]');
+    var clear = box.querySelector('[data-clear-thresholds]');
     if (clear) clear.disabled = Object.keys(t.thresholds || {}).length === 0;
   }
 
@@ -149,22 +152,24 @@
       .then(function () { window.location.reload(); return true; });
   });
 
-  function ownThresholds() {
+  function ownThresholds(box) {
     var own = {};
-    $all('[data-threshold]').forEach(function (input) {
+    box.querySelectorAll('[data-threshold]').forEach(function (input) {
       if (input.value.trim() !== '') own[input.dataset.threshold] = Number(input.value);
     });
     return own;
   }
 
   actOn('[data-save-thresholds]', function (b, state) {
-    return api('/api/v1/health/channels/' + b.dataset.saveThresholds + '/thresholds', jsonBody('PUT', ownThresholds()))
-      .then(function (t) { showThresholds(t); say(state, b.dataset.done); });
+    var box = b.closest('[data-thresholds-of]');
+    return api(box.dataset.thresholdsOf, jsonBody('PUT', ownThresholds(box)))
+      .then(function (t) { showThresholds(box, t); say(state, b.dataset.done); });
   });
 
   actOn('[data-clear-thresholds]', function (b, state) {
-    return api('/api/v1/health/channels/' + b.dataset.clearThresholds + '/thresholds', {method: 'DELETE'})
-      .then(function (t) { showThresholds(t); say(state, b.dataset.done); return true; });
+    var box = b.closest('[data-thresholds-of]');
+    return api(box.dataset.thresholdsOf, {method: 'DELETE'})
+      .then(function (t) { showThresholds(box, t); say(state, b.dataset.done); return true; });
   });
 
   // closing an order asks for a re-check patrol; its outcome is polled until known (at most two minutes)
