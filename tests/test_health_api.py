@@ -161,8 +161,8 @@ def test_reference_pictures_per_ptz_preset(data_dir, db_url):
     assert jpg.status_code == 200 and jpg.content[:2] == b"\xff\xd8"
     with session_scope(db_url) as s:
         targets, _ = load_targets(s, utcnow(), PatrolConfig(), data_dir, None, channel_ids=[ids["ca"]], due_only=False)
-    assert len(targets) == 1 and len(targets[0].reference_paths) == 3
-    assert all(p.is_file() for p in targets[0].reference_paths)
+    assert len(targets) == 1 and [preset for preset, _ in targets[0].references] == ["", "2", "观景台"]
+    assert all(p.is_file() for _, p in targets[0].references)
     r = c.delete(f"/api/v1/health/channels/{ids['ca']}/reference", params={"preset": "2"}, headers=om)
     assert r.status_code == 200 and [x["preset"] for x in r.json()["references"]] == ["", "观景台"]
     assert c.get(f"/api/v1/health/channels/{ids['ca']}/reference.jpg", params={"preset": "2"},

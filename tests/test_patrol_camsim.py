@@ -283,6 +283,14 @@ def test_a_turned_camera_is_called_back_to_its_view_over_gb28181(sim, data_dir, 
     assert done.status == "closed" and done.recheck_passed is True
 
 
+def latest_diagnosis(db_url, channel_id):
+    with session_scope(db_url) as s:
+        d = s.execute(select(DiagnosisRecord).where(DiagnosisRecord.channel_id == channel_id)
+                      .order_by(DiagnosisRecord.id.desc())).scalars().first()
+        s.expunge(d)
+        return d
+
+
 def test_a_preset_tour_finds_a_camera_that_no_longer_reaches_a_preset(sim, data_dir, db_url):
     """A PTZ camera watched at two presets (1: its usual view, 2: the turned view), each marked. With the
     tour on, the patrol calls each preset over GB/T 28181 and judges it against its own reference, then
@@ -322,9 +330,12 @@ def test_a_preset_tour_finds_a_camera_that_no_longer_reaches_a_preset(sim, data_
         clock.advance(minutes=30)
         usual = patrol_once(settings, CFG, now_fn=clock, channel_ids=[ids["ch1"]], due_only=False)
         assert "scene_change" not in usual["results"][0]["faults"]  # its view matches preset 1's
+        assert latest_diagnosis(db_url, ids["ch1"]).reference_preset == "1"  # and was judged against it
         clock.advance(minutes=30)
         toured = patrol_once(settings, tour, now_fn=clock, channel_ids=[ids["ch1"]], due_only=False)
         assert "scene_change" in toured["results"][0]["faults"]
+        # the picture kept is the faulty preset's, with the view it was judged against
+        assert latest_diagnosis(db_url, ids["ch1"]).reference_preset == "2"
     with session_scope(db_url) as s:
         calls = s.execute(select(AuditRecord).where(AuditRecord.action == "ptz_preset_call")).scalars().all()
         assert len(calls) == 6 and {c.actor for c in calls} == {"patrol"}

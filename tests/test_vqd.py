@@ -406,8 +406,11 @@ def test_a_camera_touring_presets_is_judged_against_the_preset_it_shows(pets_fra
     at_right = right[8:16]
     assert "scene_change" in diagnose_views(at_right, [left[0]]).faults  # only the other preset marked
     d = diagnose_views(at_right, [left[0], right[0]])
-    assert d.faults == [], d.scores
+    assert d.faults == [] and d.reference == 1, d.scores  # judged against the right-hand preset
+    assert diagnose_views(right[0:8], [right[0], left[0]]).reference == 0
+    assert diagnose_views(at_right, [left[0]]).reference == 0
     assert diagnose_views(at_right, []).scores["scene_change"] == 0  # no reference: as diagnose(…, None)
+    assert diagnose_views(at_right, []).reference is None
     covered = [f.copy() for f in at_right]
     for f in covered:
         f[: h // 2, : w // 4] = (40, 60, 50)  # a cloth over a quarter of the view

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,6 +19,7 @@ from lookout.bootstrap import initialise
 from lookout.registry.models import Channel, Site
 from lookout.security.models import AuditRecord
 from lookout.settings import load_settings
+from lookout.store.base import utcnow
 from lookout.store.db import session_scope
 
 pytestmark = pytest.mark.db
@@ -426,6 +428,29 @@ def test_site_page_offers_om_the_sites_fault_thresholds(web):
     login(official, "official")
     assert 'id="site-thresholds"' not in official.get("/sites/1").text
     assert client.delete("/api/v1/health/sites/1/thresholds").status_code == 200
+
+
+def test_camera_page_shows_the_reference_the_picture_was_judged_against(web, tmp_path):
+    """A camera touring two presets: the latest picture is shown beside the preset's reference it was
+    judged against (not the first preset's), and the history names the preset."""
+    import numpy as np
+
+    from lookout.health.models import DiagnosisRecord
+    from lookout.health.patrol import set_reference
+
+    client, db_url = web
+    with session_scope(db_url) as s:
+        ch = s.execute(select(Channel).where(Channel.site_id == 1).order_by(Channel.id)).scalars().first()
+        cid = ch.id
+        data_dir = Path(client.app.state.settings.data_dir)
+        for preset in ("1", "2"):
+            set_reference(s, data_dir, ch, np.full((96, 128, 3), 80, np.uint8), "om", utcnow(), preset=preset)
+        s.add(DiagnosisRecord(channel_id=cid, at=utcnow(), online=True, faults=["blur"], scores={"blur": 70.0},
+                              frames=3, used_reference=True, reference_preset="2", snapshot_path="health/x.jpg"))
+    login(client, "om")
+    html = client.get(f"/cameras/{cid}").text
+    assert re.search(r'id="reference-picture"[^>]*reference\.jpg\?preset=2"', html), html
+    assert "预置位 2" in html
 
 
 def test_camera_page_is_out_of_reach_outside_the_accounts_scope(web):

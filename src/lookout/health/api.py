@@ -112,7 +112,7 @@ def _iso(t: datetime | None) -> str | None:
 def diagnosis_json(d: DiagnosisRecord) -> dict[str, Any]:
     return {"id": d.id, "channel_id": d.channel_id, "at": d.at.isoformat(), "online": d.online, "error": d.error,
             "faults": list(d.faults or []), "scores": dict(d.scores or {}), "frames": d.frames,
-            "used_reference": d.used_reference, "trigger": d.trigger,
+            "used_reference": d.used_reference, "reference_preset": d.reference_preset, "trigger": d.trigger,
             "snapshot": f"/api/v1/health/diagnoses/{d.id}/snapshot.jpg" if d.snapshot_path else None}
 
 

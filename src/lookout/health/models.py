@@ -98,6 +98,8 @@ class DiagnosisRecord(Base):
     scores: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     frames: Mapped[int] = mapped_column(Integer, default=0)
     used_reference: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the PTZ preset whose reference picture it was judged against ("" the fixed view; None: no reference)
+    reference_preset: Mapped[str | None] = mapped_column(String(32))
     snapshot_path: Mapped[str | None] = mapped_column(String(255))  # relative to the data folder
     trigger: Mapped[str] = mapped_column(String(16), default="schedule")
     elapsed_s: Mapped[float | None] = mapped_column(Float)

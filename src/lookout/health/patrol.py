@@ -231,7 +231,7 @@ class Target:
     channel_id: int
     url: str
     key: bool = False
-    reference_paths: tuple[Path, ...] = ()  # one per PTZ preset; usually one or none
+    references: tuple[tuple[str, Path], ...] = ()  # (preset, picture): one per PTZ preset ("": the fixed view); usually one or none
     tour: tuple[tuple[int, Path], ...] = ()  # (preset number, its reference) to call in turn, in number order
     thresholds: dict[str, float] = field(default_factory=dict)  # its site's and its own (merged_thresholds), over the deployment's
 
@@ -249,6 +249,7 @@ class PatrolResult:
     scores: dict[str, float] = field(default_factory=dict)
     frames: int = 0
     used_reference: bool = False
+    reference_preset: str | None = None  # the preset whose reference it was judged against ("": the fixed view)
     snapshot: np.ndarray | None = None
     elapsed_s: float = 0.0
 
@@ -286,7 +287,7 @@ def patrol_channel(target: Target, cfg: PatrolConfig, refs: ReferenceCache | Non
     Never raises; failures are in the result."""
     if target.tour and call_preset is not None:
         return _tour(target, cfg, refs or ReferenceCache(), call_preset, diagnose)
-    return _patrol_view(target, cfg, refs, diagnose, target.reference_paths)
+    return _patrol_view(target, cfg, refs, diagnose, target.references)
 
 
 def _tour(target: Target, cfg: PatrolConfig, refs: ReferenceCache, call_preset: PresetCaller,
@@ -301,7 +302,7 @@ def _tour(target: Target, cfg: PatrolConfig, refs: ReferenceCache, call_preset: 
             if not call_preset(target.channel_id, number):
                 log.warning("channel %s: preset %s not accepted; judging the view where it is", target.channel_id, number)
             time.sleep(cfg.preset_settle_s)
-            r = _patrol_view(target, cfg, refs, diagnose, (path,))
+            r = _patrol_view(target, cfg, refs, diagnose, ((str(number), path),))
             if not r.online or r.error:
                 return replace(r, elapsed_s=time.monotonic() - t0)
             if merged is None:
@@ -310,7 +311,8 @@ def _tour(target: Target, cfg: PatrolConfig, refs: ReferenceCache, call_preset: 
             merged.faults += [f for f in r.faults if f not in merged.faults]
             merged.scores = {k: max(v, r.scores.get(k, v)) for k, v in merged.scores.items()}
             merged.frames += r.frames
-            merged.snapshot = merged.snapshot if merged.snapshot is not None else r.snapshot
+            if merged.snapshot is None and r.snapshot is not None:  # the first faulty preset's picture, and its view
+                merged.snapshot, merged.reference_preset = r.snapshot, r.reference_preset
     finally:
         call_preset(target.channel_id, target.tour[0][0])  # home: where the camera is watched from
     assert merged is not None  # a tour has at least one preset
@@ -318,7 +320,7 @@ def _tour(target: Target, cfg: PatrolConfig, refs: ReferenceCache, call_preset: 
 
 
 def _patrol_view(target: Target, cfg: PatrolConfig, refs: ReferenceCache | None, diagnose: Callable | None,
-                 reference_paths: tuple[Path, ...]) -> PatrolResult:
+                 references: tuple[tuple[str, Path], ...]) -> PatrolResult:
     from lookout.health.vqd import BadFrame, diagnose_views
 
     diagnose = diagnose or functools.partial(diagnose_views, config=_vqd_config(target, cfg))
@@ -333,8 +335,9 @@ def _patrol_view(target: Target, cfg: PatrolConfig, refs: ReferenceCache | None,
         return PatrolResult(target.channel_id, False, error=f"{type(exc).__name__}: {exc}"[:255],
                             elapsed_s=time.monotonic() - t0)
     cache = refs or ReferenceCache()
-    found = [cache.get(p) for p in reference_paths]
-    views = [r for r in found if r is not None]
+    found = [(preset, cache.get(p)) for preset, p in references]
+    usable = [(preset, img) for preset, img in found if img is not None]
+    views = [img for _, img in usable]
     try:
         d = diagnose(grab.frames, views)
     except (BadFrame, ValueError) as exc:
@@ -343,13 +346,20 @@ def _patrol_view(target: Target, cfg: PatrolConfig, refs: ReferenceCache | None,
                             elapsed_s=time.monotonic() - t0)
     return PatrolResult(target.channel_id, True, faults=list(d.faults),
                         scores={k: round(float(v), 1) for k, v in d.scores.items()}, frames=len(grab.frames),
-                        used_reference=bool(views), snapshot=grab.frames[-1] if d.faults else None,
+                        used_reference=bool(views), reference_preset=_judged_against(d, usable),
+                        snapshot=grab.frames[-1] if d.faults else None,
                         elapsed_s=time.monotonic() - t0)
 
 
 def merged_thresholds(site_own: dict[str, float] | None, channel_own: dict[str, float] | None) -> dict[str, float]:
     """A channel's thresholds over the deployment's: its site's, and its own where it has them."""
     return {**(site_own or {}), **(channel_own or {})}
+
+
+def _judged_against(d: object, usable: list[tuple[str, np.ndarray]]) -> str | None:
+    """The preset of the reference the diagnosis used (``Diagnosis.reference``, an index into them)."""
+    i = getattr(d, "reference", None)
+    return usable[i][0] if isinstance(i, int) and 0 <= i < len(usable) else None
 
 
 def _vqd_config(target: Target, cfg: PatrolConfig):  # noqa: ANN202 - a VqdConfig
@@ -425,7 +435,7 @@ def load_targets(session: Session, now: datetime, cfg: PatrolConfig, data_dir: P
         if not url:
             no_url.append(cid)
             continue
-        targets.append(Target(cid, url, key, tuple(p for _, p in refs.get(cid, ())), tours.get(cid, ()),
+        targets.append(Target(cid, url, key, tuple(refs.get(cid, ())), tours.get(cid, ()),
                               merged_thresholds(site_thresholds.get(cid), own_thresholds.get(cid))))
     return targets, no_url
 
@@ -473,6 +483,7 @@ def store_results(session: Session, results: Sequence[PatrolResult], now: dateti
         faults = r.faults if r.online else [workorders.OFFLINE_FAULT]
         session.add(DiagnosisRecord(channel_id=ch.id, run_id=run.id, at=now, online=r.online, error=r.error,
                                     faults=faults, scores=r.scores, frames=r.frames, used_reference=r.used_reference,
+                                    reference_preset=r.reference_preset if r.online else None,
                                     snapshot_path=snap, trigger=trigger, elapsed_s=round(r.elapsed_s, 3)))
         st, reason = health_status.status_from_patrol(r.online, r.error, r.faults)
         ev = health_status.apply_status(session, ch, st, reason, "probe" if not r.online else "patrol", now, audits)

@@ -273,6 +273,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "reason.gb_event_del": ("已从设备目录删除(目录事件 DEL)", "removed from the device's catalog (catalog event DEL)"),
     "reason.gb_catalog_on": ("GB/T 28181 目录：状态 ON", "GB/T 28181 catalog: Status ON"),
     "reason.gb_catalog_off": ("GB/T 28181 目录：状态 OFF", "GB/T 28181 catalog: Status OFF"),
+    "camera.at_preset": ("预置位 {p}", "preset {p}"),
     "camera.explained": ("达到阈值，未单独报告", "over the threshold, not reported on its own"),
     "camera.thresholds_hint": ("评分达到阈值即判为故障(0–100);留空沿用景区或全局阈值", "A score at or above the threshold is a fault (0–100); leave empty for the site's or the deployment's"),
     "site.thresholds": ("视频质量诊断阈值", "Picture-quality thresholds"),

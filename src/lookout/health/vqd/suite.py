@@ -125,6 +125,7 @@ class Diagnosis:
     faults: list[str]
     scores: dict[str, float]
     measures: dict[str, float]
+    reference: int | None = None  # which of the given reference pictures it was judged against (None: none)
 
     def to_json(self) -> dict:
         return {"faults": list(self.faults), "scores": {k: round(v, 1) for k, v in self.scores.items()}}
@@ -449,12 +450,13 @@ def diagnose_views(frames: Sequence[np.ndarray] | np.ndarray,
     picture is compared with each reference (the scene-change measures only), and the whole
     diagnosis runs against the one it matches best, so another preset is not a turned camera
     while a view matching none of them still is. With no reference this is ``diagnose``
-    without one; with one, ``diagnose`` with it.
+    without one; with one, ``diagnose`` with it. ``reference`` of the answer: the one used.
     """
     cfg = config or VqdConfig()
     frames = _as_clip(frames)
     if len(references) <= 1:
-        return diagnose(frames, references[0] if len(references) else None, cfg)
+        return replace(diagnose(frames, references[0] if len(references) else None, cfg),
+                       reference=0 if len(references) else None)
     if not frames:
         raise ValueError("no frame to diagnose")
     with single_thread():
@@ -466,5 +468,5 @@ def diagnose_views(frames: Sequence[np.ndarray] | np.ndarray,
             unmatched, shift, response = reference.view_mismatch(middle, ref.view)
             return _scene_change_score(unmatched, shift, response, cfg), unmatched
 
-        best = min(prepared, key=mismatch)
-    return diagnose(frames, best, cfg)
+        best = min(range(len(prepared)), key=lambda i: mismatch(prepared[i]))
+    return replace(diagnose(frames, prepared[best], cfg), reference=best)
