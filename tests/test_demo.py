@@ -1,4 +1,4 @@
-from lookout.demo.turnstiles import CYCLE_MIN, gate_flows, surge_fraction
+from lookout.demo.turnstiles import CYCLE_MIN, Gate, TurnstileSimulator, gate_flows, surge_fraction
 
 
 def test_surge_passes_every_level_and_comes_back():
@@ -37,3 +37,16 @@ def test_demo_history_feeds_the_forecast(db_url):
         fc = forecast_for_site(s, 1, hours=14, now=now)
     by_hour = {h["ts"][11:13]: h["arrivals"] for h in fc["hours"]}
     assert by_hour["14"] > 50 and by_hour["22"] < 5  # open in the afternoon, closed at night
+
+
+def test_turnstiles_stop_retrying_when_the_demo_stops():
+    """The platform is gone when the demo stops: a gate retrying its post gives up at once instead
+    of holding the shutdown for its retries (15 s)."""
+    import time
+
+    sim = TurnstileSimulator("http://127.0.0.1:9", [Gate("g1", "k1"), Gate("g2", "k2")], 1000, period_s=0.1)
+    sim.start()
+    time.sleep(0.5)  # refused at once: the first gate is waiting to retry
+    sim.stop()
+    assert not sim._thread.is_alive()
+    assert sim.gates[1].seq == 0  # the second gate was not tried after the stop

@@ -158,8 +158,9 @@ def _run_gb_devices(db_url: str, sim, mapping: dict[int, int], stop: threading.E
         log.info("demo: %d recorder(s) registered over GB/T 28181", len(started))
         while not stop.is_set():
             await asyncio.sleep(0.5)
+        platform_up = running() is not None  # the demo stops after its server: nobody to unregister from
         for d in started:
-            await d.stop()
+            await d.stop(unregister=platform_up)
 
     asyncio.run(serve())
 

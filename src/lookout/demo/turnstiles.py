@@ -75,7 +75,8 @@ class TurnstileSimulator:
                 return None
             except httpx.HTTPError as exc:
                 log.debug("gate %s: %s (retry %d)", gate.name, exc, attempt + 1)
-                time.sleep(1 + attempt)
+                if self._stop.wait(1 + attempt):  # the demo is stopping: the platform is gone, no retry
+                    return None
         return None
 
     def run(self) -> None:
@@ -86,6 +87,8 @@ class TurnstileSimulator:
                 target = round(surge_fraction(minutes) * self.capacity)
                 for gate, (n_in, n_out) in zip(self.gates, gate_flows(target, self.present, self.base,
                                                                       len(self.gates), self.max)):
+                    if self._stop.is_set():
+                        break
                     answer = self._post(client, gate, n_in, n_out)
                     if answer and "occupancy" in answer:
                         self.present = int(answer["occupancy"].get("present") or 0)

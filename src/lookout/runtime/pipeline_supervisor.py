@@ -142,13 +142,17 @@ class PipelineSupervisor:
         return all(w.finished for w in self.workers.values())
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Ask every worker to finish, wait for all of them together up to ``timeout`` seconds (each
+        was told at once, so they finish side by side), then terminate any still running."""
         self.stop_event.set()
+        deadline = time.monotonic() + timeout
         for w in self.workers.values():
             if w.process is not None:
-                w.process.join(timeout)
-                if w.process.is_alive():
-                    w.process.terminate()
-                    w.process.join(1.0)
+                w.process.join(max(0.0, deadline - time.monotonic()))
+        for w in self.workers.values():
+            if w.process is not None and w.process.is_alive():
+                w.process.terminate()
+                w.process.join(1.0)
         self.poll(timeout=0.1)
 
 

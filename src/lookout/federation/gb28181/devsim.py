@@ -63,11 +63,12 @@ class SimulatedDevice(asyncio.DatagramProtocol):
         await self.register()
         self._spawn(self._keepalive_loop())
 
-    async def stop(self) -> None:
+    async def stop(self, unregister: bool = True) -> None:
+        """Stop keepalives and, unless told not to (the platform is already gone), unregister."""
         for t in list(self._tasks):
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self.registered:
+        if self.registered and unregister:
             try:
                 await self.register(expires=0)
             except DeviceError as exc:
