@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from foundation_helpers import login, make_client
 from lookout.health import status, workorders
-from lookout.health.models import DiagnosisRecord, WorkOrder
+from lookout.health.models import DiagnosisRecord, SiteThresholds, WorkOrder
 from lookout.health.patrol import PatrolConfig, set_reference
 from lookout.registry import service
 from lookout.registry.models import Channel, Device, Site
@@ -261,6 +261,11 @@ def test_a_site_has_fault_thresholds_for_all_its_channels(data_dir, db_url, monk
         assert [t.thresholds for t in only_a] == [{"blur": 65, "too_bright": 80, "noise": 70}]
         actions = s.execute(select(AuditRecord.action).where(AuditRecord.entity == "site")).scalars().all()
         assert "set_thresholds" in actions
+    with session_scope(db_url) as s:  # stored before a fault was renamed: the deployment's apply, as in a patrol
+        s.get(SiteThresholds, ids["a"]).thresholds = {"blur": 75, "fog": 80}
+    assert c.get(site_url, headers=om).json()["effective"]["blur"] == 60
+    assert c.get(ch_url, headers=om).json()["effective"]["blur"] == 60
+    c.put(site_url, json={"blur": 75}, headers=om)
     c.delete(ch_url, headers=om)
     assert c.get(ch_url, headers=om).json()["effective"]["blur"] == 75  # back to the site's
     assert c.delete(site_url, headers=om).json()["effective"]["blur"] == 60

@@ -329,12 +329,21 @@ def _own(row: SiteThresholds | ChannelThresholds | None) -> dict[str, Any]:
             "set_by": row.set_by if row else None}
 
 
+def _effective(deployment: VqdConfig, own: dict[str, Any]) -> dict[str, float]:
+    """The deployment's thresholds with ``own`` over them; a stored fault that no longer exists
+    leaves the deployment's in force, as the patrol does (``patrol._vqd_config``)."""
+    try:
+        return deployment.with_thresholds(own).thresholds
+    except ValueError:
+        return deployment.thresholds
+
+
 def site_thresholds_json(db: Session, site_id: int) -> dict[str, Any]:
     """The site's own thresholds, the deployment's, and those its channels use unless they have their own."""
     own = _own(db.get(SiteThresholds, site_id))
     deployment = patrol.PatrolConfig().vqd
     return {"site_id": site_id, **own, "deployment": deployment.thresholds,
-            "effective": deployment.with_thresholds(own["thresholds"]).thresholds}
+            "effective": _effective(deployment, own["thresholds"])}
 
 
 def thresholds_json(db: Session, channel_id: int) -> dict[str, Any]:
@@ -346,8 +355,8 @@ def thresholds_json(db: Session, channel_id: int) -> dict[str, Any]:
     site_own = dict(site_row.thresholds) if site_row else {}
     deployment = patrol.PatrolConfig().vqd
     return {"channel_id": channel_id, **own, "site": site_own, "deployment": deployment.thresholds,
-            "inherited": deployment.with_thresholds(site_own).thresholds,
-            "effective": deployment.with_thresholds(patrol.merged_thresholds(site_own, own["thresholds"])).thresholds}
+            "inherited": _effective(deployment, site_own),
+            "effective": _effective(deployment, patrol.merged_thresholds(site_own, own["thresholds"]))}
 
 
 def _save_thresholds(db: Session, user: User, model: type[SiteThresholds] | type[ChannelThresholds], key: int,
