@@ -453,6 +453,45 @@ def test_camera_page_shows_the_reference_the_picture_was_judged_against(web, tmp
     assert "预置位 2" in html
 
 
+def test_orders_page_lists_filters_and_pages_the_work_orders(web):
+    """The orders page: by default every order not closed, filtered by state, fault, one's own and
+    overdue; only what the account may see; the O&M page links to it."""
+    from lookout.health.models import WorkOrder
+
+    client, db_url = web
+    with session_scope(db_url) as s:
+        c1, c2 = s.execute(select(Channel.id).where(Channel.site_id == 1).order_by(Channel.id).limit(2)).scalars()
+        other = s.execute(select(Channel.id).where(Channel.site_id != 1).order_by(Channel.id)).scalars().first()
+    blur = open_order_by_two_patrols(db_url, c1, ["blur"], {"blur": 80.0})
+    noise = open_order_by_two_patrols(db_url, c2, ["noise"], {"noise": 90.0})
+    away = open_order_by_two_patrols(db_url, other, ["signal_loss"], {"signal_loss": 100.0})
+    with session_scope(db_url) as s:
+        closed = s.get(WorkOrder, noise)
+        closed.status, closed.open_key, closed.closed_at, closed.close_note = "closed", None, utcnow(), "换了镜头"
+        s.get(WorkOrder, away).assignee = "someone_else"
+    login(client, "om")
+    assert 'href="/om/orders"' in client.get("/om").text
+
+    def listed(query=""):
+        r = client.get("/om/orders" + query)
+        assert r.status_code == 200, r.text
+        return [int(x) for x in re.findall(r'<tr data-order="(\d+)"', r.text)], r.text
+
+    ids, html = listed()
+    assert set(ids) == {blur, away} and "图像模糊" in html and "未关闭" in html
+    ids, html = listed("?status=closed")
+    assert ids == [noise] and "换了镜头" in html and "已关闭" in html
+    assert set(listed("?status=all")[0]) == {blur, noise, away}
+    assert listed("?mine=true")[0] == [blur]  # the site's O&M contact is "om"
+    assert listed("?status=all&fault=noise")[0] == [noise]
+    assert listed("?overdue=true")[0] == []  # 24 h to repair: none overdue yet
+    assert set(listed("?status=bogus")[0]) == {blur, noise, away}  # an unknown state filters nothing
+    manager = TestClient(client.app)
+    login(manager, "manager")  # sees site 1 only
+    r = manager.get("/om/orders?status=all")
+    assert set(int(x) for x in re.findall(r'<tr data-order="(\d+)"', r.text)) == {blur, noise}
+
+
 def test_camera_page_is_out_of_reach_outside_the_accounts_scope(web):
     client, db_url = web
     login(client, "manager")  # sees site 1 only

@@ -40,7 +40,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lookout.api.deps import current_user, get_db, require_roles
@@ -469,22 +469,11 @@ def list_work_orders(status_: str | None = Query(None, alias="status", pattern="
                      user: User = Depends(current_user), db: Session = Depends(get_db)) -> dict[str, Any]:
     """Work orders of visible channels; ``status=live`` means not closed. Open first, newest first."""
     now = utcnow()
-    stmt = select(WorkOrder).where(WorkOrder.channel_id.in_(_visible(user)))
-    if status_ == "live":
-        stmt = stmt.where(WorkOrder.status != "closed")
-    elif status_:
-        stmt = stmt.where(WorkOrder.status == status_)
-    for col, val in ((WorkOrder.site_id, site_id), (WorkOrder.channel_id, channel_id), (WorkOrder.fault, fault),
-                     (WorkOrder.assignee, assignee), (WorkOrder.escalated, escalated)):
-        if val is not None:
-            stmt = stmt.where(col == val)
-    if overdue is True:
-        stmt = stmt.where(WorkOrder.status != "closed", WorkOrder.deadline_at < now)
-    elif overdue is False:
-        stmt = stmt.where((WorkOrder.status == "closed") | (WorkOrder.deadline_at >= now))
-    total = db.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-    rows = db.execute(stmt.order_by(case((WorkOrder.status == "closed", 1), else_=0), WorkOrder.id.desc())
-                      .limit(page_size).offset((page - 1) * page_size)).scalars()
+    stmt = workorders.filter_orders(select(WorkOrder).where(WorkOrder.channel_id.in_(_visible(user))), now,
+                                    status=status_, site_id=site_id, channel_id=channel_id, fault=fault,
+                                    assignee=assignee, overdue=overdue, escalated=escalated)
+    total = db.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
+    rows = db.execute(stmt.limit(page_size).offset((page - 1) * page_size)).scalars()
     return {"items": [order_json(o, now) for o in rows], "total": total, "page": page, "page_size": page_size}
 
 

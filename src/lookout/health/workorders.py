@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from lookout.health.models import (OFFLINE_FAULT, DiagnosisRecord, WorkOrder, WorkOrderEscalation,
@@ -307,6 +307,30 @@ def load_channel_info(session: Session, channel_ids: Sequence[int]) -> dict[int,
         .join(Site, Site.id == Channel.site_id).outerjoin(Device, Device.id == Channel.device_id)
         .where(Channel.id.in_(list(channel_ids))))
     return {cid: ChannelInfo(cid, sid, bool(ka or ku), om, vendor) for cid, sid, ka, ku, om, vendor in rows}
+
+
+#: what ``filter_orders`` takes as a status: an order's own, or ``live`` (not closed)
+ORDER_STATUS_FILTERS = ("live", "open", "rechecking", "closed")
+
+
+def filter_orders(stmt: Select, now: datetime, *, status: str | None = None, site_id: int | None = None,
+                  channel_id: int | None = None, fault: str | None = None, assignee: str | None = None,
+                  overdue: bool | None = None, escalated: bool | None = None) -> Select:
+    """``stmt`` (a select over ``WorkOrder``) limited by the filters given, ordered open first, newest
+    first: what the work-order API and the orders page list."""
+    if status == "live":
+        stmt = stmt.where(WorkOrder.status != "closed")
+    elif status:
+        stmt = stmt.where(WorkOrder.status == status)
+    for col, val in ((WorkOrder.site_id, site_id), (WorkOrder.channel_id, channel_id), (WorkOrder.fault, fault),
+                     (WorkOrder.assignee, assignee), (WorkOrder.escalated, escalated)):
+        if val is not None:
+            stmt = stmt.where(col == val)
+    if overdue is True:
+        stmt = stmt.where(WorkOrder.status != "closed", WorkOrder.deadline_at < now)
+    elif overdue is False:
+        stmt = stmt.where((WorkOrder.status == "closed") | (WorkOrder.deadline_at >= now))
+    return stmt.order_by(case((WorkOrder.status == "closed", 1), else_=0), WorkOrder.id.desc())
 
 
 def live_orders(session: Session, channel_ids: Sequence[int] | None = None) -> list[WorkOrder]:

@@ -6,12 +6,13 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lookout.registry.models import Channel
+from lookout.registry.models import Channel, Site
 from lookout.security import scope
 from lookout.security.models import User
+from lookout.store.base import utcnow
 from lookout.web.queries import PageInfo, optional, paged
 
 log = logging.getLogger(__name__)
@@ -21,18 +22,20 @@ def _health_models():
     return optional("lookout.health.models")
 
 
-def work_orders(db: Session, user: User, page: int = 1, page_size: int = 20) -> tuple[list[Any], PageInfo] | None:
-    """Open work orders first, newest first, for channels the account may see (None: not installed)."""
-    hm = _health_models()
-    if hm is None:
+def work_orders(db: Session, user: User, page: int = 1, page_size: int = 20,
+                **filters: Any) -> tuple[list[Any], PageInfo] | None:
+    """Work orders of channels the account may see, with the camera's name and code and the site's
+    name, open first, newest first; ``filters`` as ``health.workorders.filter_orders`` takes them
+    (None: camera health not installed)."""
+    hm, wol = _health_models(), optional("lookout.health.workorders")
+    if hm is None or wol is None:
         return None
     wo = hm.WorkOrder
     visible = scope.channel_filter(select(Channel.id), user)
-    stmt = (select(wo, Channel.name, Channel.code).join(Channel, Channel.id == wo.channel_id)
-            .where(wo.channel_id.in_(visible)))
-    order = [case((wo.status == "closed", 1), else_=0), wo.id.desc()]
+    stmt = (select(wo, Channel.name, Channel.code, Site.name).join(Channel, Channel.id == wo.channel_id)
+            .join(Site, Site.id == wo.site_id).where(wo.channel_id.in_(visible)))
     try:
-        return paged(db, stmt.order_by(*order), page, page_size)
+        return paged(db, wol.filter_orders(stmt, utcnow(), **filters), page, page_size)
     except Exception:  # a schema mismatch with camera health must not take the page down
         log.exception("work orders could not be listed")
         return None

@@ -201,7 +201,7 @@ def om(request: Request, site: int | None = None, status: str | None = None, q: 
     trend = om_data.online_trend(db, user, now)
     no_reference = om_data.without_reference(db, user)
     # a camera turned away from its view (an open scene-change order) can be called back to a preset here
-    turned = [wo.channel_id for wo, _, _ in (orders[0] if orders else [])
+    turned = [wo.channel_id for wo, *_ in (orders[0] if orders else [])
               if wo.fault == "scene_change" and wo.status != "closed"]
     return render(request, "om.html", user, rows=rows, info=info, site_id=site, status=status or "", q=q or "",
                   sites=queries.site_options(db, user), online_rate=queries.rate(online, total), total=total,
@@ -209,6 +209,24 @@ def om(request: Request, site: int | None = None, status: str | None = None, q: 
                   repair=om_data.repair_stats(db, user, now),
                   ptz=om_data.ptz_channels(db, user, turned) if turned else None,
                   snapshot=lambda ch: media_links.snapshot_url(request.app, ch))
+
+
+@router.get("/om/orders")
+def om_orders(request: Request, status: str = "live", site: int | None = None, fault: str | None = None,
+              mine: bool = False, overdue: bool = False, escalated: bool = False, page: int = Query(1, ge=1),
+              db: Session = Depends(get_db)):
+    """Every work order the account may see, filtered (by default those not closed) and paged."""
+    user = page_user(request, db)
+    wol = queries.optional("lookout.health.workorders")
+    statuses = wol.ORDER_STATUS_FILTERS if wol is not None else ()
+    st = status if status in statuses else None
+    faults = list(queries.optional("lookout.health.vqd").FAULTS) + ["offline"] if wol is not None else []
+    orders = om_data.work_orders(db, user, page=page, page_size=50, status=st, site_id=site,
+                                 fault=fault if fault in faults else None, assignee=user.username if mine else None,
+                                 overdue=True if overdue else None, escalated=True if escalated else None)
+    return render(request, "orders.html", user, orders=orders, statuses=statuses, status=st or "", site_id=site,
+                  fault=fault or "", faults=faults, mine=mine, overdue=overdue, escalated=escalated, now=utcnow(),
+                  sites=queries.site_options(db, user))
 
 
 # ---------------------------------------------------------------- one camera's health
