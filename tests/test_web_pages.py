@@ -500,3 +500,15 @@ def test_camera_page_is_out_of_reach_outside_the_accounts_scope(web):
         mine = s.execute(select(Channel.id).where(Channel.site_id == 1)).scalars().first()
     assert client.get(f"/cameras/{other}").status_code == 404
     assert client.get(f"/cameras/{mine}").status_code == 200
+
+
+def test_filter_forms_choosing_all_sites_are_answered(web):
+    """A filter form's "all sites" option sends the site empty: every page with one answers it as no
+    filter rather than refusing the request; a site that is not a number is still refused."""
+    client, _ = web
+    login(client, "admin")
+    for path in ("/om?q=&site=&status=", "/om/orders?status=live&site=&fault=", "/ledger?q=&site=&status=",
+                 "/alerts?site=", "/wall?site=", "/ledger/export.csv?site="):
+        r = client.get(path)
+        assert r.status_code == 200, (path, r.status_code, r.text[:200])
+    assert client.get("/om?site=abc").status_code == 422

@@ -50,7 +50,7 @@ def _ledger_page(request: Request, db: Session, user: User, *, q: str | None, si
 
 
 @router.get("/ledger")
-def ledger_page(request: Request, q: str | None = None, site: int | None = None, status: str | None = None,
+def ledger_page(request: Request, q: str | None = None, site: queries.OptionalId = None, status: str | None = None,
                 page: int = Query(1, ge=1), db: Session = Depends(get_db)):
     user = page_user(request, db)
     return _ledger_page(request, db, user, q=q, site=site, status=status, page=page)
@@ -121,7 +121,7 @@ async def ledger_import(request: Request, file: UploadFile, dry_run: str | None 
 
 
 @router.get("/ledger/export.csv")
-def ledger_export(request: Request, q: str | None = None, site: int | None = None, status: str | None = None,
+def ledger_export(request: Request, q: str | None = None, site: queries.OptionalId = None, status: str | None = None,
                   db: Session = Depends(get_db)):
     """What the account may see, as the ledger CSV (the same columns the import reads)."""
     user = page_user(request, db)

@@ -46,7 +46,7 @@ def _visible_alert(db: Session, user: User, alert_id: int):
 
 @router.get("/alerts")
 def alert_centre(request: Request, incident: int | None = None, status: str | None = None,
-                 site: int | None = None, page: int = Query(1, ge=1), msg: str | None = None,
+                 site: queries.OptionalId = None, page: int = Query(1, ge=1), msg: str | None = None,
                  db: Session = Depends(get_db)):
     user = page_user(request, db)
     sm = queries.safety_models()

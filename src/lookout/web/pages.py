@@ -167,7 +167,7 @@ LAYOUTS = (2, 3, 4)
 
 
 @router.get("/wall")
-def wall(request: Request, layout: int = Query(3), site: int | None = None, page: int = Query(1, ge=1),
+def wall(request: Request, layout: int = Query(3), site: queries.OptionalId = None, page: int = Query(1, ge=1),
          status: str | None = None, mode: str = "live", db: Session = Depends(get_db)):
     user = page_user(request, db)
     layout = layout if layout in LAYOUTS else 3
@@ -186,7 +186,7 @@ def wall(request: Request, layout: int = Query(3), site: int | None = None, page
 
 # ---------------------------------------------------------------- O&M
 @router.get("/om")
-def om(request: Request, site: int | None = None, status: str | None = None, q: str | None = None,
+def om(request: Request, site: queries.OptionalId = None, status: str | None = None, q: str | None = None,
        page: int = Query(1, ge=1), db: Session = Depends(get_db)):
     user = page_user(request, db)
     st = status if status in ("offline", "fault") else None
@@ -212,7 +212,7 @@ def om(request: Request, site: int | None = None, status: str | None = None, q: 
 
 
 @router.get("/om/orders")
-def om_orders(request: Request, status: str = "live", site: int | None = None, fault: str | None = None,
+def om_orders(request: Request, status: str = "live", site: queries.OptionalId = None, fault: str | None = None,
               mine: bool = False, overdue: bool = False, escalated: bool = False, page: int = Query(1, ge=1),
               db: Session = Depends(get_db)):
     """Every work order the account may see, filtered (by default those not closed) and paged."""

@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
+from pydantic import BeforeValidator
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -20,6 +21,9 @@ from lookout.registry.models import Channel, Device, OrgUnit, Site, Zone, defaul
 from lookout.optional import optional_module
 from lookout.security import scope
 from lookout.security.models import User
+
+#: a filter form's optional number (a site): its "all" option sends it empty, which means none
+OptionalId = Annotated[int | None, BeforeValidator(lambda v: None if isinstance(v, str) and not v.strip() else v)]
 
 ONLINE_TARGET_KEY = 98.0
 ONLINE_TARGET = 95.0
