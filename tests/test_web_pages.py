@@ -492,6 +492,45 @@ def test_orders_page_lists_filters_and_pages_the_work_orders(web):
     assert set(int(x) for x in re.findall(r'<tr data-order="(\d+)"', r.text)) == {blur, noise}
 
 
+def test_an_orders_page_tells_its_story_in_chinese(web):
+    """A work order's page: opened by two patrols, closed by the engineer with a note, the re-check
+    still finding the fault (reopened), then escalated once overdue; each step in Chinese with who and
+    when, the engineer's note as written; out of scope is 404."""
+    from datetime import timedelta
+
+    from lookout.health import workorders
+    from lookout.health.models import DiagnosisRecord, WorkOrder
+
+    client, db_url = web
+    with session_scope(db_url) as s:
+        cid = s.execute(select(Channel.id).where(Channel.site_id == 1).order_by(Channel.id)).scalars().first()
+        other = s.execute(select(Channel.id).where(Channel.site_id != 1).order_by(Channel.id)).scalars().first()
+    oid = open_order_by_two_patrols(db_url, cid, ["blur"], {"blur": 80.0})
+    away = open_order_by_two_patrols(db_url, other, ["noise"], {"noise": 90.0})
+    with session_scope(db_url) as s:
+        o = s.get(WorkOrder, oid)
+        now = utcnow()
+        workorders.request_close(s, o, "om", "已重新对焦", now)
+        s.add(DiagnosisRecord(channel_id=cid, at=now + timedelta(seconds=5), online=True, faults=["blur"],
+                              scores={"blur": 77.0}, frames=3, used_reference=True, trigger="recheck"))
+        s.flush()
+        workorders.process_diagnoses(s, [cid], now + timedelta(seconds=6))
+        workorders.escalate_overdue(s, o.deadline_at + timedelta(hours=3))
+    login(client, "manager")  # sees site 1 only
+    html = client.get(f"/om/orders/{oid}").text
+    steps = re.findall(r'<tr data-step="(\w+)">(.*?)</tr>', html, re.S)
+    assert [k for k, _ in steps] == ["opened", "close_requested", "recheck_failed", "escalated"]
+    text = dict(steps)
+    assert "开单：连续巡检发现图像模糊" in text["opened"]
+    assert "申请关单" in text["close_requested"] and "已重新对焦" in text["close_requested"] and ">om<" in text["close_requested"]
+    assert "复核未通过，工单重新打开" in text["recheck_failed"] and "复核仍发现图像模糊 (77)" in text["recheck_failed"]
+    assert re.search(r"超期 3\.\d 小时，升级至第 1 级", text["escalated"])
+    assert "待处理" in html and "超期" in html and f'href="/cameras/{cid}"' in html
+    assert client.get(f"/om/orders/{away}").status_code == 404
+    assert client.get("/om/orders/999999").status_code == 404
+    assert f'href="/om/orders/{oid}"' in client.get("/om/orders").text
+
+
 def test_camera_page_is_out_of_reach_outside_the_accounts_scope(web):
     client, db_url = web
     login(client, "manager")  # sees site 1 only

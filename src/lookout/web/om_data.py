@@ -13,6 +13,7 @@ from lookout.registry.models import Channel, Site
 from lookout.security import scope
 from lookout.security.models import User
 from lookout.store.base import utcnow
+from lookout.web import i18n
 from lookout.web.queries import PageInfo, optional, paged
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,50 @@ def work_orders(db: Session, user: User, page: int = 1, page_size: int = 20,
     except Exception:  # a schema mismatch with camera health must not take the page down
         log.exception("work orders could not be listed")
         return None
+
+
+def order_story(db: Session, user: User, order_id: int, lang: str) -> dict[str, Any] | None:
+    """One work order for its page: the order, its camera and site names, and its story (each step with
+    a reading in ``lang``: the platform's own steps from their recorded facts, a person's note as
+    written); None: not found, out of the account's scope, or camera health not installed."""
+    hm = _health_models()
+    if hm is None:
+        return None
+    o = db.get(hm.WorkOrder, order_id)
+    ch = db.get(Channel, o.channel_id) if o is not None else None
+    if o is None or ch is None or not scope.can_see_channel(user, ch):
+        return None
+    site = db.get(Site, o.site_id)
+    ids = [e.diagnosis_id for e in o.events if e.diagnosis_id] + [o.opened_by_diagnosis_id or 0]
+    diagnoses = {d.id: d for d in db.execute(select(hm.DiagnosisRecord).where(hm.DiagnosisRecord.id.in_(ids))).scalars()}
+    escalations = list(db.execute(select(hm.WorkOrderEscalation).where(hm.WorkOrderEscalation.order_id == o.id)
+                                  .order_by(hm.WorkOrderEscalation.id)).scalars())
+    by_time = {e.at: e for e in escalations}
+    fault = i18n.t(f"fault.{o.fault}", lang)
+    steps = []
+    for e in o.events:
+        d = diagnoses.get(e.diagnosis_id) if e.diagnosis_id else None
+        if e.kind == "opened":
+            text = i18n.t("wo.event.opened", lang, fault=fault)
+        elif e.kind == "recheck_failed" and d is not None:
+            score = (d.scores or {}).get(o.fault)
+            text = i18n.t("wo.event.recheck_failed", lang) + " · " + (
+                i18n.t("wo.detail.no_picture", lang) if not d.online else
+                i18n.t("wo.detail.still", lang, fault=fault) + (f" ({score:.0f})" if score is not None else ""))
+        elif e.kind == "escalated" and e.at in by_time:
+            esc = by_time[e.at]
+            text = i18n.t("wo.detail.escalated", lang, h=f"{esc.overdue_s / 3600:.1f}", level=esc.level)
+        else:
+            text = i18n.t(f"wo.event.{e.kind}", lang)
+        person = e.kind == "close_requested"  # the engineer's words, kept as written
+        actor = i18n.t("wo.actor.platform", lang) if e.actor == "patrol" else e.actor  # workorders.ACTOR
+        steps.append({"at": e.at, "kind": e.kind, "actor": actor, "text": text,
+                      "note": e.note if person else None,
+                      "snapshot": f"/api/v1/health/diagnoses/{d.id}/snapshot.jpg" if d is not None and d.snapshot_path else None})
+    opening = diagnoses.get(o.opened_by_diagnosis_id or 0)
+    return {"order": o, "camera": ch, "site": site, "steps": steps, "escalations": escalations,
+            "opening_snapshot": f"/api/v1/health/diagnoses/{opening.id}/snapshot.jpg"
+            if opening is not None and opening.snapshot_path else None}
 
 
 def _reference_model():

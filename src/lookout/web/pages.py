@@ -229,6 +229,17 @@ def om_orders(request: Request, status: str = "live", site: queries.OptionalId =
                   sites=queries.site_options(db, user))
 
 
+@router.get("/om/orders/{order_id}")
+def om_order(order_id: int, request: Request, db: Session = Depends(get_db)):
+    """One work order: its camera, deadline and repair time, and what happened to it, step by step."""
+    user = page_user(request, db)
+    story = om_data.order_story(db, user, order_id, lang_of(request, user))
+    if story is None:
+        raise HTTPException(404, f"work order {order_id} not found")
+    return render(request, "order.html", user, story=story, now=utcnow(),
+                  site_tz=story["site"].timezone if story["site"] and story["site"].timezone else "Asia/Shanghai")
+
+
 # ---------------------------------------------------------------- one camera's health
 @router.get("/cameras/{channel_id}")
 def camera(channel_id: int, request: Request, db: Session = Depends(get_db)):
