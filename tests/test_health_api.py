@@ -271,3 +271,47 @@ def test_a_site_has_fault_thresholds_for_all_its_channels(data_dir, db_url, monk
     assert c.delete(site_url, headers=om).json()["effective"]["blur"] == 60
     assert c.delete(site_url, headers=om).status_code == 404
     assert c.get(ch_url, headers=om).json()["effective"]["blur"] == 60
+
+
+def test_an_overdue_order_is_told_to_the_duty_roster_above_its_assignee(data_dir, db_url):
+    """Escalation reaches people: level 1 tells whoever is on duty at the order's site, level 2 the
+    district's (the first tier up with somebody on duty), each once, in Chinese, through the outbox;
+    the escalation records who was told and the order's page says so."""
+    from lookout.health.models import WorkOrderEscalation
+    from lookout.safety.models import DutyMember, OutboxMessage
+
+    ids = seed(db_url)
+    with session_scope(db_url) as s:
+        district = s.get(Site, ids["a"]).org_unit_id
+        s.add(DutyMember(site_id=ids["a"], name="景区值班员", email="duty@a.example", active=True))
+        s.add(DutyMember(org_unit_id=district, name="区值班员", phone="13800000000", active=True))
+        o = s.get(WorkOrder, ids["orders"][ids["ca"]])
+        deadline, allowed = o.deadline_at, o.deadline_at - o.opened_at
+    with session_scope(db_url) as s:
+        workorders.escalate_overdue(s, deadline + timedelta(minutes=30))
+        workorders.escalate_overdue(s, deadline + timedelta(minutes=40))  # nothing new: told once
+    with session_scope(db_url) as s:
+        sent = s.execute(select(OutboxMessage).order_by(OutboxMessage.id)).scalars().all()
+        mine = [m for m in sent if m.target == "duty@a.example"]
+        assert len(mine) == 1 and mine[0].channel == "email"
+        body = mine[0].payload["body"]
+        assert "A景区" in body and "离线" in body and "超期 0.5 小时" in body and "第 1 级" in body, body
+        ours = f"workorder:{o.id}:"
+        assert not [m for m in sent if m.target == "13800000000" and m.key.startswith(ours)]  # not the district yet
+        other = f"workorder:{ids['orders'][ids['cb']]}:"  # B景区 has nobody on duty: its district is told at once
+        assert [m.channel for m in sent if m.key.startswith(other)] == ["sms"]
+        (esc,) = s.execute(select(WorkOrderEscalation).where(WorkOrderEscalation.order_id == o.id)).scalars()
+        assert esc.level == 1 and esc.notified == "site: 景区值班员"
+    with session_scope(db_url) as s:
+        workorders.escalate_overdue(s, deadline + allowed + timedelta(minutes=5))
+    with session_scope(db_url) as s:
+        sms = s.execute(select(OutboxMessage).where(OutboxMessage.target == "13800000000",
+                                                    OutboxMessage.key.startswith(f"workorder:{o.id}:"))).scalars().all()
+        assert len(sms) == 1 and "第 2 级" in sms[0].payload["text"]
+        levels = s.execute(select(WorkOrderEscalation.level, WorkOrderEscalation.notified)
+                           .where(WorkOrderEscalation.order_id == o.id).order_by(WorkOrderEscalation.id)).all()
+        assert levels == [(1, "site: 景区值班员"), (2, "district: 区值班员")]
+    c = make_client(data_dir)
+    admin = login(c, "admin", PW)
+    html = c.get(f"/om/orders/{o.id}", headers=admin).text
+    assert "已通知场所值班：景区值班员" in html and "已通知区县值班：区值班员" in html

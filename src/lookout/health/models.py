@@ -210,5 +210,7 @@ class WorkOrderEscalation(Base):
     level: Mapped[int] = mapped_column(Integer, default=1)
     overdue_s: Mapped[float] = mapped_column(Float)
     assignee: Mapped[str | None] = mapped_column(String(64))
+    # who was told (the duty roster of the tier reached: "site: 张三、李四"); None: nobody on duty or not sent
+    notified: Mapped[str | None] = mapped_column(String(255))
     acknowledged_at: Mapped[datetime | None] = mapped_column()
     acknowledged_by: Mapped[str | None] = mapped_column(String(64))

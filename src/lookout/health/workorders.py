@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session
 
 from lookout.health.models import (OFFLINE_FAULT, DiagnosisRecord, WorkOrder, WorkOrderEscalation,
                                    WorkOrderEvent)
+from lookout.optional import optional_module
 from lookout.registry.models import Channel, Device, Site
 
 log = logging.getLogger(__name__)
@@ -340,6 +341,29 @@ def live_orders(session: Session, channel_ids: Sequence[int] | None = None) -> l
     return list(session.execute(stmt).scalars())
 
 
+def _tell_duty_roster(session: Session, o: WorkOrder, a: Escalate, now: datetime) -> str | None:
+    """An overdue order's escalation told to the people on duty above its assignee: level 1 the site's
+    roster, level 2 the district's (the first tier up the chain with somebody on duty), through the
+    crowd-safety outbox (e-mail, SMS, webhook; queued in this transaction). Returns who was told."""
+    duty = optional_module("lookout.safety.duty")
+    site, ch = session.get(Site, o.site_id), session.get(Channel, o.channel_id)
+    if duty is None or site is None or ch is None:
+        return None
+    from lookout.web.i18n import t  # the fault's Chinese name, as the pages show it
+
+    text = (f"{site.name} {ch.name}({ch.code}){t('fault.' + o.fault)}工单 {o.id} 超期 {a.overdue_s / 3600:.1f} 小时"
+            f"未修复，负责人 {o.assignee or '未指派'}，已升级至第 {a.level} 级。")
+    told = duty.notify_roster(session, site, now, key=f"workorder:{o.id}:level:{a.level}",
+                              subject=f"[Lookout] {site.name} 工单超期", text=text, tier_index=a.level - 1,
+                              payload={"type": "work_order_escalated", "order_id": o.id, "channel_id": ch.id,
+                                       "site_id": site.id, "site": site.name, "fault": o.fault, "level": a.level,
+                                       "overdue_h": round(a.overdue_s / 3600, 1), "assignee": o.assignee})
+    if told is None:
+        log.warning("work order %s escalated to level %s: nobody on duty to tell", o.id, a.level)
+        return None
+    return f"{told.tier}: {'、'.join(told.names)}"[:255]
+
+
 def apply_actions(session: Session, actions: Sequence[Action], now: datetime, actor: str = ACTOR) -> list[Publish]:
     """Carry out the decisions in the caller's transaction (audited); returns the events to publish."""
     from lookout.security import audit
@@ -380,9 +404,10 @@ def apply_actions(session: Session, actions: Sequence[Action], now: datetime, ac
             pubs.append(_event(o, "recheck_failed", now, note=a.note))
         elif isinstance(a, Escalate):
             o.escalated, o.escalation_level, o.escalated_at = True, a.level, now
+            told = _tell_duty_roster(session, o, a, now)
             session.add(WorkOrderEscalation(order_id=o.id, site_id=o.site_id, at=now, level=a.level,
-                                            overdue_s=a.overdue_s, assignee=o.assignee))
-            note = f"overdue by {a.overdue_s / 3600:.1f} h: escalated to level {a.level}"
+                                            overdue_s=a.overdue_s, assignee=o.assignee, notified=told))
+            note = f"overdue by {a.overdue_s / 3600:.1f} h: escalated to level {a.level}" + (f"; told {told}" if told else "")
             o.events.append(WorkOrderEvent(at=now, kind="escalated", actor=actor, note=note))
             audits.append(("escalate", "work_order", o.id, before, _order_json(o)))
             pubs.append(_event(o, "escalated", now, level=a.level))

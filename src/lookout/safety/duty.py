@@ -78,6 +78,27 @@ def ack_timeout(session: Session, site_id: int) -> timedelta:
     return timedelta(seconds=cfg.ack_timeout_s) if cfg and cfg.ack_timeout_s else DEFAULT_ACK_TIMEOUT
 
 
+def _send(session: Session, members: list[DutyMember], base: str, payload: dict, subject: str, text: str,
+          now: datetime, incident_id: int | None = None) -> int:
+    """Queue one message per member and way of reaching them (webhook, e-mail, SMS); returns how many."""
+    n = 0
+    for m in members:
+        key = f"{base}:member:{m.id}"
+        if m.webhook_url:
+            enqueue(session, key=f"{key}:webhook", channel="webhook", target=m.webhook_url, payload=payload, now=now,
+                    incident_id=incident_id)
+            n += 1
+        if m.email:
+            enqueue(session, key=f"{key}:email", channel="email", target=m.email,
+                    payload={"to": [m.email], "subject": subject, "body": text}, now=now, incident_id=incident_id)
+            n += 1
+        if m.phone:
+            enqueue(session, key=f"{key}:sms", channel="sms", target=m.phone, payload={"text": text}, now=now,
+                    incident_id=incident_id)
+            n += 1
+    return n
+
+
 def _notify(session: Session, alert: Alert, members: list[DutyMember], site: Site, now: datetime) -> int:
     text = alert.message or ""
     payload = {
@@ -91,27 +112,29 @@ def _notify(session: Session, alert: Alert, members: list[DutyMember], site: Sit
         "text": text,
         "deadline": alert.deadline_at.isoformat(),
     }
-    n = 0
-    for m in members:
-        base = f"alert:{alert.id}:member:{m.id}"
-        if m.webhook_url:
-            enqueue(session, key=f"{base}:webhook", channel="webhook", target=m.webhook_url, payload=payload, now=now, incident_id=alert.incident_id)
-            n += 1
-        if m.email:
-            enqueue(
-                session,
-                key=f"{base}:email",
-                channel="email",
-                target=m.email,
-                payload={"to": [m.email], "subject": f"[Lookout] {site.name} {NAMES_ZH[alert.level]}", "body": text},
-                now=now,
-                incident_id=alert.incident_id,
-            )
-            n += 1
-        if m.phone:
-            enqueue(session, key=f"{base}:sms", channel="sms", target=m.phone, payload={"text": text}, now=now, incident_id=alert.incident_id)
-            n += 1
-    return n
+    return _send(session, members, f"alert:{alert.id}", payload, f"[Lookout] {site.name} {NAMES_ZH[alert.level]}",
+                 text, now, alert.incident_id)
+
+
+@dataclass(frozen=True)
+class Told:
+    tier: str  # site, district or city
+    names: list[str]
+    messages: int
+
+
+def notify_roster(session: Session, site: Site, now: datetime, *, key: str, subject: str, text: str,
+                  payload: dict, tier_index: int = 0) -> Told | None:
+    """Tell everybody on duty at the first tier, from ``tier_index`` up the chain site → district →
+    city, that has somebody on duty (messages queued in the caller's transaction, each once per
+    ``key``); None when nobody is on duty at any of them."""
+    refs = tiers_for(session, site)
+    for ref in refs[min(tier_index, len(refs) - 1):]:
+        members = members_on_duty(session, ref, now, site.timezone or "Asia/Shanghai")
+        if members:
+            n = _send(session, members, key, {**payload, "tier": ref.tier, "text": text}, subject, text, now)
+            return Told(ref.tier, [m.name for m in members], n)
+    return None
 
 
 def open_alert(

@@ -231,6 +231,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "wo.event.escalated": ("超期升级", "escalated"),
     "wo.detail.still": ("复核仍发现{fault}", "the re-check still shows {fault}"),
     "wo.detail.no_picture": ("复核未取到画面，无法确认修复", "no picture at the re-check: the repair cannot be confirmed"),
+    "wo.detail.told": ("已通知{tier}值班：{names}", "told the {tier} duty roster: {names}"),
+    "wo.detail.told_nobody": ("无人值班，未能通知", "nobody on duty to tell"),
     "wo.detail.escalated": ("超期 {h} 小时，升级至第 {level} 级", "overdue by {h} h, escalated to level {level}"),
     "om.wo.live": ("未关闭", "not closed"),
     "om.wo.any": ("全部", "all"),

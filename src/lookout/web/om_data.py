@@ -73,6 +73,11 @@ def order_story(db: Session, user: User, order_id: int, lang: str) -> dict[str, 
         elif e.kind == "escalated" and e.at in by_time:
             esc = by_time[e.at]
             text = i18n.t("wo.detail.escalated", lang, h=f"{esc.overdue_s / 3600:.1f}", level=esc.level)
+            if esc.notified:  # "site: 张三、李四", as health.workorders records it
+                tier, _, names = esc.notified.partition(": ")
+                text += " · " + i18n.t("wo.detail.told", lang, tier=i18n.t(f"tier.{tier}", lang), names=names)
+            else:
+                text += " · " + i18n.t("wo.detail.told_nobody", lang)
         else:
             text = i18n.t(f"wo.event.{e.kind}", lang)
         person = e.kind == "close_requested"  # the engineer's words, kept as written
