@@ -20,7 +20,11 @@ Rules (pure, :func:`decide_patrol` and :func:`decide_escalations`, ``now`` passe
   time counts. Otherwise the order re-opens (``open``) with a note saying what the re-check saw.
 - An ``open`` order past its deadline escalates: level 1 at the deadline, level 2 when overdue by as
   long again as the time it was given. Each level sets ``escalated``/``escalation_level``, adds a
-  ``work_order_escalations`` row and publishes ``site.<site_id>.workorder_escalated``.
+  ``work_order_escalations`` row and publishes ``site.<site_id>.workorder_escalated``; and it is told
+  (in Chinese, once per level) to whoever is on duty above the assignee: level 1 the site's duty
+  roster, level 2 the district's, or the first tier further up with somebody on duty
+  (``safety.duty.notify_roster``, through the outbox in the same transaction). The row records who
+  was told.
 
 Every order change is audited (entity ``work_order``) and published on the bus as
 ``channel.<channel_id>.workorder`` with ``{"order_id", "kind", "fault", "status", …}`` — kind one of
