@@ -266,3 +266,42 @@ def test_h265_camera_is_transcoded_for_the_browser(data_dir, db_url):
         assert errors == []
     finally:
         sim265.stop()
+
+
+def test_an_h265_camera_is_remembered_and_re_encoded_from_the_start():
+    """Once a stream turned out to be H.265, later viewers (a reconnecting player, the next operator)
+    get the re-encoder at once instead of a copy that is thrown away: the first picture comes sooner."""
+    import asyncio
+
+    from lookout.media.camsim import CamSim, CamSimError
+    from lookout.media.live import LiveHub
+
+    try:
+        sim265 = CamSim(channels=1, port=0, width=320, height=240, fps=10, codec="h265").start()
+    except CamSimError as exc:
+        pytest.skip(f"camera simulator unavailable: {exc}")
+
+    async def view(hub: LiveHub) -> tuple[bool, str | None, str | None]:
+        async with hub.watch("1:main", sim265.urls[0], timeout_s=30) as (st, _viewer):
+            return st.transcoded, st.mime, st.ended
+
+    async def main() -> None:
+        hub = LiveHub(idle_stop_s=0)
+        started = []
+        real_spawn = hub._spawn
+
+        async def spawn(st, transcode):
+            started.append(transcode)
+            return await real_spawn(st, transcode)
+
+        hub._spawn = spawn
+        transcoded, mime, ended = await view(hub)
+        assert ended is None and transcoded and mime.startswith('video/mp4; codecs="avc1')
+        assert started == [False, True] and hub.needs_transcode == {"1:main"}
+        transcoded, mime, ended = await view(hub)  # the stream stopped with its viewer; started again
+        assert ended is None and transcoded and started == [False, True, True]
+
+    try:
+        asyncio.run(main())
+    finally:
+        sim265.stop()

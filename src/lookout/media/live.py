@@ -212,6 +212,7 @@ class LiveHub:
     def __init__(self, idle_stop_s: float = 3.0, frag_ms: int = 200, viewer_queue: int = 120) -> None:
         self.streams: dict[str, LiveStream] = {}
         self.idle_stop_s, self.frag_ms, self.viewer_queue = idle_stop_s, frag_ms, viewer_queue
+        self.needs_transcode: set[str] = set()  # stream keys found not to be H.264: re-encoded from the start
 
     def running(self) -> dict[str, int]:
         """Stream key → viewers, for the streams with an ffmpeg running."""
@@ -231,9 +232,9 @@ class LiveHub:
         return True
 
     async def _start(self, key: str, source: str) -> LiveStream:
-        st = LiveStream(key, source)
+        st = LiveStream(key, source, transcoded=key in self.needs_transcode)
         self.streams[key] = st
-        if not await self._spawn(st, transcode=False):
+        if not await self._spawn(st, transcode=st.transcoded):
             st.ready.set()
             self.streams.pop(key, None)
             return st
@@ -262,6 +263,7 @@ class LiveHub:
                             st.proc.kill()
                             await st.proc.wait()
                             st.transcoded = True
+                            self.needs_transcode.add(st.key)
                             if not await self._spawn(st, transcode=True):
                                 raise ValueError(st.ended)
                             splitter = Mp4Splitter()
@@ -332,9 +334,15 @@ class LiveHub:
         viewer = _Viewer(asyncio.Queue(maxsize=self.viewer_queue))
         st.viewers.add(viewer)
         try:
+            transcoding_from_start = st.transcoded
             try:
                 await asyncio.wait_for(st.ready.wait(), timeout_s)
             except asyncio.TimeoutError:
+                if st.transcoded and not transcoding_from_start and not st.ended:
+                    # it turned out not to be H.264 while we waited: the re-encoder starts afresh
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(st.ready.wait(), timeout_s)
+            if not st.ready.is_set():
                 st.ended = st.ended or f"no video from the stream within {timeout_s:.0f} s"
             if not st.ended:
                 for frag in list(st.gop):

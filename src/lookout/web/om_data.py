@@ -56,9 +56,8 @@ def order_story(db: Session, user: User, order_id: int, lang: str) -> dict[str, 
     site = db.get(Site, o.site_id)
     ids = [e.diagnosis_id for e in o.events if e.diagnosis_id] + [o.opened_by_diagnosis_id or 0]
     diagnoses = {d.id: d for d in db.execute(select(hm.DiagnosisRecord).where(hm.DiagnosisRecord.id.in_(ids))).scalars()}
-    escalations = list(db.execute(select(hm.WorkOrderEscalation).where(hm.WorkOrderEscalation.order_id == o.id)
-                                  .order_by(hm.WorkOrderEscalation.id)).scalars())
-    by_time = {e.at: e for e in escalations}
+    by_time = {e.at: e for e in db.execute(select(hm.WorkOrderEscalation)
+                                          .where(hm.WorkOrderEscalation.order_id == o.id)).scalars()}
     fault = i18n.t(f"fault.{o.fault}", lang)
     steps = []
     for e in o.events:
@@ -86,7 +85,7 @@ def order_story(db: Session, user: User, order_id: int, lang: str) -> dict[str, 
                       "note": e.note if person else None,
                       "snapshot": f"/api/v1/health/diagnoses/{d.id}/snapshot.jpg" if d is not None and d.snapshot_path else None})
     opening = diagnoses.get(o.opened_by_diagnosis_id or 0)
-    return {"order": o, "camera": ch, "site": site, "steps": steps, "escalations": escalations,
+    return {"order": o, "camera": ch, "site": site, "steps": steps,
             "opening_snapshot": f"/api/v1/health/diagnoses/{opening.id}/snapshot.jpg"
             if opening is not None and opening.snapshot_path else None}
 
