@@ -121,24 +121,26 @@ class ChannelReference(Base):
     height: Mapped[int | None] = mapped_column(Integer)
 
 
-class SiteThresholds(Base):
-    """A site's own fault thresholds (``{"blur": 70, …}``, 0–100) for all its channels, over the deployment's."""
+class _OwnThresholds:
+    """Fault thresholds (``{"blur": 70, …}``, 0–100) of their own, and who set them when."""
+
+    thresholds: Mapped[dict[str, Any]] = mapped_column(JSON)
+    set_at: Mapped[datetime] = mapped_column()
+    set_by: Mapped[str] = mapped_column(String(64))
+
+
+class SiteThresholds(_OwnThresholds, Base):
+    """A site's own fault thresholds for all its channels, over the deployment's."""
 
     __tablename__ = "site_vqd_thresholds"
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
-    thresholds: Mapped[dict[str, Any]] = mapped_column(JSON)
-    set_at: Mapped[datetime] = mapped_column()
-    set_by: Mapped[str] = mapped_column(String(64))
 
 
-class ChannelThresholds(Base):
-    """A channel's own fault thresholds (``{"blur": 65, …}``, 0–100), over its site's and the deployment's."""
+class ChannelThresholds(_OwnThresholds, Base):
+    """A channel's own fault thresholds, over its site's and the deployment's."""
 
     __tablename__ = "channel_vqd_thresholds"
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True)
-    thresholds: Mapped[dict[str, Any]] = mapped_column(JSON)
-    set_at: Mapped[datetime] = mapped_column()
-    set_by: Mapped[str] = mapped_column(String(64))
 
 
 class WorkOrder(Base):

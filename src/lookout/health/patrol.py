@@ -335,8 +335,7 @@ def _patrol_view(target: Target, cfg: PatrolConfig, refs: ReferenceCache | None,
         return PatrolResult(target.channel_id, False, error=f"{type(exc).__name__}: {exc}"[:255],
                             elapsed_s=time.monotonic() - t0)
     cache = refs or ReferenceCache()
-    found = [(preset, cache.get(p)) for preset, p in references]
-    usable = [(preset, img) for preset, img in found if img is not None]
+    usable = [(preset, img) for preset, p in references if (img := cache.get(p)) is not None]
     views = [img for _, img in usable]
     try:
         d = diagnose(grab.frames, views)

@@ -120,7 +120,6 @@ def _notify(session: Session, alert: Alert, members: list[DutyMember], site: Sit
 class Told:
     tier: str  # site, district or city
     names: list[str]
-    messages: int
 
 
 def notify_roster(session: Session, site: Site, now: datetime, *, key: str, subject: str, text: str,
@@ -132,8 +131,8 @@ def notify_roster(session: Session, site: Site, now: datetime, *, key: str, subj
     for ref in refs[min(tier_index, len(refs) - 1):]:
         members = members_on_duty(session, ref, now, site.timezone or "Asia/Shanghai")
         if members:
-            n = _send(session, members, key, {**payload, "tier": ref.tier, "text": text}, subject, text, now)
-            return Told(ref.tier, [m.name for m in members], n)
+            _send(session, members, key, {**payload, "tier": ref.tier, "text": text}, subject, text, now)
+            return Told(ref.tier, [m.name for m in members])
     return None
 
 

@@ -59,6 +59,7 @@ def order_story(db: Session, user: User, order_id: int, lang: str) -> dict[str, 
     by_time = {e.at: e for e in db.execute(select(hm.WorkOrderEscalation)
                                           .where(hm.WorkOrderEscalation.order_id == o.id)).scalars()}
     fault = i18n.t(f"fault.{o.fault}", lang)
+    platform = getattr(optional("lookout.health.workorders"), "ACTOR", None)  # the patrol's own steps
     steps = []
     for e in o.events:
         d = diagnoses.get(e.diagnosis_id) if e.diagnosis_id else None
@@ -80,7 +81,7 @@ def order_story(db: Session, user: User, order_id: int, lang: str) -> dict[str, 
         else:
             text = i18n.t(f"wo.event.{e.kind}", lang)
         person = e.kind == "close_requested"  # the engineer's words, kept as written
-        actor = i18n.t("wo.actor.platform", lang) if e.actor == "patrol" else e.actor  # workorders.ACTOR
+        actor = i18n.t("wo.actor.platform", lang) if e.actor == platform else e.actor
         steps.append({"at": e.at, "kind": e.kind, "actor": actor, "text": text,
                       "note": e.note if person else None,
                       "snapshot": f"/api/v1/health/diagnoses/{d.id}/snapshot.jpg" if d is not None and d.snapshot_path else None})

@@ -220,7 +220,7 @@ def om_orders(request: Request, status: str = "live", site: queries.OptionalId =
     wol = queries.optional("lookout.health.workorders")
     statuses = wol.ORDER_STATUS_FILTERS if wol is not None else ()
     st = status if status in statuses else None
-    faults = list(queries.optional("lookout.health.vqd").FAULTS) + ["offline"] if wol is not None else []
+    faults = [*queries.optional("lookout.health.vqd").FAULTS, wol.OFFLINE_FAULT] if wol is not None else []
     orders = om_data.work_orders(db, user, page=page, page_size=50, status=st, site_id=site,
                                  fault=fault if fault in faults else None, assignee=user.username if mine else None,
                                  overdue=True if overdue else None, escalated=True if escalated else None)
