@@ -315,3 +315,59 @@ def test_an_overdue_order_is_told_to_the_duty_roster_above_its_assignee(data_dir
     admin = login(c, "admin", PW)
     html = c.get(f"/om/orders/{o.id}", headers=admin).text
     assert "已通知场所值班：景区值班员" in html and "已通知区县值班：区值班员" in html
+
+
+def test_an_escalated_order_is_acknowledged_by_whoever_was_told(data_dir, db_url):
+    """Someone on the duty roster's side takes an escalated order in hand: each escalation waiting records
+    who and when, once (a second try answers 409); the order leaves the "not acknowledged" list until
+    its next level; O&M (the assignee's side) may not acknowledge, nor anyone out of scope; the page
+    tells the step in Chinese and offers the button only while one is waiting."""
+    from lookout.health.models import WorkOrderEscalation
+
+    ids = seed(db_url)
+    with session_scope(db_url) as s:
+        accounts.add_user(s, "t", "mgr_a", PW, "site_manager", scope_site_id=ids["a"], clearance=1)
+        accounts.add_user(s, "t", "mgr_b", PW, "site_manager", scope_site_id=ids["b"], clearance=1)
+        o = s.get(WorkOrder, ids["orders"][ids["ca"]])
+        order_id, deadline, allowed = o.id, o.deadline_at, o.deadline_at - o.opened_at
+    c = make_client(data_dir)
+    admin, om, mgr_a, mgr_b = (login(c, u, PW) for u in ("admin", "om_a", "mgr_a", "mgr_b"))
+    url = f"/api/v1/health/work-orders/{order_id}/acknowledge"
+    assert c.post(url, headers=mgr_a).status_code == 409  # nothing escalated yet
+    with session_scope(db_url) as s:
+        workorders.escalate_overdue(s, deadline + timedelta(minutes=30))
+
+    def waiting(headers) -> set[int]:
+        r = c.get("/api/v1/health/work-orders", params={"unacknowledged": "true"}, headers=headers)
+        assert r.status_code == 200, r.text
+        return {o["id"] for o in r.json()["items"]}
+
+    assert order_id in waiting(admin)
+    page = c.get(f"/om/orders/{order_id}", headers=mgr_a).text
+    assert "尚无人确认知悉" in page and "data-acknowledge-order" in page and "待确认" in page
+    assert "data-acknowledge-order" not in c.get(f"/om/orders/{order_id}", headers=om).text
+    assert c.post(url, headers=om).status_code == 403  # the assignee's side does not acknowledge its own escalation
+    assert c.post(url, headers=mgr_b).status_code == 404  # another site's manager does not see the order
+    r = c.post(url, headers=mgr_a)
+    assert r.status_code == 200, r.text
+    (esc,) = r.json()["escalations"]
+    assert esc["level"] == 1 and esc["acknowledged_by"] == "mgr_a" and esc["acknowledged_at"]
+    again = c.post(url, headers=mgr_a)
+    assert again.status_code == 409 and "no escalation waiting" in again.json()["detail"]
+    assert order_id not in waiting(admin)
+    assert order_id in {o["id"] for o in c.get("/api/v1/health/work-orders", params={"unacknowledged": "false"},
+                                              headers=admin).json()["items"]}
+    page = c.get(f"/om/orders/{order_id}", headers=mgr_a).text
+    assert "mgr_a 已于" in page and "确认知悉超期升级" in page and "data-acknowledge-order" not in page
+    orders_page = c.get("/om/orders", params={"unacknowledged": "true", "status": "all"}, headers=admin).text
+    assert f'data-order="{order_id}"' not in orders_page
+    with session_scope(db_url) as s:
+        assert s.execute(select(AuditRecord).where(AuditRecord.action == "acknowledge",
+                                                   AuditRecord.entity_id == str(order_id))).scalar_one()
+        workorders.escalate_overdue(s, deadline + allowed + timedelta(minutes=5))  # level 2 waits again
+    assert order_id in waiting(admin)
+    assert f'data-order="{order_id}"' in c.get("/om/orders", params={"unacknowledged": "true"}, headers=admin).text
+    with session_scope(db_url) as s:
+        levels = s.execute(select(WorkOrderEscalation.level, WorkOrderEscalation.acknowledged_by)
+                           .where(WorkOrderEscalation.order_id == order_id).order_by(WorkOrderEscalation.level)).all()
+        assert levels == [(1, "mgr_a"), (2, None)]

@@ -39,6 +39,26 @@ def test_unknown_state_counts_as_unobserved_and_changes_after_the_window_are_ign
     assert (s.online, s.unknown, s.offline) == (3 * 3600, 3600, 0)
 
 
+def test_a_faulty_picture_is_online_but_not_normal():
+    changes = [(t(0), True, False), (t(2), True, True), (t(5), False), (t(6), True, True), (t(8), True)]
+    s = online_seconds(changes, t(1), t(10))
+    assert (s.online, s.offline, s.fault) == (8 * 3600, 3600, 5 * 3600)
+    assert s.fraction == pytest.approx(8 / 9) and s.normal_fraction == pytest.approx(3 / 9)
+    assert online_seconds(changes, t(3), t(4)).fault == 3600  # the state the window opens in is faulty
+    (d,) = daily_online(changes, date(2026, 11, 22), date(2026, 11, 22), UTC, t(10))
+    assert d.fault_s == 5 * 3600 and d.seconds.normal == 4 * 3600
+
+
+def test_normal_rate_is_held_to_the_same_targets():
+    day = 86400.0
+    sec = {1: Seconds(day, 0, 0, 0.03 * day)}  # always online, but 3 % of the day with a faulty picture
+    (g,) = online_rate_groups([facts(1, 1, True)], sec, "site")
+    assert g["rate"] == 1.0 and g["meets"] is True
+    assert g["normal_rate"] == pytest.approx(0.97) and g["key"]["normal_meets"] is False and g["normal_meets"] is False
+    (g,) = online_rate_groups([facts(1, 1, False)], sec, "site")
+    assert g["industry"]["normal_meets"] is True and g["normal_meets"] is True
+
+
 def test_local_days_today_cut_at_now():
     # offline from 23:00 to 01:00 Beijing time, across midnight; now is 06:00 on the 23rd (Beijing)
     changes = [(datetime(2026, 11, 21, 0, 0, tzinfo=SH), True), (datetime(2026, 11, 22, 23, 0, tzinfo=SH), False),

@@ -88,6 +88,9 @@ def test_history_merges_probe_and_gb28181_and_drives_the_rates(db_url):
         # channel a: online 0-6, offline 6-7 (GB/T 28181), fault (counts as online) 7-24 → 23/24, a key unit
         assert key["key"]["channels"] == 1 and key["key"]["rate"] == pytest.approx(23 / 24, abs=1e-5)
         assert key["meets"] is False  # 95.8 % is below the 98 % target of key units
+        # normal (正常): online with no picture fault — only 0-6, the blurred picture 7-24 is not
+        assert key["key"]["normal_rate"] == pytest.approx(6 / 24, abs=1e-5) and key["normal_meets"] is False
+        assert key["normal_s"] == pytest.approx(6 * 3600)
         hotel = by_site[ids["hotel"]]
         # channel b: unobserved 0-12, online 12-24; channel c never observed
         assert hotel["channels"] == 2 and hotel["industry"]["rate"] == 1.0 and hotel["meets"] is True
@@ -100,6 +103,7 @@ def test_history_merges_probe_and_gb28181_and_drives_the_rates(db_url):
         assert [p["day"] for p in trend] == ["2026-11-20", "2026-11-21"]
         assert trend[0]["fraction"] == pytest.approx(35 / 36) and trend[1]["fraction"] == 1.0
         assert trend[0]["rate"] == pytest.approx(97.22)  # percent, as the web pages show rates
+        assert trend[0]["normal_rate"] == pytest.approx(100 * (6 + 12) / 36, abs=0.01)
 
         net = {g["id"]: g for g in rates.networking_rates(s, "site")}
         assert net[ids["hotel"]]["networked"] == 1 and net[ids["hotel"]]["ledger"] == 2
@@ -108,6 +112,7 @@ def test_history_merges_probe_and_gb28181_and_drives_the_rates(db_url):
     with session_scope(db_url) as s:
         rows = {(r.channel_id, r.day): r for r in s.execute(select(ChannelDailyOnline)).scalars()}
         assert rows[(ids["a"], DAY)].fraction == pytest.approx(23 / 24) and rows[(ids["a"], DAY)].complete
+        assert rows[(ids["a"], DAY)].fault_s == pytest.approx(17 * 3600)
         assert rows[(ids["c"], DAY)].fraction is None
         assert not rows[(ids["a"], DAY + timedelta(days=1))].complete
         # a stored complete day stands even when its change rows are pruned
@@ -115,7 +120,11 @@ def test_history_merges_probe_and_gb28181_and_drives_the_rates(db_url):
         s.query(GbStatusEvent).delete()
     with session_scope(db_url) as s:
         (g,) = [g for g in rates.online_rates(s, DAY, DAY, now, SH, "site") if g["id"] == ids["key_site"]]
-        assert g["rate"] == pytest.approx(23 / 24, abs=1e-5)
+        assert g["rate"] == pytest.approx(23 / 24, abs=1e-5) and g["normal_rate"] == pytest.approx(6 / 24, abs=1e-5)
+        # a day stored before faulty seconds were kept is not read as all normal: it is computed again
+        s.query(ChannelDailyOnline).filter_by(channel_id=ids["a"], day=DAY).update({"fault_s": None})
+        (g,) = [g for g in rates.online_rates(s, DAY, DAY, now, SH, "site") if g["id"] == ids["key_site"]]
+        assert g["rate"] is None  # its changes are gone: unobserved, not 100 % normal
 
 
 def test_patrol_service_is_discovered_and_can_be_turned_off(monkeypatch, tmp_path):

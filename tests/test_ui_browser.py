@@ -422,3 +422,38 @@ def test_om_engineer_sets_thresholds_and_closes_an_order_on_a_camera_page(server
         assert not errors, errors
     finally:
         ctx.close()
+
+
+def test_duty_operator_acknowledges_an_escalated_order(server, browser):
+    """An overdue order escalated to the site's duty roster: the duty operator opens its page, presses
+    确认知悉, and the page then tells that step with the operator's name; the button is gone."""
+    from datetime import timedelta
+
+    from health_helpers import open_order_by_two_patrols
+
+    from lookout.health import workorders
+    from lookout.health.models import WorkOrder, WorkOrderEscalation
+    from lookout.store.db import session_scope
+
+    srv, settings = server
+    oid = open_order_by_two_patrols(settings.db_url, 2, ["stripes"], {"stripes": 80.0})
+    with session_scope(settings.db_url) as s:
+        o = s.get(WorkOrder, oid)
+        workorders.escalate_overdue(s, o.deadline_at + timedelta(minutes=20))
+    ctx, page, errors = new_page(browser)
+    try:
+        sign_in(page, srv.url, "operator")
+        page.goto(f"{srv.url}/om/orders/{oid}")
+        assert "尚无人确认知悉" in page.locator("#order-ack").inner_text()
+        assert "待确认" in page.locator('tr[data-step="escalated"]').inner_text()
+        page.click(f'button[data-acknowledge-order="{oid}"]')
+        page.wait_for_selector('tr[data-step="acknowledged"]')
+        assert "operator" in page.locator('tr[data-step="acknowledged"]').inner_text()
+        assert "operator 已于" in page.locator('tr[data-step="escalated"]').inner_text()
+        assert page.locator("#order-ack").count() == 0
+        with session_scope(settings.db_url) as s:
+            esc = s.query(WorkOrderEscalation).filter_by(order_id=oid).one()
+            assert esc.acknowledged_by == "operator" and esc.acknowledged_at is not None
+        assert not errors, errors
+    finally:
+        ctx.close()

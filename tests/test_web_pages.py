@@ -551,3 +551,28 @@ def test_filter_forms_choosing_all_sites_are_answered(web):
         r = client.get(path)
         assert r.status_code == 200, (path, r.status_code, r.text[:200])
     assert client.get("/om?site=abc").status_code == 422
+
+
+def test_pages_tell_the_online_rate_and_the_normal_rate_apart(web):
+    """A camera with a picture fault delivers video: it counts for the online rate (在线率) but not for
+    the normal rate (点位正常率, the measure the 98 % / 95 % targets are set on) — the same on the
+    overview, the O&M page and the compliance page."""
+    client, db_url = web
+    with session_scope(db_url) as s:
+        chans = s.execute(select(Channel).where(Channel.site_id == 1).order_by(Channel.id)).scalars().all()
+        n = len(chans)
+        assert n >= 3
+        for ch, st in zip(chans, ["fault", "offline"] + ["online"] * (n - 2)):
+            ch.status = st
+    login(client, "manager")  # scoped to site 1: every figure is that site's
+    online, normal = f"{100 * (n - 1) / n:.1f}%", f"{100 * (n - 2) / n:.1f}%"
+    page = client.get("/overview").text
+    row = re.search(r'<tr data-site-row="1".*?</tr>', page, re.S).group(0)
+    assert f"{online} <span" in row and f'data-site-normal="1">{normal}<' in row
+    kpi = re.search(r'id="kpi-normal">.*?</div></div>', page, re.S).group(0)
+    assert normal in kpi and f"{n - 2} / {n}" in kpi
+    om = client.get("/om").text
+    assert f'<div class="v">{online}</div>' in om and normal in re.search(r'id="kpi-normal">.*?</div></div>', om, re.S).group(0)
+    comp = client.get("/compliance").text
+    site_row = re.search(r'<table class="list" id="comp-site">.*?</table>', comp, re.S).group(0)
+    assert f">{online}</td>" in site_row and f">{normal}</td>" in site_row

@@ -56,6 +56,8 @@ from lookout.store.base import utcnow
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/health", tags=["camera health"])
 OM_ROLES = ("om_engineer", "operator", "site_manager")
+# who takes an escalated order in hand: the duty roster an escalation is told to (site duty, district)
+ACK_ROLES = ("official", "operator", "site_manager")
 
 
 # ---------------------------------------------------------------- helpers
@@ -465,13 +467,15 @@ def clear_reference(channel_id: int, request: Request, preset: str | None = Pres
 def list_work_orders(status_: str | None = Query(None, alias="status", pattern="^(open|rechecking|closed|live)$"),
                      site_id: int | None = None, channel_id: int | None = None, fault: str | None = None,
                      assignee: str | None = None, overdue: bool | None = None, escalated: bool | None = None,
+                     unacknowledged: bool | None = None,
                      page: int = Query(1, ge=1), page_size: int = Query(50, ge=1, le=500),
                      user: User = Depends(current_user), db: Session = Depends(get_db)) -> dict[str, Any]:
     """Work orders of visible channels; ``status=live`` means not closed. Open first, newest first."""
     now = utcnow()
     stmt = workorders.filter_orders(select(WorkOrder).where(WorkOrder.channel_id.in_(_visible(user))), now,
                                     status=status_, site_id=site_id, channel_id=channel_id, fault=fault,
-                                    assignee=assignee, overdue=overdue, escalated=escalated)
+                                    assignee=assignee, overdue=overdue, escalated=escalated,
+                                    unacknowledged=unacknowledged)
     total = db.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
     rows = db.execute(stmt.limit(page_size).offset((page - 1) * page_size)).scalars()
     return {"items": [order_json(o, now) for o in rows], "total": total, "page": page, "page_size": page_size}
@@ -481,7 +485,9 @@ def list_work_orders(status_: str | None = Query(None, alias="status", pattern="
 def get_work_order(order_id: int, user: User = Depends(current_user), db: Session = Depends(get_db)) -> dict[str, Any]:
     o = _order_for(db, user, order_id)
     out = order_json(o, utcnow(), detail=True)
-    out["escalations"] = [{"at": e.at.isoformat(), "level": e.level, "overdue_s": e.overdue_s, "assignee": e.assignee}
+    out["escalations"] = [{"at": e.at.isoformat(), "level": e.level, "overdue_s": e.overdue_s, "assignee": e.assignee,
+                           "notified": e.notified, "acknowledged_at": _iso(e.acknowledged_at),
+                           "acknowledged_by": e.acknowledged_by}
                           for e in db.execute(select(WorkOrderEscalation).where(WorkOrderEscalation.order_id == o.id)
                                               .order_by(WorkOrderEscalation.id)).scalars()]
     return out
@@ -517,6 +523,20 @@ def close_work_order(order_id: int, body: CloseRequest, request: Request, backgr
     else:
         background.add_task(_recheck, _settings(request), channel_id)
     return order_json(db.get(WorkOrder, order_id), utcnow())
+
+
+@router.post("/work-orders/{order_id}/acknowledge")
+def acknowledge_work_order(order_id: int, user: User = Depends(require_roles(*ACK_ROLES)),
+                           db: Session = Depends(get_db)) -> dict[str, Any]:
+    """Someone told of an overdue order's escalation takes it in hand (409 when none is waiting)."""
+    o = _order_for(db, user, order_id)
+    try:
+        pubs = workorders.acknowledge(db, o, user.username, utcnow())
+    except workorders.OrderError as exc:
+        raise HTTPException(409, str(exc)) from exc
+    db.commit()
+    status.publish(pubs)
+    return get_work_order(order_id, user, db)
 
 
 @router.get("/work-orders/{order_id}/recheck")

@@ -54,7 +54,8 @@ class ChannelStatusChange(Base):
 
 
 class ChannelDailyOnline(Base):
-    """Online history: seconds online / offline / unobserved of one channel on one local day."""
+    """Online history: seconds online / offline / unobserved of one channel on one local day (and of the
+    online seconds, those with a faulty picture)."""
 
     __tablename__ = "channel_daily_online"
     __table_args__ = (UniqueConstraint("channel_id", "day"),)
@@ -64,6 +65,8 @@ class ChannelDailyOnline(Base):
     online_s: Mapped[float] = mapped_column(Float, default=0.0)
     offline_s: Mapped[float] = mapped_column(Float, default=0.0)
     unknown_s: Mapped[float] = mapped_column(Float, default=0.0)
+    # of the online seconds, those with a faulty picture; None: stored before it was kept (computed again)
+    fault_s: Mapped[float | None] = mapped_column(Float)
     fraction: Mapped[float | None] = mapped_column(Float)  # online / (online + offline); None: never observed
     complete: Mapped[bool] = mapped_column(Boolean, default=False)  # the day had ended when computed
     computed_at: Mapped[datetime] = mapped_column(default=utcnow)

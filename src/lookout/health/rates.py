@@ -1,4 +1,4 @@
-"""Online rate (在线率), daily online history, networking rate (联网率) and zone coverage.
+"""Online rate (在线率), normal rate (正常率), daily history, networking rate (联网率) and zone coverage.
 
 Definitions (all pure functions below, time passed in):
 
@@ -8,10 +8,15 @@ Definitions (all pure functions below, time passed in):
 - **Daily history**: per channel and local day (the instance's time zone), seconds online, offline and
   unobserved; the day's online fraction = online / (online + offline). Days that have ended are stored
   in ``channel_daily_online`` by :func:`refresh_daily`; the rest is computed from the changes on demand.
+- A channel online is *faulty* while its state is ``fault`` (a patrol found a picture fault; see
+  :mod:`lookout.health.status`), *normal* while it is ``online``.
 - **Online rate** of a group (site, district, category or resource class) over a date range =
   Σ online seconds / Σ observed seconds of its channels. Reported apart for *key* channels (a
   ``key_area`` channel, or any channel of a ``key_unit`` site; target 98 %) and *industry* channels
   (the rest; target 95 %), per seed 003.
+- **Normal rate** (点位正常率, the measure seed 003 sets the 98 % / 95 % targets on) = Σ normal seconds /
+  Σ observed seconds: online *and* with a picture the patrol found no fault in. Reported beside the
+  online rate, key and industry apart, against the same targets (``normal_rate``, ``normal_meets``).
 - **Networking rate** = channels with a stream URL that were seen online at least once / channels in
   the ledger.
 - **Zone coverage** = zones of a site with at least one networked channel / zones of the site.
@@ -33,7 +38,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from lookout.health.models import ChannelDailyOnline
-from lookout.health.status import HistoryEntry, is_online, load_history
+from lookout.health.status import FAULT_STATE, HistoryEntry, is_online, load_history
 from lookout.registry.models import Channel, OrgUnit, Site
 
 TARGET_KEY = 0.98
@@ -47,21 +52,36 @@ class Seconds:
     online: float = 0.0
     offline: float = 0.0
     unknown: float = 0.0
+    fault: float = 0.0  # of the online seconds, those with a faulty picture
 
     @property
     def observed(self) -> float:
         return self.online + self.offline
 
     @property
+    def normal(self) -> float:
+        return self.online - self.fault
+
+    @property
     def fraction(self) -> float | None:
         return self.online / self.observed if self.observed > 0 else None
 
+    @property
+    def normal_fraction(self) -> float | None:
+        return self.normal / self.observed if self.observed > 0 else None
+
     def __add__(self, o: Seconds) -> Seconds:
-        return Seconds(self.online + o.online, self.offline + o.offline, self.unknown + o.unknown)
+        return Seconds(self.online + o.online, self.offline + o.offline, self.unknown + o.unknown,
+                       self.fault + o.fault)
 
 
-def online_seconds(changes: Sequence[tuple[datetime, bool | None]], start: datetime, end: datetime) -> Seconds:
-    """Seconds online/offline/unobserved in [start, end) given (time, online?) changes sorted by time.
+#: a state change: (time, online? — None unobserved) or (time, online?, faulty picture?)
+Change = tuple[datetime, bool | None] | tuple[datetime, bool | None, bool]
+
+
+def online_seconds(changes: Sequence[Change], start: datetime, end: datetime) -> Seconds:
+    """Seconds online/offline/unobserved in [start, end) given changes sorted by time, and of the
+    online seconds those with a faulty picture.
 
     The state before the first change is unobserved; a change at or before ``start`` sets the state
     the window opens in.
@@ -69,18 +89,24 @@ def online_seconds(changes: Sequence[tuple[datetime, bool | None]], start: datet
     if end <= start:
         return Seconds()
     acc = {True: 0.0, False: 0.0, None: 0.0}
+    fault = 0.0
     state: bool | None = None
+    faulty = False
     t = start
-    for at, online in changes:
+    for at, online, *picture in changes:
         if at <= start:
-            state = online
+            state, faulty = online, bool(picture and picture[0])
             continue
         if at >= end:
             break
-        acc[state] += (at - t).total_seconds()
-        t, state = at, online
-    acc[state] += (end - t).total_seconds()
-    return Seconds(acc[True], acc[False], acc[None])
+        span = (at - t).total_seconds()
+        acc[state] += span
+        fault += span if state and faulty else 0.0
+        t, state, faulty = at, online, bool(picture and picture[0])
+    span = (end - t).total_seconds()
+    acc[state] += span
+    fault += span if state and faulty else 0.0
+    return Seconds(acc[True], acc[False], acc[None], fault)
 
 
 @dataclass(frozen=True)
@@ -90,15 +116,15 @@ class DayOnline:
     offline_s: float
     unknown_s: float
     complete: bool  # the day had ended at ``now``
+    fault_s: float = 0.0  # of the online seconds, those with a faulty picture
 
     @property
     def fraction(self) -> float | None:
-        obs = self.online_s + self.offline_s
-        return self.online_s / obs if obs > 0 else None
+        return self.seconds.fraction
 
     @property
     def seconds(self) -> Seconds:
-        return Seconds(self.online_s, self.offline_s, self.unknown_s)
+        return Seconds(self.online_s, self.offline_s, self.unknown_s, self.fault_s)
 
 
 def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
@@ -108,7 +134,7 @@ def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     return s.astimezone(timezone.utc), e.astimezone(timezone.utc)
 
 
-def daily_online(changes: Sequence[tuple[datetime, bool | None]], first: date, last: date, tz: ZoneInfo,
+def daily_online(changes: Sequence[Change], first: date, last: date, tz: ZoneInfo,
                  now: datetime) -> list[DayOnline]:
     """Per local day from ``first`` to ``last`` (inclusive): seconds online/offline/unobserved up to ``now``.
 
@@ -121,7 +147,7 @@ def daily_online(changes: Sequence[tuple[datetime, bool | None]], first: date, l
         if s >= now:
             break
         sec = online_seconds(changes, s, min(e, now))
-        out.append(DayOnline(d, sec.online, sec.offline, sec.unknown, complete=e <= now))
+        out.append(DayOnline(d, sec.online, sec.offline, sec.unknown, complete=e <= now, fault_s=sec.fault))
         d += timedelta(days=1)
     return out
 
@@ -165,11 +191,25 @@ def group_key(f: ChannelFacts, by: str) -> tuple[Any, str]:
     raise ValueError(f"unknown grouping {by!r}: use one of {', '.join(GROUPINGS)}")
 
 
+def _rates(sec: Seconds, target: float | None) -> dict[str, Any]:
+    """A part's or group's seconds, online and normal rates (and, given a target, whether each meets it)."""
+    rate, normal = sec.fraction, sec.normal_fraction
+    out = {"online_s": round(sec.online, 1), "normal_s": round(sec.normal, 1), "observed_s": round(sec.observed, 1),
+           "unobserved_s": round(sec.unknown, 1), "rate": None if rate is None else round(rate, 5),
+           "normal_rate": None if normal is None else round(normal, 5)}
+    if target is not None:
+        out.update(target=target, meets=None if rate is None else rate >= target,
+                   normal_meets=None if normal is None else normal >= target)
+    return out
+
+
 def _part(channels: int, sec: Seconds, target: float) -> dict[str, Any]:
-    rate = sec.fraction
-    return {"channels": channels, "online_s": round(sec.online, 1), "observed_s": round(sec.observed, 1),
-            "unobserved_s": round(sec.unknown, 1), "rate": None if rate is None else round(rate, 5),
-            "target": target, "meets": None if rate is None else rate >= target}
+    return {"channels": channels, **_rates(sec, target)}
+
+
+def _all_met(parts: Sequence[dict[str, Any]], key: str) -> bool | None:
+    verdicts = [p[key] for p in parts if p["channels"]]
+    return None if any(v is None for v in verdicts) else all(verdicts)
 
 
 def online_rate_groups(facts: Iterable[ChannelFacts], seconds: dict[int, Seconds], by: str) -> list[dict[str, Any]]:
@@ -191,12 +231,9 @@ def online_rate_groups(facts: Iterable[ChannelFacts], seconds: dict[int, Seconds
         n = g["key"][0] + g["industry"][0]
         key = _part(g["key"][0], g["key"][1], TARGET_KEY)
         ind = _part(g["industry"][0], g["industry"][1], TARGET_INDUSTRY)
-        verdicts = [p["meets"] for p in (key, ind) if p["channels"]]
-        meets = None if any(v is None for v in verdicts) else all(verdicts)
-        rate = total.fraction
-        out.append({"id": g["id"], "name": g["name"], "channels": n, "online_s": round(total.online, 1),
-                    "observed_s": round(total.observed, 1), "unobserved_s": round(total.unknown, 1),
-                    "rate": None if rate is None else round(rate, 5), "key": key, "industry": ind, "meets": meets})
+        out.append({"id": g["id"], "name": g["name"], "channels": n, **_rates(total, None), "key": key,
+                    "industry": ind, "meets": _all_met((key, ind), "meets"),
+                    "normal_meets": _all_met((key, ind), "normal_meets")})
     out.sort(key=lambda g: (str(g["name"]), str(g["id"])))
     return out
 
@@ -266,8 +303,8 @@ def channel_facts(session: Session, channel_ids: Select | Sequence[int] | None =
     return out
 
 
-def _as_changes(entries: Sequence[HistoryEntry]) -> list[tuple[datetime, bool | None]]:
-    return [(e.at, is_online(e.status)) for e in entries]
+def _as_changes(entries: Sequence[HistoryEntry]) -> list[Change]:
+    return [(e.at, is_online(e.status), e.status == FAULT_STATE) for e in entries]
 
 
 def compute_days(session: Session, ids: list[int] | None, first: date, last: date, tz: ZoneInfo, now: datetime
@@ -287,13 +324,14 @@ def channel_days(session: Session, first: date, last: date, now: datetime, tz: Z
                  channel_ids: Select | Sequence[int] | None = None) -> dict[int, list[DayOnline]]:
     """Per channel, its days in [first, last]: stored complete days, the rest computed from the changes."""
     ids = _ids(session, channel_ids)
+    # a day stored before faulty seconds were kept (fault_s NULL) is computed again from the changes
     stmt = select(ChannelDailyOnline).where(ChannelDailyOnline.day >= first, ChannelDailyOnline.day <= last,
-                                            ChannelDailyOnline.complete.is_(True))
+                                            ChannelDailyOnline.complete.is_(True), ChannelDailyOnline.fault_s.is_not(None))
     if ids is not None:
         stmt = stmt.where(ChannelDailyOnline.channel_id.in_(ids))
     stored: dict[int, dict[date, DayOnline]] = defaultdict(dict)
     for r in session.execute(stmt).scalars():
-        stored[r.channel_id][r.day] = DayOnline(r.day, r.online_s, r.offline_s, r.unknown_s, True)
+        stored[r.channel_id][r.day] = DayOnline(r.day, r.online_s, r.offline_s, r.unknown_s, True, r.fault_s)
     computed = compute_days(session, ids, first, last, tz, now)
     out: dict[int, list[DayOnline]] = {}
     for cid in set(stored) | set(computed):
@@ -320,7 +358,7 @@ def refresh_daily(session: Session, first: date, last: date, now: datetime, tz: 
             if row is None:
                 row = ChannelDailyOnline(channel_id=cid, day=d.day)
                 session.add(row)
-            row.online_s, row.offline_s, row.unknown_s = d.online_s, d.offline_s, d.unknown_s
+            row.online_s, row.offline_s, row.unknown_s, row.fault_s = d.online_s, d.offline_s, d.unknown_s, d.fault_s
             row.fraction, row.complete, row.computed_at = d.fraction, d.complete, now
             n += 1
     return n
@@ -351,7 +389,8 @@ def online_rate_trend(session: Session, start: datetime, end: datetime, channel_
     """Online rate per local day from ``start`` to ``end`` (``end`` is "now").
 
     ``[{"day": "2026-11-22", "rate": 97.5 (percent, as the web pages show rates), "fraction": 0.975,
-    "online_s", "observed_s", "unobserved_s"}]``; ``rate``/``fraction`` are None for a day never observed.
+    "normal_rate": 96.1 (percent), "online_s", "normal_s", "observed_s", "unobserved_s"}]``; the rates and
+    ``fraction`` are None for a day never observed.
     """
     tz = tz or _default_tz()
     first, last = local_day(start, tz), local_day(end, tz)
@@ -363,10 +402,11 @@ def online_rate_trend(session: Session, start: datetime, end: datetime, channel_
     out = []
     for day in sorted(per_day):
         s = per_day[day]
-        f = s.fraction
+        f, n = s.fraction, s.normal_fraction
         out.append({"day": day.isoformat(), "rate": None if f is None else round(100.0 * f, 2), "fraction": f,
-                    "online_s": round(s.online, 1),
-                    "observed_s": round(s.observed, 1), "unobserved_s": round(s.unknown, 1)})
+                    "normal_rate": None if n is None else round(100.0 * n, 2), "online_s": round(s.online, 1),
+                    "normal_s": round(s.normal, 1), "observed_s": round(s.observed, 1),
+                    "unobserved_s": round(s.unknown, 1)})
     return out
 
 

@@ -31,11 +31,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lookout.health.models import ChannelStatusChange
-from lookout.registry.models import Channel
+from lookout.registry.models import ONLINE_STATUSES, Channel
 
 log = logging.getLogger(__name__)
 
-ONLINE_STATES = ("online", "fault")
+ONLINE_STATES = ONLINE_STATUSES
+FAULT_STATE = "fault"  # one of ONLINE_STATES: online, with a picture fault
 Publish = tuple[str, dict[str, Any]]
 
 
@@ -53,7 +54,7 @@ def status_from_patrol(online: bool, error: str | None, faults: Sequence[str]) -
     if not online:
         return "offline", f"stream probe failed: {error or 'no picture'}"[:255]
     if faults:
-        return "fault", f"picture faults: {', '.join(faults)}"[:255]
+        return FAULT_STATE, f"picture faults: {', '.join(faults)}"[:255]
     return "online", "stream probe: picture received"
 
 

@@ -25,10 +25,13 @@ Rules (pure, :func:`decide_patrol` and :func:`decide_escalations`, ``now`` passe
   roster, level 2 the district's, or the first tier further up with somebody on duty
   (``safety.duty.notify_roster``, through the outbox in the same transaction). The row records who
   was told.
+- Whoever was told takes the overdue order in hand (:func:`acknowledge`): its escalations not yet
+  acknowledged record who and when, and the order's story says so. An escalation nobody
+  acknowledged is what ``filter_orders(unacknowledged=True)`` lists.
 
 Every order change is audited (entity ``work_order``) and published on the bus as
 ``channel.<channel_id>.workorder`` with ``{"order_id", "kind", "fault", "status", …}`` — kind one of
-``opened``, ``close_requested``, ``recheck_passed``, ``recheck_failed``, ``escalated``.
+``opened``, ``close_requested``, ``recheck_passed``, ``recheck_failed``, ``escalated``, ``acknowledged``.
 
 Repair statistics (:func:`repair_statistics`, :func:`repair_stats`): per site or device vendor, the
 orders opened in a period, how many closed, mean / median / 90th-percentile / longest repair hours
@@ -320,9 +323,11 @@ ORDER_STATUS_FILTERS = ("live", "open", "rechecking", "closed")
 
 def filter_orders(stmt: Select, now: datetime, *, status: str | None = None, site_id: int | None = None,
                   channel_id: int | None = None, fault: str | None = None, assignee: str | None = None,
-                  overdue: bool | None = None, escalated: bool | None = None) -> Select:
+                  overdue: bool | None = None, escalated: bool | None = None,
+                  unacknowledged: bool | None = None) -> Select:
     """``stmt`` (a select over ``WorkOrder``) limited by the filters given, ordered open first, newest
-    first: what the work-order API and the orders page list."""
+    first: what the work-order API and the orders page list. ``unacknowledged``: orders not closed
+    with an escalation nobody acknowledged yet (True) or without one (False)."""
     if status == "live":
         stmt = stmt.where(WorkOrder.status != "closed")
     elif status:
@@ -335,6 +340,11 @@ def filter_orders(stmt: Select, now: datetime, *, status: str | None = None, sit
         stmt = stmt.where(WorkOrder.status != "closed", WorkOrder.deadline_at < now)
     elif overdue is False:
         stmt = stmt.where((WorkOrder.status == "closed") | (WorkOrder.deadline_at >= now))
+    if unacknowledged is not None:
+        waiting = WorkOrder.id.in_(select(WorkOrderEscalation.order_id)
+                                   .where(WorkOrderEscalation.acknowledged_at.is_(None)))
+        stmt = stmt.where(WorkOrder.status != "closed", waiting) if unacknowledged else stmt.where(
+            (WorkOrder.status == "closed") | ~waiting)
     return stmt.order_by(case((WorkOrder.status == "closed", 1), else_=0), WorkOrder.id.desc())
 
 
@@ -356,7 +366,7 @@ def _tell_duty_roster(session: Session, o: WorkOrder, a: Escalate, now: datetime
     from lookout.web.i18n import t  # the fault's Chinese name, as the pages show it
 
     text = (f"{site.name} {ch.name}({ch.code}){t('fault.' + o.fault)}工单 {o.id} 超期 {a.overdue_s / 3600:.1f} 小时"
-            f"未修复，负责人 {o.assignee or '未指派'}，已升级至第 {a.level} 级。")
+            f"未修复，负责人 {o.assignee or '未指派'}，已升级至第 {a.level} 级。请在平台的工单 {o.id} 页面确认知悉。")
     told = duty.notify_roster(session, site, now, key=f"workorder:{o.id}:level:{a.level}",
                               subject=f"[Lookout] {site.name} 工单超期", text=text, tier_index=a.level - 1,
                               payload={"type": "work_order_escalated", "order_id": o.id, "channel_id": ch.id,
@@ -458,6 +468,28 @@ def request_close(session: Session, order: WorkOrder, actor: str, note: str | No
     audit.record(session, actor, "close", "work_order", order.id, before, {**_order_json(order), "note": note},
                  now=now)
     return [_event(order, "close_requested", now, by=actor)]
+
+
+def acknowledge(session: Session, order: WorkOrder, actor: str, now: datetime) -> list[Publish]:
+    """Someone told of the order's escalation takes it in hand: each of its escalations not yet
+    acknowledged records who and when (audited, a step of the order's story)."""
+    from lookout.security import audit
+
+    if order.status == "closed":
+        raise OrderError(f"work order {order.id} is already closed")
+    waiting = list(session.execute(select(WorkOrderEscalation).where(WorkOrderEscalation.order_id == order.id,
+                                                                     WorkOrderEscalation.acknowledged_at.is_(None))
+                                   .order_by(WorkOrderEscalation.level)).scalars())
+    if not waiting:
+        raise OrderError(f"work order {order.id} has no escalation waiting to be acknowledged")
+    for e in waiting:
+        e.acknowledged_at, e.acknowledged_by = now, actor
+    levels = [e.level for e in waiting]
+    order.events.append(WorkOrderEvent(at=now, kind="acknowledged", actor=actor,
+                                       note=f"escalation level {', '.join(map(str, levels))} acknowledged"))
+    audit.record(session, actor, "acknowledge", "work_order", order.id, None,
+                 {**_order_json(order), "levels": levels}, now=now)
+    return [_event(order, "acknowledged", now, by=actor, level=max(levels))]
 
 
 def repair_rows(session: Session, by: str, start: datetime, end: datetime,

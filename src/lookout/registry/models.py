@@ -116,6 +116,11 @@ class Zone(Timestamped, Base):
         return None
 
 
+#: ``Channel.status`` values in which the camera delivers video: ``online`` (a normal picture, counted
+#: by the normal rate 正常率) and ``fault`` (a picture fault found); both count for the online rate
+ONLINE_STATUSES = ("online", "fault")
+
+
 class Channel(Timestamped, Base):
     """A camera stream, addressed by its 20-digit GB/T 28181 code."""
 

@@ -14,6 +14,7 @@ from lookout.security import scope
 from lookout.security.models import User
 from lookout.store.base import utcnow
 from lookout.web import i18n
+from lookout.web.app import localtime
 from lookout.web.queries import PageInfo, optional, paged
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ def order_story(db: Session, user: User, order_id: int, lang: str) -> dict[str, 
     by_time = {e.at: e for e in db.execute(select(hm.WorkOrderEscalation)
                                           .where(hm.WorkOrderEscalation.order_id == o.id)).scalars()}
     fault = i18n.t(f"fault.{o.fault}", lang)
+    tz = site.timezone if site is not None and site.timezone else "Asia/Shanghai"
     platform = getattr(optional("lookout.health.workorders"), "ACTOR", None)  # the patrol's own steps
     steps = []
     for e in o.events:
@@ -78,6 +80,9 @@ def order_story(db: Session, user: User, order_id: int, lang: str) -> dict[str, 
                 text += " · " + i18n.t("wo.detail.told", lang, tier=i18n.t(f"tier.{tier}", lang), names=names)
             else:
                 text += " · " + i18n.t("wo.detail.told_nobody", lang)
+            text += " · " + (i18n.t("wo.detail.acked", lang, who=esc.acknowledged_by,
+                                    at=localtime(esc.acknowledged_at, tz, "%m-%d %H:%M"))
+                             if esc.acknowledged_at else i18n.t("wo.detail.not_acked", lang))
         else:
             text = i18n.t(f"wo.event.{e.kind}", lang)
         person = e.kind == "close_requested"  # the engineer's words, kept as written
@@ -86,7 +91,8 @@ def order_story(db: Session, user: User, order_id: int, lang: str) -> dict[str, 
                       "note": e.note if person else None,
                       "snapshot": f"/api/v1/health/diagnoses/{d.id}/snapshot.jpg" if d is not None and d.snapshot_path else None})
     opening = diagnoses.get(o.opened_by_diagnosis_id or 0)
-    return {"order": o, "camera": ch, "site": site, "steps": steps,
+    waiting = o.status != "closed" and any(e.acknowledged_at is None for e in by_time.values())
+    return {"order": o, "camera": ch, "site": site, "steps": steps, "waiting_acknowledgement": waiting,
             "opening_snapshot": f"/api/v1/health/diagnoses/{opening.id}/snapshot.jpg"
             if opening is not None and opening.snapshot_path else None}
 
@@ -123,11 +129,20 @@ def reference_presets(db: Session, channel_ids: list[int]) -> dict[int, list[str
     return out
 
 
+def _health_roles(user: User, name: str) -> bool:
+    api = optional("lookout.health.api")
+    roles = getattr(api, name, None) if api else None
+    return roles is not None and user.has_role(roles)
+
+
 def may_mark_reference(user: User) -> bool:
     """Whether the account may mark a channel's view as correct (camera health's O&M roles)."""
-    api = optional("lookout.health.api")
-    roles = getattr(api, "OM_ROLES", None) if api else None
-    return roles is not None and user.has_role(roles)
+    return _health_roles(user, "OM_ROLES")
+
+
+def may_acknowledge(user: User) -> bool:
+    """Whether the account may take an escalated work order in hand (the duty roster's roles)."""
+    return _health_roles(user, "ACK_ROLES")
 
 
 def ptz_channels(db: Session, user: User, channel_ids: list[int]) -> set[int] | None:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lookout.api.deps import SESSION_COOKIE, get_db
-from lookout.registry.models import CHANNEL_STATUSES, SITE_CATEGORIES, Channel, Site
+from lookout.registry.models import CHANNEL_STATUSES, ONLINE_STATUSES, SITE_CATEGORIES, Channel, Site
 from lookout.security import scope
 from lookout.store.base import utcnow
 from lookout.web import i18n, media_links, om_data, queries
@@ -74,9 +74,11 @@ def overview(request: Request, q: str | None = None, category: str | None = None
         "warning": sum(1 for r in rows if r.level != "none"),
         "cameras": sum(r.cameras for r in rows),
         "online": sum(r.online for r in rows),
+        "normal": sum(r.normal for r in rows),
         "faults": sum(r.faults for r in rows),
     }
     totals["online_rate"] = queries.rate(totals["online"], totals["cameras"])
+    totals["normal_rate"] = queries.rate(totals["normal"], totals["cameras"])
     return render(request, "overview.html", user, rows=rows, totals=totals, q=q or "", category=category or "",
                   categories=SITE_CATEGORIES, markers=[r.as_json() for r in rows],
                   has_boundary=_district_geojson(request) is not None)
@@ -194,7 +196,8 @@ def om(request: Request, site: queries.OptionalId = None, status: str | None = N
     rows, info = queries.paged(db, stmt, page, 50)
     counts = queries.channel_status_counts(db, user)
     total = sum(sum(c.values()) for c in counts.values())
-    online = sum(c.get("online", 0) for c in counts.values())
+    online = sum(c.get(st, 0) for c in counts.values() for st in ONLINE_STATUSES)
+    normal = sum(c.get("online", 0) for c in counts.values())
 
     now = utcnow()
     orders = om_data.work_orders(db, user, page=1, page_size=20)
@@ -205,7 +208,7 @@ def om(request: Request, site: queries.OptionalId = None, status: str | None = N
               if wo.fault == "scene_change" and wo.status != "closed"]
     return render(request, "om.html", user, rows=rows, info=info, site_id=site, status=status or "", q=q or "",
                   sites=queries.site_options(db, user), online_rate=queries.rate(online, total), total=total,
-                  online=online, orders=orders, trend=trend, no_reference=no_reference, now=now,
+                  online=online, normal=normal, normal_rate=queries.rate(normal, total), orders=orders, trend=trend, no_reference=no_reference, now=now,
                   repair=om_data.repair_stats(db, user, now),
                   ptz=om_data.ptz_channels(db, user, turned) if turned else None,
                   snapshot=lambda ch: media_links.snapshot_url(request.app, ch))
@@ -213,8 +216,8 @@ def om(request: Request, site: queries.OptionalId = None, status: str | None = N
 
 @router.get("/om/orders")
 def om_orders(request: Request, status: str = "live", site: queries.OptionalId = None, fault: str | None = None,
-              mine: bool = False, overdue: bool = False, escalated: bool = False, page: int = Query(1, ge=1),
-              db: Session = Depends(get_db)):
+              mine: bool = False, overdue: bool = False, escalated: bool = False, unacknowledged: bool = False,
+              page: int = Query(1, ge=1), db: Session = Depends(get_db)):
     """Every work order the account may see, filtered (by default those not closed) and paged."""
     user = page_user(request, db)
     wol = queries.optional("lookout.health.workorders")
@@ -223,9 +226,11 @@ def om_orders(request: Request, status: str = "live", site: queries.OptionalId =
     faults = [*queries.optional("lookout.health.vqd").FAULTS, wol.OFFLINE_FAULT] if wol is not None else []
     orders = om_data.work_orders(db, user, page=page, page_size=50, status=st, site_id=site,
                                  fault=fault if fault in faults else None, assignee=user.username if mine else None,
-                                 overdue=True if overdue else None, escalated=True if escalated else None)
+                                 overdue=True if overdue else None, escalated=True if escalated else None,
+                                 unacknowledged=True if unacknowledged else None)
     return render(request, "orders.html", user, orders=orders, statuses=statuses, status=st or "", site_id=site,
-                  fault=fault or "", faults=faults, mine=mine, overdue=overdue, escalated=escalated, now=utcnow(),
+                  fault=fault or "", faults=faults, mine=mine, overdue=overdue, escalated=escalated,
+                  unacknowledged=unacknowledged, now=utcnow(),
                   sites=queries.site_options(db, user))
 
 
@@ -236,7 +241,7 @@ def om_order(order_id: int, request: Request, db: Session = Depends(get_db)):
     story = om_data.order_story(db, user, order_id, lang_of(request, user))
     if story is None:
         raise HTTPException(404, f"work order {order_id} not found")
-    return render(request, "order.html", user, story=story, now=utcnow(),
+    return render(request, "order.html", user, story=story, now=utcnow(), can_acknowledge=om_data.may_acknowledge(user),
                   site_tz=story["site"].timezone if story["site"] and story["site"].timezone else "Asia/Shanghai")
 
 

@@ -17,7 +17,7 @@ from pydantic import BeforeValidator
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from lookout.registry.models import Channel, Device, OrgUnit, Site, Zone, default_retention_days
+from lookout.registry.models import ONLINE_STATUSES, Channel, Device, OrgUnit, Site, Zone, default_retention_days
 from lookout.optional import optional_module
 from lookout.security import scope
 from lookout.security.models import User
@@ -183,10 +183,12 @@ class SiteRow:
     capacity_pct: float | None
     level: str
     cameras: int
-    online: int
+    online: int  # delivering video (a picture fault or not)
     online_rate: float | None
     faults: int
     incidents: int
+    normal: int = 0  # online with a normal picture
+    normal_rate: float | None = None
 
     def as_json(self) -> dict[str, Any]:
         s = self.site
@@ -215,13 +217,13 @@ def site_rows(db: Session, user: User, sites: list[Site], now: datetime) -> list
     for s in sites:
         c = counts.get(s.id, {})
         total = sum(c.values())
-        online = c.get("online", 0)
+        online, normal = sum(c.get(st, 0) for st in ONLINE_STATUSES), c.get("online", 0)
         faults = wos.get(s.id, 0) if wos is not None else c.get("offline", 0) + c.get("fault", 0)
         lv = live[s.id]
         instant = s.instant_max if s.instant_max is not None else caps.get(s.id)
         rows.append(SiteRow(s, lv.present, lv.entered_today, instant, s.daily_max,
                             capacity_pct(lv.present, lv.entered_today, instant, s.daily_max), lv.level,
-                            total, online, rate(online, total), faults, incs.get(s.id, 0)))
+                            total, online, rate(online, total), faults, incs.get(s.id, 0), normal, rate(normal, total)))
     return rows
 
 
@@ -367,7 +369,8 @@ class ComplianceRow:
     label: str
     channels: int = 0
     networked: int = 0
-    online: int = 0
+    online: int = 0  # delivering video
+    normal: int = 0  # delivering video with a normal picture
     retained: int = 0
     zones: int = 0
     zones_covered: int = 0
@@ -382,6 +385,10 @@ class ComplianceRow:
         return rate(self.online, self.channels)
 
     @property
+    def normal_rate(self) -> float | None:
+        return rate(self.normal, self.channels)
+
+    @property
     def retention_rate(self) -> float | None:
         return rate(self.retained, self.channels)
 
@@ -394,7 +401,7 @@ class ComplianceRow:
         return ONLINE_TARGET_KEY if self.key_site else ONLINE_TARGET
 
     def add(self, other: ComplianceRow) -> None:
-        for f in ("channels", "networked", "online", "retained", "zones", "zones_covered"):
+        for f in ("channels", "networked", "online", "normal", "retained", "zones", "zones_covered"):
             setattr(self, f, getattr(self, f) + getattr(other, f))
 
 
@@ -429,7 +436,8 @@ def compliance(db: Session, user: User, now: datetime) -> tuple[list[ComplianceR
             continue
         row.channels += 1
         row.networked += 1 if networked else 0
-        row.online += 1 if status == "online" else 0
+        row.online += 1 if status in ONLINE_STATUSES else 0
+        row.normal += 1 if status == "online" else 0
         required = default_retention_days(cat_of[sid], bool(key_area))
         row.retained += 1 if days.get(cid, 0.0) >= required else 0
     ids = list(by_site)

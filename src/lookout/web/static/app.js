@@ -194,6 +194,12 @@
       .then(function () { say(state, b.dataset.pending); return poll(); });
   });
 
+  // an escalated order taken in hand by someone told of it: the page then tells its story with that step
+  actOn('[data-acknowledge-order]', function (b, state) {
+    return api('/api/v1/health/work-orders/' + b.dataset.acknowledgeOrder + '/acknowledge', {method: 'POST'})
+      .then(function () { say(state, b.dataset.done); window.location.reload(); return true; });
+  });
+
   // ------------------------------------------------------------ live updates
   var handlers = [];
   window.LookoutEvents = { on: function (prefix, fn) { handlers.push([prefix, fn]); } };
