@@ -576,3 +576,62 @@ def test_pages_tell_the_online_rate_and_the_normal_rate_apart(web):
     comp = client.get("/compliance").text
     site_row = re.search(r'<table class="list" id="comp-site">.*?</table>', comp, re.S).group(0)
     assert f">{online}</td>" in site_row and f">{normal}</td>" in site_row
+
+
+def test_a_patrols_report_lists_what_it_found_per_site_and_camera(web, data_dir):
+    """The O&M page links the patrol runs; a run's report (巡检报告) counts normal, faulty and offline
+    cameras per site with a count per fault, lists each camera's result (offline and faulty first) and
+    exports as CSV for Excel (audited); a site manager sees only their site's cameras in it, and a run
+    that patrolled none of them is not found."""
+    import csv
+    import io
+
+    from lookout.health.patrol import PatrolConfig, PatrolResult, store_results
+
+    client, db_url = web
+    with session_scope(db_url) as s:
+        site1 = s.execute(select(Channel.id).where(Channel.site_id == 1).order_by(Channel.id)).scalars().all()[:3]
+        site2 = s.execute(select(Channel.id).where(Channel.site_id == 2).order_by(Channel.id)).scalars().all()[:1]
+        results = [PatrolResult(site1[0], True, frames=3), PatrolResult(site1[1], True, faults=["blur"], scores={"blur": 81.0}),
+                   PatrolResult(site1[2], False, error="connection refused"),
+                   PatrolResult(site2[0], True, faults=["blur", "too_dark"], scores={"blur": 70.0, "too_dark": 90.0})]
+        run, _ = store_results(s, results, utcnow(), PatrolConfig(), Path(data_dir))
+        both = run.id
+        only2, _ = store_results(s, [PatrolResult(site2[0], True)], utcnow(), PatrolConfig(), Path(data_dir))
+        only2 = only2.id
+    login(client, "admin")
+    assert 'href="/om/patrols"' in client.get("/om").text
+    listing = client.get("/om/patrols").text
+    row = re.search(rf'<tr data-run="{both}">.*?</tr>', listing, re.S).group(0)
+    assert "定时巡检" in row and re.findall(r'<td class="n">(?:<span[^>]*>)?(\d+)', row)[:4] == ["4", "3", "2", "1"]
+    page = client.get(f"/om/patrols/{both}").text
+    assert f"巡检报告 {both}" in page
+    totals = dict(re.findall(r'data-total="(\w+)"><div class="k">[^<]*</div><div class="v">(\d+)<', page))
+    assert totals == {"normal": "1", "fault": "2", "offline": "1"}
+    s1 = re.search(r'<tr data-site="1">.*?</tr>', page, re.S).group(0)
+    assert "图像模糊 1" in s1 and "过暗" not in s1
+    assert "图像模糊 1 · 画面过暗 1" in re.search(r'<tr data-site="2">.*?</tr>', page, re.S).group(0)
+    outcomes = re.findall(r'data-outcome="(\w+)"', page)
+    assert outcomes == ["offline", "fault", "fault", "normal"]
+    r = client.get(f"/om/patrols/{both}/report.csv")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert rows[0][:5] == ["场所", "名称", "国标编码", "巡检结果", "故障"] and len(rows) == 5
+    assert rows[1][3] == "离线" and rows[1][5] == "connection refused"
+    assert [x[3] for x in rows[1:]] == ["离线", "画面故障", "画面故障", "正常"]
+    assert "图像模糊、画面过暗" in [x[4] for x in rows[1:]]
+    with session_scope(db_url) as s:
+        assert s.execute(select(AuditRecord).where(AuditRecord.action == "export",
+                                                   AuditRecord.entity == "patrol_run")).scalars().all()
+    assert "Patrol report" in client.get(f"/om/patrols/{both}?lang=en").text
+    assert client.get("/om/patrols/999999").status_code == 404
+
+    client.cookies.clear()
+    login(client, "manager")  # site 1 only
+    row = re.search(rf'<tr data-run="{both}">.*?</tr>', client.get("/om/patrols").text, re.S).group(0)
+    assert re.findall(r'<td class="n">(?:<span[^>]*>)?(\d+)', row)[:2] == ["3", "2"]
+    page = client.get(f"/om/patrols/{both}").text
+    assert re.findall(r'data-outcome="(\w+)"', page) == ["offline", "fault", "normal"]
+    assert 'data-site="2"' not in page
+    assert client.get(f"/om/patrols/{only2}").status_code == 404
+    assert client.get(f"/om/patrols/{only2}/report.csv").status_code == 404

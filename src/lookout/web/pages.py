@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
@@ -13,10 +16,10 @@ from sqlalchemy.orm import Session
 
 from lookout.api.deps import SESSION_COOKIE, get_db
 from lookout.registry.models import CHANNEL_STATUSES, ONLINE_STATUSES, SITE_CATEGORIES, Channel, Site
-from lookout.security import scope
+from lookout.security import audit, scope
 from lookout.store.base import utcnow
 from lookout.web import i18n, media_links, om_data, queries
-from lookout.web.app import lang_of, page_user, redirect, render
+from lookout.web.app import lang_of, localtime, page_user, redirect, render
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -243,6 +246,51 @@ def om_order(order_id: int, request: Request, db: Session = Depends(get_db)):
         raise HTTPException(404, f"work order {order_id} not found")
     return render(request, "order.html", user, story=story, now=utcnow(), can_acknowledge=om_data.may_acknowledge(user),
                   site_tz=story["site"].timezone if story["site"] and story["site"].timezone else "Asia/Shanghai")
+
+
+@router.get("/om/patrols")
+def om_patrols(request: Request, page: int = Query(1, ge=1), db: Session = Depends(get_db)):
+    """Patrol runs over the account's cameras, newest first, each with what it found."""
+    user = page_user(request, db)
+    return render(request, "patrols.html", user, runs=om_data.patrol_runs(db, user, page=page))
+
+
+def _patrol_report(request: Request, db: Session, run_id: int) -> tuple[Any, dict[str, Any]]:
+    user = page_user(request, db)
+    report = om_data.patrol_report(db, user, run_id)
+    if report is None:
+        raise HTTPException(404, f"patrol {run_id} not found")
+    return user, report
+
+
+@router.get("/om/patrols/{run_id}")
+def om_patrol(run_id: int, request: Request, db: Session = Depends(get_db)):
+    """One patrol's report (巡检报告): per site what it found, then every camera's result."""
+    user, report = _patrol_report(request, db, run_id)
+    return render(request, "patrol.html", user, report=report)
+
+
+@router.get("/om/patrols/{run_id}/report.csv")
+def om_patrol_csv(run_id: int, request: Request, db: Session = Depends(get_db)):
+    """One patrol's report as CSV (UTF-8 with a byte-order mark, for Excel): a row per camera."""
+    user, report = _patrol_report(request, db, run_id)
+    lang = lang_of(request, user)
+    tz = request.app.state.settings.timezone
+    buf = io.StringIO()
+    buf.write("\ufeff")
+    w = csv.writer(buf)
+    w.writerow([i18n.t(k, lang) for k in ("cam.site", "cam.name", "cam.code", "patrol.result", "om.wo.fault",
+                                          "patrol.reason", "patrol.reference", "camera.time")])
+    for r in report["results"]:
+        d = r["diagnosis"]
+        w.writerow([r["site"], r["camera"].name, r["camera"].code, i18n.t(f"patrol.outcome.{r['outcome']}", lang),
+                    "、".join(i18n.t(f"fault.{f}", lang) for f in r["faults"]), d.error or "",
+                    "" if d.reference_preset is None else (d.reference_preset or i18n.t("cam.fixed_view", lang)),
+                    localtime(d.at, tz, "%Y-%m-%d %H:%M:%S")])
+    audit.record(db, user.username, "export", "patrol_run", run_id, None, {"rows": len(report["results"])})
+    db.commit()
+    return Response(buf.getvalue().encode("utf-8"), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="patrol-{run_id}.csv"'})
 
 
 # ---------------------------------------------------------------- one camera's health
