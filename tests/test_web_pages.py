@@ -573,9 +573,38 @@ def test_pages_tell_the_online_rate_and_the_normal_rate_apart(web):
     assert normal in kpi and f"{n - 2} / {n}" in kpi
     om = client.get("/om").text
     assert f'<div class="v">{online}</div>' in om and normal in re.search(r'id="kpi-normal">.*?</div></div>', om, re.S).group(0)
-    comp = client.get("/compliance").text
-    site_row = re.search(r'<table class="list" id="comp-site">.*?</table>', comp, re.S).group(0)
-    assert f">{online}</td>" in site_row and f">{normal}</td>" in site_row
+
+
+def test_compliance_rates_a_month_from_the_online_history(web):
+    """The compliance page's online and normal rates are over a month's time, from the online history:
+    one camera online all month with a blurred picture from the 16th, one offline all month → the site
+    online 50 %, normal 25 %; a month without history reads "—"."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from lookout.health import status
+
+    client, db_url = web
+    sh = ZoneInfo("Asia/Shanghai")
+    this = datetime.now(sh).date().replace(day=1)
+    first = (this - timedelta(days=1)).replace(day=1)  # last month: complete
+    days = (this - first).days
+    start = datetime(first.year, first.month, 1, tzinfo=sh)
+    with session_scope(db_url) as s:
+        a, b = s.execute(select(Channel).where(Channel.site_id == 1).order_by(Channel.id).limit(2)).scalars().all()
+        status.apply_status(s, a, "online", "picture received", "patrol", start)
+        status.apply_status(s, b, "offline", "stream probe failed: refused", "probe", start)
+        status.apply_status(s, a, "fault", "picture faults: blur", "patrol", start + timedelta(days=15))
+    login(client, "manager")
+    comp = client.get(f"/compliance?month={first:%Y-%m}").text
+    row = re.search(r'<table class="list" id="comp-site">.*?</table>', comp, re.S).group(0)
+    online, normal = "50.0%", f"{100 * 15 / (2 * days):.1f}%"
+    assert re.findall(r'<td class="n[^"]*">([^<]*)</td>', row)[2:4] == [online, normal], row
+    assert f"{first.isoformat()} 至 {(this - timedelta(days=1)).isoformat()}" in comp
+    older = client.get(f"/compliance?month={(first - timedelta(days=40)):%Y-%m}").text
+    row = re.search(r'<table class="list" id="comp-site">.*?</table>', older, re.S).group(0)
+    assert re.findall(r'<td class="n[^"]*">([^<]*)</td>', row)[2:4] == ["—", "—"]
+    assert client.get("/compliance?month=not-a-month").status_code == 200  # this month
 
 
 def test_a_patrols_report_lists_what_it_found_per_site_and_camera(web, data_dir):

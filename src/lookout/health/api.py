@@ -9,10 +9,10 @@ Endpoints (all under ``/api/v1/health``):
 | method, path | what |
 | --- | --- |
 | GET ``/channels/{id}/status-history?start=&end=`` | current state and the changes (probe, patrol, gb28181) in the window (default: last 7 days) |
-| GET ``/online-rates?by=site|district|category|resource_class|all&start=&end=`` | online rate per group over local days (ISO dates; default the last 7 days), key (98 %) and industry (95 %) parts |
-| GET ``/online-trend?days=14`` | online rate per local day |
+| GET ``/online-rates?by=site|district|category|resource_class|all&start=&end=`` | online rate and normal rate (正常率: online with no picture fault) per group over local days (ISO dates; default the last 7 days), key (98 %) and industry (95 %) parts |
+| GET ``/online-trend?days=14`` | online and normal rate per local day |
 | GET ``/networking?by=site|category|…`` | 联网率: channels with a URL seen online at least once / channels in the ledger |
-| GET ``/compliance?start=&end=`` | per site: online rate, networking rate, zone coverage |
+| GET ``/compliance?start=&end=`` | per site: online and normal rate, networking rate, zone coverage |
 | GET ``/channels/{id}/diagnoses?limit=20`` | the channel's latest diagnoses, newest first |
 | GET ``/diagnoses/latest?site_id=&faulty=true&page=&page_size=`` | the latest diagnosis of each visible channel |
 | GET ``/diagnoses/{id}/snapshot.jpg`` | the picture kept with a faulty diagnosis |
@@ -21,8 +21,9 @@ Endpoints (all under ``/api/v1/health``):
 | GET ``/channels/{id}/reference.jpg?preset=`` | a reference picture itself |
 | GET / PUT / DELETE ``/sites/{id}/thresholds`` | the site's own fault thresholds (``{"blur": 70}``, 0–100) for all its channels, over the deployment's (``LOOKOUT_PATROL_VQD_THRESHOLDS``); answers both and the effective ones |
 | GET / PUT / DELETE ``/channels/{id}/thresholds`` | the channel's own fault thresholds (``{"blur": 65}``) over its site's and the deployment's; answers each and the effective ones |
-| GET ``/work-orders?status=&site_id=&channel_id=&fault=&assignee=&overdue=&escalated=&page=&page_size=`` | work orders, open first |
-| GET ``/work-orders/{id}`` | one order with its events and escalations |
+| GET ``/work-orders?status=&site_id=&channel_id=&fault=&assignee=&overdue=&escalated=&unacknowledged=&page=&page_size=`` | work orders, open first (``unacknowledged``: with an escalation nobody acknowledged) |
+| GET ``/work-orders/{id}`` | one order with its events and escalations (who was told, who acknowledged) |
+| POST ``/work-orders/{id}/acknowledge`` | someone told of an escalation takes the order in hand (site manager, operator, official; 409 when none waits) |
 | POST ``/work-orders/{id}/close`` ``{"note": "…", "wait": false}`` | request the close: the order waits for an immediate re-check patrol (``wait``: answer after it) |
 | GET ``/work-orders/{id}/recheck`` | the re-check's result (pending, passed, failed with a note) |
 | GET ``/repair-stats?by=site|vendor&start=&end=`` | repair hours and on-time share per site or device vendor |

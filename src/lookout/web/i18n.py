@@ -385,13 +385,17 @@ STRINGS: dict[str, tuple[str, str]] = {
     "comp.by_category": ("按类别", "By category"),
     "comp.channels": ("通道数", "Channels"),
     "comp.normal": ("正常率", "Normal rate"),
+    "comp.month": ("统计月份", "Month"),
+    "comp.timed": ("在线率、正常率按 {first} 至 {last} 的在线时长计算", "online and normal rates over the time from {first} to {last}"),
+    "comp.moment": ("在线率、正常率为当前状态（未保存在线历史）", "online and normal rates of this moment (no online history kept)"),
     "comp.targets": ("目标:在线率、点位正常率 ≥ 98%(重点)/ 95%;存储:涉旅 90 天,一般 60 天",
                      "Targets: online and normal rate ≥ 98% (key) / 95%; retention: tourism 90 days, general 60 days"),
-    "comp.help": ("联网率=已接入取流的通道/台账通道;在线率=在线通道(含画面故障)/台账通道;正常率=在线且画面无故障的通道/台账通道;"
-                  "存储达标率=存储天数达标的通道;覆盖率=有摄像机覆盖的区域/全部区域",
-                  "Networking = channels with a stream connected / ledger channels; online = channels delivering video "
-                  "(with or without a picture fault) / ledger channels; normal = online with no picture fault / ledger "
-                  "channels; retention = channels meeting the required days; coverage = zones with a camera / all zones"),
+    "comp.help": ("联网率=已接入取流的通道/台账通道;在线率=在线时长(含画面故障)/观测时长;正常率=在线且画面无故障的时长/观测时长"
+                  "(无在线历史时按当前状态的通道数计);存储达标率=存储天数达标的通道;覆盖率=有摄像机覆盖的区域/全部区域",
+                  "Networking = channels with a stream connected / ledger channels; online = time delivering video "
+                  "(with or without a picture fault) / time observed; normal = time online with no picture fault / time "
+                  "observed (without an online history: channels in that state now); retention = channels meeting the "
+                  "required days; coverage = zones with a camera / all zones"),
     # settings
     "set.title": ("设置", "Settings"),
     "set.capacity": ("承载量与预警阈值", "Capacity and thresholds"),

@@ -6,8 +6,10 @@ import csv
 import io
 import json
 import logging
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
@@ -312,9 +314,23 @@ def camera(channel_id: int, request: Request, db: Session = Depends(get_db)):
 
 
 # ---------------------------------------------------------------- compliance
+def _month(value: str | None, today: date) -> tuple[date, date]:
+    """The local days of a month given as YYYY-MM (default, or unreadable: this month)."""
+    try:
+        first = datetime.strptime(value or "", "%Y-%m").date()
+    except ValueError:
+        first = today.replace(day=1)
+    last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    return first, last
+
+
 @router.get("/compliance")
-def compliance(request: Request, db: Session = Depends(get_db)):
+def compliance(request: Request, month: str | None = None, db: Session = Depends(get_db)):
+    """Networking, online and normal rates (over a month, from the online history), retention and coverage."""
     user = page_user(request, db)
-    by_site, by_cat, total = queries.compliance(db, user, utcnow())
+    now, tz = utcnow(), request.app.state.settings.timezone
+    first, last = _month(month, now.astimezone(ZoneInfo(tz)).date())
+    by_site, by_cat, total = queries.compliance(db, user, now, period=(first, last), tz=tz)
     return render(request, "compliance.html", user, by_site=by_site, by_cat=by_cat, total=total,
+                  month=f"{first:%Y-%m}", first=first, last=last,
                   has_recording=queries.optional("lookout.media.models") is not None)

@@ -7,9 +7,10 @@ page comes back empty instead of failing.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -21,6 +22,8 @@ from lookout.registry.models import ONLINE_STATUSES, Channel, Device, OrgUnit, S
 from lookout.optional import optional_module
 from lookout.security import scope
 from lookout.security.models import User
+
+log = logging.getLogger(__name__)
 
 #: a filter form's optional number (a site): its "all" option sends it empty, which means none
 OptionalId = Annotated[int | None, BeforeValidator(lambda v: None if isinstance(v, str) and not v.strip() else v)]
@@ -375,6 +378,11 @@ class ComplianceRow:
     zones: int = 0
     zones_covered: int = 0
     key_site: bool = False
+    # over a period, from camera health's history (``timed``); else the rates are of the moment
+    timed: bool = False
+    observed_s: float = 0.0
+    online_s: float = 0.0
+    normal_s: float = 0.0
 
     @property
     def networking_rate(self) -> float | None:
@@ -382,11 +390,11 @@ class ComplianceRow:
 
     @property
     def online_rate(self) -> float | None:
-        return rate(self.online, self.channels)
+        return seconds_rate(self.online_s, self.observed_s) if self.timed else rate(self.online, self.channels)
 
     @property
     def normal_rate(self) -> float | None:
-        return rate(self.normal, self.channels)
+        return seconds_rate(self.normal_s, self.observed_s) if self.timed else rate(self.normal, self.channels)
 
     @property
     def retention_rate(self) -> float | None:
@@ -401,8 +409,28 @@ class ComplianceRow:
         return ONLINE_TARGET_KEY if self.key_site else ONLINE_TARGET
 
     def add(self, other: ComplianceRow) -> None:
-        for f in ("channels", "networked", "online", "normal", "retained", "zones", "zones_covered"):
+        for f in ("channels", "networked", "online", "normal", "retained", "zones", "zones_covered", "observed_s",
+                  "online_s", "normal_s"):
             setattr(self, f, getattr(self, f) + getattr(other, f))
+        self.timed = self.timed or other.timed
+
+
+def seconds_rate(part: float, whole: float) -> float | None:
+    return None if whole <= 0 else round(100.0 * part / whole, 1)
+
+
+def period_seconds(db: Session, channel_ids: list[int], first: date, last: date, now: datetime, tz: str
+                   ) -> dict[int, Any] | None:
+    """Per channel, its seconds online, normal and observed over the local days [first, last] from camera
+    health's daily history (``health.rates.Seconds``); None: camera health not installed."""
+    rates = optional("lookout.health.rates")
+    if rates is None:
+        return None
+    try:
+        return rates.period_seconds(rates.channel_days(db, first, last, now, ZoneInfo(tz), channel_ids))
+    except Exception:  # a schema mismatch with camera health must not take the page down
+        log.exception("online history could not be read")
+        return None
 
 
 def footage_days(db: Session, user: User, now: datetime) -> dict[int, float] | None:
@@ -421,8 +449,11 @@ def footage_days(db: Session, user: User, now: datetime) -> dict[int, float] | N
     return out
 
 
-def compliance(db: Session, user: User, now: datetime) -> tuple[list[ComplianceRow], list[ComplianceRow], ComplianceRow]:
-    """Networking, online, retention and coverage per site and per category, and the total."""
+def compliance(db: Session, user: User, now: datetime, period: tuple[date, date] | None = None, tz: str = "Asia/Shanghai"
+               ) -> tuple[list[ComplianceRow], list[ComplianceRow], ComplianceRow]:
+    """Networking, online, normal, retention and coverage per site and per category, and the total. The
+    online and normal rates are over ``period`` (local days, inclusive) from camera health's history
+    when it keeps one, else of the moment (``ComplianceRow.timed`` says which)."""
     sites = db.execute(visible_sites(db, user)).scalars().all()
     by_site = {s.id: ComplianceRow(str(s.id), s.name, key_site=bool(s.key_unit)) for s in sites}
     cat_of = {s.id: s.category for s in sites}
@@ -430,10 +461,18 @@ def compliance(db: Session, user: User, now: datetime) -> tuple[list[ComplianceR
     stmt = scope.channel_filter(
         select(Channel.id, Channel.site_id, Channel.status, Channel.key_area,
                (Channel.main_url.isnot(None) | Channel.sub_url.isnot(None) | Channel.device_id.isnot(None))), user)
-    for cid, sid, status, key_area, networked in db.execute(stmt):
+    channels = db.execute(stmt).all()
+    timed = period_seconds(db, [c[0] for c in channels], *period, now, tz) if period and channels else None
+    for cid, sid, status, key_area, networked in channels:
         row = by_site.get(sid)
         if row is None:
             continue
+        if timed is not None:
+            sec = timed.get(cid)
+            row.timed = True
+            if sec is not None:
+                row.observed_s, row.online_s, row.normal_s = (row.observed_s + sec.observed, row.online_s + sec.online,
+                                                              row.normal_s + sec.normal)
         row.channels += 1
         row.networked += 1 if networked else 0
         row.online += 1 if status in ONLINE_STATUSES else 0
