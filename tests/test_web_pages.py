@@ -4,6 +4,8 @@ settings writes (audited), cross-site posts refused."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from datetime import datetime, timezone
 from pathlib import Path
@@ -490,6 +492,18 @@ def test_orders_page_lists_filters_and_pages_the_work_orders(web):
     login(manager, "manager")  # sees site 1 only
     r = manager.get("/om/orders?status=all")
     assert set(int(x) for x in re.findall(r'<tr data-order="(\d+)"', r.text)) == {blur, noise}
+    # the same filters export every matching order as CSV for Excel (audited)
+    assert 'href="/om/orders.csv?status=closed"' in listed("?status=closed")[1]
+    r = client.get("/om/orders.csv?status=all&fault=noise")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv") and r.content.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert rows[0][:6] == ["工单号", "场所", "名称", "国标编码", "故障", "状态"]
+    assert [(x[0], x[4], x[5], x[-1]) for x in rows[1:]] == [(str(noise), "雪花噪声", "已关闭", "换了镜头")]
+    mine = list(csv.reader(io.StringIO(manager.get("/om/orders.csv?status=all").content.decode("utf-8-sig"))))
+    assert [x[0] for x in mine[1:]] == [str(blur), str(noise)]  # the manager's site only: open first
+    with session_scope(db_url) as s:
+        assert s.execute(select(func.count()).select_from(AuditRecord).where(
+            AuditRecord.action == "export", AuditRecord.entity == "work_order")).scalar_one() == 2
 
 
 def test_an_orders_page_tells_its_story_in_chinese(web):
@@ -612,9 +626,6 @@ def test_a_patrols_report_lists_what_it_found_per_site_and_camera(web, data_dir)
     cameras per site with a count per fault, lists each camera's result (offline and faulty first) and
     exports as CSV for Excel (audited); a site manager sees only their site's cameras in it, and a run
     that patrolled none of them is not found."""
-    import csv
-    import io
-
     from lookout.health.patrol import PatrolConfig, PatrolResult, store_results
 
     client, db_url = web

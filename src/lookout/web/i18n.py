@@ -275,6 +275,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "om.wo.note": ("处理说明", "Note"),
     "om.wo.overdue": ("已超期", "overdue"),
     "om.wo.escalated": ("已升级", "escalated"),
+    "wo.escalation_level": ("升级级别", "Escalation level"),
+    "om.wo.export": ("导出 CSV", "Export CSV"),
     "om.repair": ("近 30 天维修时效", "Repair times, last 30 days"),
     "om.repair.by_site": ("按场所", "By site"),
     "om.repair.by_vendor": ("按厂商", "By vendor"),

@@ -219,24 +219,63 @@ def om(request: Request, site: queries.OptionalId = None, status: str | None = N
                   snapshot=lambda ch: media_links.snapshot_url(request.app, ch))
 
 
+class OrderFilters:
+    """The orders page's filter form (by default the orders not closed), as ``workorders.filter_orders`` takes it."""
+
+    def __init__(self, status: str = "live", site: queries.OptionalId = None, fault: str | None = None,
+                 mine: bool = False, overdue: bool = False, escalated: bool = False, unacknowledged: bool = False):
+        wol = queries.optional("lookout.health.workorders")
+        self.statuses = wol.ORDER_STATUS_FILTERS if wol is not None else ()
+        self.faults = [*queries.optional("lookout.health.vqd").FAULTS, wol.OFFLINE_FAULT] if wol is not None else []
+        self.status = status if status in self.statuses else None
+        self.site, self.fault = site, fault if fault in self.faults else None
+        self.mine, self.overdue, self.escalated, self.unacknowledged = mine, overdue, escalated, unacknowledged
+
+    def query(self, user: Any) -> dict[str, Any]:
+        return {"status": self.status, "site_id": self.site, "fault": self.fault,
+                "assignee": user.username if self.mine else None, "overdue": True if self.overdue else None,
+                "escalated": True if self.escalated else None, "unacknowledged": True if self.unacknowledged else None}
+
+
 @router.get("/om/orders")
-def om_orders(request: Request, status: str = "live", site: queries.OptionalId = None, fault: str | None = None,
-              mine: bool = False, overdue: bool = False, escalated: bool = False, unacknowledged: bool = False,
-              page: int = Query(1, ge=1), db: Session = Depends(get_db)):
+def om_orders(request: Request, f: OrderFilters = Depends(), page: int = Query(1, ge=1), db: Session = Depends(get_db)):
     """Every work order the account may see, filtered (by default those not closed) and paged."""
     user = page_user(request, db)
-    wol = queries.optional("lookout.health.workorders")
-    statuses = wol.ORDER_STATUS_FILTERS if wol is not None else ()
-    st = status if status in statuses else None
-    faults = [*queries.optional("lookout.health.vqd").FAULTS, wol.OFFLINE_FAULT] if wol is not None else []
-    orders = om_data.work_orders(db, user, page=page, page_size=50, status=st, site_id=site,
-                                 fault=fault if fault in faults else None, assignee=user.username if mine else None,
-                                 overdue=True if overdue else None, escalated=True if escalated else None,
-                                 unacknowledged=True if unacknowledged else None)
-    return render(request, "orders.html", user, orders=orders, statuses=statuses, status=st or "", site_id=site,
-                  fault=fault or "", faults=faults, mine=mine, overdue=overdue, escalated=escalated,
-                  unacknowledged=unacknowledged, now=utcnow(),
+    orders = om_data.work_orders(db, user, page=page, page_size=50, **f.query(user))
+    return render(request, "orders.html", user, orders=orders, statuses=f.statuses, status=f.status or "",
+                  site_id=f.site, fault=f.fault or "", faults=f.faults, mine=f.mine, overdue=f.overdue,
+                  escalated=f.escalated, unacknowledged=f.unacknowledged, now=utcnow(),
                   sites=queries.site_options(db, user))
+
+
+@router.get("/om/orders.csv")
+def om_orders_csv(request: Request, f: OrderFilters = Depends(), db: Session = Depends(get_db)):
+    """The filtered work orders as CSV (UTF-8 with a byte-order mark, for Excel), every page (audited)."""
+    user = page_user(request, db)
+    lang, tz, now = lang_of(request, user), request.app.state.settings.timezone, utcnow()
+    orders = om_data.work_orders(db, user, page=1, page_size=100_000, **f.query(user))
+    rows = orders[0] if orders else []
+    when = lambda t: localtime(t, tz) if t else ""  # noqa: E731
+    out = [[i18n.t(k, lang) for k in ("om.wo.id", "cam.site", "cam.name", "cam.code", "om.wo.fault", "om.wo.status",
+                                      "om.wo.assignee", "om.wo.opened", "om.wo.deadline", "om.wo.closed_at",
+                                      "om.wo.repair_h", "om.wo.overdue", "wo.escalation_level", "om.wo.note")]]
+    for wo, cname, ccode, sname in rows:
+        out.append([wo.id, sname, cname, ccode, i18n.t(f"fault.{wo.fault}", lang), i18n.t(f"wo.status.{wo.status}", lang),
+                    wo.assignee or "", when(wo.opened_at), when(wo.deadline_at), when(wo.closed_at),
+                    "" if wo.repair_hours is None else f"{wo.repair_hours:.1f}",
+                    i18n.t("yes" if wo.is_overdue(now) else "no", lang), wo.escalation_level or "", wo.close_note or ""])
+    audit.record(db, user.username, "export", "work_order", None, None, {"rows": len(rows), **f.query(user)})
+    db.commit()
+    return csv_response(out, "work-orders.csv")
+
+
+def csv_response(rows: list[list[Any]], filename: str) -> Response:
+    """Rows as a CSV download Excel opens in Chinese (UTF-8 with a byte-order mark)."""
+    buf = io.StringIO()
+    buf.write("\ufeff")
+    csv.writer(buf).writerows(rows)
+    return Response(buf.getvalue().encode("utf-8"), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 @router.get("/om/orders/{order_id}")
@@ -278,21 +317,17 @@ def om_patrol_csv(run_id: int, request: Request, db: Session = Depends(get_db)):
     user, report = _patrol_report(request, db, run_id)
     lang = lang_of(request, user)
     tz = request.app.state.settings.timezone
-    buf = io.StringIO()
-    buf.write("\ufeff")
-    w = csv.writer(buf)
-    w.writerow([i18n.t(k, lang) for k in ("cam.site", "cam.name", "cam.code", "patrol.result", "om.wo.fault",
-                                          "patrol.reason", "patrol.reference", "camera.time")])
+    out = [[i18n.t(k, lang) for k in ("cam.site", "cam.name", "cam.code", "patrol.result", "om.wo.fault",
+                                      "patrol.reason", "patrol.reference", "camera.time")]]
     for r in report["results"]:
         d = r["diagnosis"]
-        w.writerow([r["site"], r["camera"].name, r["camera"].code, i18n.t(f"patrol.outcome.{r['outcome']}", lang),
+        out.append([r["site"], r["camera"].name, r["camera"].code, i18n.t(f"patrol.outcome.{r['outcome']}", lang),
                     "、".join(i18n.t(f"fault.{f}", lang) for f in r["faults"]), d.error or "",
                     "" if d.reference_preset is None else (d.reference_preset or i18n.t("cam.fixed_view", lang)),
                     localtime(d.at, tz, "%Y-%m-%d %H:%M:%S")])
     audit.record(db, user.username, "export", "patrol_run", run_id, None, {"rows": len(report["results"])})
     db.commit()
-    return Response(buf.getvalue().encode("utf-8"), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="patrol-{run_id}.csv"'})
+    return csv_response(out, f"patrol-{run_id}.csv")
 
 
 # ---------------------------------------------------------------- one camera's health
