@@ -3,7 +3,8 @@ stream, reference pictures, diagnoses, rates and repair statistics."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
@@ -371,3 +372,41 @@ def test_an_escalated_order_is_acknowledged_by_whoever_was_told(data_dir, db_url
         levels = s.execute(select(WorkOrderEscalation.level, WorkOrderEscalation.acknowledged_by)
                            .where(WorkOrderEscalation.order_id == order_id).order_by(WorkOrderEscalation.level)).all()
         assert levels == [(1, "mgr_a"), (2, None)]
+
+
+def test_a_new_and_a_reopened_order_are_told_to_the_assignee(data_dir, db_url):
+    """The engineer an order is assigned to is told of it (派单), in Chinese with its deadline in the
+    site's time, by the e-mail and phone of their account, once; again when a re-check reopens it."""
+    from lookout.safety.models import OutboxMessage
+    from lookout.security.models import User
+
+    ids = seed(db_url)  # its orders opened while om_a had no e-mail or phone: nobody could be told
+    with session_scope(db_url) as s:
+        assert not s.execute(select(OutboxMessage)).scalars().all()
+        u = s.execute(select(User).where(User.username == "om_a")).scalar_one()
+        u.email, u.phone = "om_a@example.com", "13900000000"
+        t0 = utcnow()
+        for k in range(2):  # two patrols find the picture blurred: a second order on the channel
+            s.add(DiagnosisRecord(channel_id=ids["ca"], at=t0 + timedelta(minutes=k), online=True, faults=["blur"],
+                                  scores={"blur": 80.0}, used_reference=True))
+            s.flush()
+            workorders.process_diagnoses(s, [ids["ca"]], t0 + timedelta(minutes=k))
+        blur = s.execute(select(WorkOrder).where(WorkOrder.fault == "blur")).scalar_one()
+        deadline = blur.deadline_at
+    with session_scope(db_url) as s:
+        sent = s.execute(select(OutboxMessage).where(OutboxMessage.key.startswith(f"workorder:{blur.id}:"))).scalars().all()
+        assert sorted(m.channel for m in sent) == ["email", "sms"]
+        text = next(m for m in sent if m.channel == "sms").payload["text"]
+        local = deadline.replace(tzinfo=deadline.tzinfo or timezone.utc).astimezone(ZoneInfo("Asia/Shanghai"))
+        assert "A景区" in text and "图像模糊" in text and f"工单 {blur.id}" in text and local.strftime("%m-%d %H:%M") in text, text
+        order = s.get(WorkOrder, blur.id)
+        workorders.request_close(s, order, "om_a", "调焦", utcnow())
+        s.add(DiagnosisRecord(channel_id=ids["ca"], at=utcnow() + timedelta(minutes=5), online=True, faults=["blur"],
+                              scores={"blur": 75.0}, used_reference=True))
+        s.flush()
+        workorders.process_diagnoses(s, [ids["ca"]], utcnow() + timedelta(minutes=5))  # the re-check fails
+    with session_scope(db_url) as s:
+        again = s.execute(select(OutboxMessage).where(OutboxMessage.key.startswith(f"workorder:{blur.id}:reopened"))
+                          ).scalars().all()
+        assert len(again) == 2 and "复核未通过" in again[0].payload.get("text", again[0].payload.get("body", ""))
+        assert s.get(WorkOrder, blur.id).status == "open"

@@ -13,7 +13,8 @@ Rules (pure, :func:`decide_patrol` and :func:`decide_escalations`, ``now`` passe
   scenes as clean). Occlusion, colour cast and stripes (0.49–0.75) are still stored and shown,
   and count once a reference is marked (bench/README.md).
 - The order is assigned to the site's O&M contact (``Site.om_contact``) with a deadline of 24 h, or
-  4 h for key areas (a ``key_area`` channel or a ``key_unit`` site).
+  4 h for key areas (a ``key_area`` channel or a ``key_unit`` site), and told to them (in Chinese, by
+  the e-mail and phone of their account, through the crowd-safety outbox); so is a re-opened order.
 - Closing an order (:func:`request_close`) sets it ``rechecking`` and asks for an immediate patrol
   of the channel; the first diagnosis after the close request is the re-check. It passes when the
   fault is gone (and, for a picture fault, a picture was had): the order is ``closed`` and its repair
@@ -44,8 +45,9 @@ import logging
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
@@ -355,17 +357,44 @@ def live_orders(session: Session, channel_ids: Sequence[int] | None = None) -> l
     return list(session.execute(stmt).scalars())
 
 
+def _order_place(session: Session, o: WorkOrder) -> tuple[Site, Channel, str] | None:
+    """The order's site and camera, and how a message names them with the fault, in Chinese
+    ("A景区 北门(5001…)图像模糊")."""
+    site, ch = session.get(Site, o.site_id), session.get(Channel, o.channel_id)
+    if site is None or ch is None:
+        return None
+    from lookout.web.i18n import t  # the fault's Chinese name, as the pages show it
+
+    return site, ch, f"{site.name} {ch.name}({ch.code}){t('fault.' + o.fault)}"
+
+
+def _tell_assignee(session: Session, o: WorkOrder, now: datetime, reopened: bool = False) -> bool:
+    """A new (or re-opened) order told to its assignee by the e-mail and phone of their account, through
+    the crowd-safety outbox (queued in this transaction); False when nobody could be told."""
+    duty, place = optional_module("lookout.safety.duty"), _order_place(session, o)
+    if duty is None or place is None or not o.assignee:
+        return False
+    site, ch, what = place
+    due = o.deadline_at if o.deadline_at.tzinfo else o.deadline_at.replace(tzinfo=timezone.utc)
+    due_local = due.astimezone(ZoneInfo(site.timezone or "Asia/Shanghai")).strftime("%m-%d %H:%M")
+    text = (f"{what}工单 {o.id} 复核未通过，已重新打开，请继续处理，期限 {due_local}。" if reopened else
+            f"{what}：已向您派发工单 {o.id}，请于 {due_local} 前修复，修复后在平台关单复核。")
+    key = f"workorder:{o.id}:" + (f"reopened:{o.reopen_count}" if reopened else "opened")
+    return duty.notify_account(session, o.assignee, now, key=key, subject=f"[Lookout] {site.name} 工单 {o.id}",
+                               text=text, payload={"type": "work_order_reopened" if reopened else "work_order_opened",
+                                                   "order_id": o.id, "channel_id": ch.id, "site_id": site.id,
+                                                   "fault": o.fault, "deadline": due.isoformat()})
+
+
 def _tell_duty_roster(session: Session, o: WorkOrder, a: Escalate, now: datetime) -> str | None:
     """An overdue order's escalation told to the people on duty above its assignee: level 1 the site's
     roster, level 2 the district's (the first tier up the chain with somebody on duty), through the
     crowd-safety outbox (e-mail, SMS, webhook; queued in this transaction). Returns who was told."""
-    duty = optional_module("lookout.safety.duty")
-    site, ch = session.get(Site, o.site_id), session.get(Channel, o.channel_id)
-    if duty is None or site is None or ch is None:
+    duty, place = optional_module("lookout.safety.duty"), _order_place(session, o)
+    if duty is None or place is None:
         return None
-    from lookout.web.i18n import t  # the fault's Chinese name, as the pages show it
-
-    text = (f"{site.name} {ch.name}({ch.code}){t('fault.' + o.fault)}工单 {o.id} 超期 {a.overdue_s / 3600:.1f} 小时"
+    site, ch, what = place
+    text = (f"{what}工单 {o.id} 超期 {a.overdue_s / 3600:.1f} 小时"
             f"未修复，负责人 {o.assignee or '未指派'}，已升级至第 {a.level} 级。请在平台的工单 {o.id} 页面确认知悉。")
     told = duty.notify_roster(session, site, now, key=f"workorder:{o.id}:level:{a.level}",
                               subject=f"[Lookout] {site.name} 工单超期", text=text, tier_index=a.level - 1,
@@ -396,6 +425,7 @@ def apply_actions(session: Session, actions: Sequence[Action], now: datetime, ac
                                            note=f"{a.fault} seen in consecutive patrols"))
             audits.append(("open", "work_order", o.id, None, _order_json(o)))
             pubs.append(_event(o, "opened", now))
+            _tell_assignee(session, o, now)
             continue
         o = session.get(WorkOrder, a.order_id)
         if o is None:
@@ -415,6 +445,7 @@ def apply_actions(session: Session, actions: Sequence[Action], now: datetime, ac
             o.events.append(WorkOrderEvent(at=now, kind="recheck_failed", actor=actor, note=a.note,
                                            diagnosis_id=a.diagnosis_id))
             audits.append(("recheck_failed", "work_order", o.id, before, _order_json(o)))
+            _tell_assignee(session, o, now, reopened=True)
             pubs.append(_event(o, "recheck_failed", now, note=a.note))
         elif isinstance(a, Escalate):
             o.escalated, o.escalation_level, o.escalated_at = True, a.level, now

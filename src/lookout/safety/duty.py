@@ -20,6 +20,7 @@ from lookout.safety.engine import NAMES_ZH
 from lookout.safety.incidents import SYSTEM_ACTOR, add_event
 from lookout.safety.models import Alert, DutyMember, Incident, SafetySiteConfig
 from lookout.safety.outbox import enqueue
+from lookout.security.models import User
 
 TIERS = ("site", "district", "city")
 DEFAULT_ACK_TIMEOUT = timedelta(minutes=3)
@@ -78,13 +79,14 @@ def ack_timeout(session: Session, site_id: int) -> timedelta:
     return timedelta(seconds=cfg.ack_timeout_s) if cfg and cfg.ack_timeout_s else DEFAULT_ACK_TIMEOUT
 
 
-def _send(session: Session, members: list[DutyMember], base: str, payload: dict, subject: str, text: str,
+def _send(session: Session, members: list[DutyMember] | list[User], base: str, payload: dict, subject: str, text: str,
           now: datetime, incident_id: int | None = None) -> int:
-    """Queue one message per member and way of reaching them (webhook, e-mail, SMS); returns how many."""
+    """Queue one message per person (a duty roster member or an account) and way of reaching them
+    (webhook, e-mail, SMS); returns how many."""
     n = 0
     for m in members:
-        key = f"{base}:member:{m.id}"
-        if m.webhook_url:
+        key = f"{base}:{'user' if isinstance(m, User) else 'member'}:{m.id}"
+        if getattr(m, "webhook_url", None):
             enqueue(session, key=f"{key}:webhook", channel="webhook", target=m.webhook_url, payload=payload, now=now,
                     incident_id=incident_id)
             n += 1
@@ -134,6 +136,16 @@ def notify_roster(session: Session, site: Site, now: datetime, *, key: str, subj
             _send(session, members, key, {**payload, "tier": ref.tier, "text": text}, subject, text, now)
             return Told(ref.tier, [m.name for m in members])
     return None
+
+
+def notify_account(session: Session, username: str, now: datetime, *, key: str, subject: str, text: str,
+                   payload: dict) -> bool:
+    """Tell one account by the e-mail and phone it has (queued in the caller's transaction, once per
+    ``key``); False when there is no such active account or it has neither."""
+    user = session.execute(select(User).where(User.username == username, User.active.is_(True))).scalar_one_or_none()
+    if user is None:
+        return False
+    return _send(session, [user], key, {**payload, "text": text}, subject, text, now) > 0
 
 
 def open_alert(
