@@ -344,6 +344,7 @@ def test_an_escalated_order_is_acknowledged_by_whoever_was_told(data_dir, db_url
         return {o["id"] for o in r.json()["items"]}
 
     assert order_id in waiting(admin)
+    assert "1 张升级工单待确认" in c.get("/om", headers=mgr_a).text
     page = c.get(f"/om/orders/{order_id}", headers=mgr_a).text
     assert "尚无人确认知悉" in page and "data-acknowledge-order" in page and "待确认" in page
     assert "data-acknowledge-order" not in c.get(f"/om/orders/{order_id}", headers=om).text
@@ -356,6 +357,7 @@ def test_an_escalated_order_is_acknowledged_by_whoever_was_told(data_dir, db_url
     again = c.post(url, headers=mgr_a)
     assert again.status_code == 409 and "no escalation waiting" in again.json()["detail"]
     assert order_id not in waiting(admin)
+    assert "升级工单待确认" not in c.get("/om", headers=mgr_a).text
     assert order_id in {o["id"] for o in c.get("/api/v1/health/work-orders", params={"unacknowledged": "false"},
                                               headers=admin).json()["items"]}
     page = c.get(f"/om/orders/{order_id}", headers=mgr_a).text

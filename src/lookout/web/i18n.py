@@ -270,6 +270,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "om.wo.overdue_only": ("仅超期", "overdue only"),
     "om.wo.escalated_only": ("仅已升级", "escalated only"),
     "om.wo.unacknowledged_only": ("仅升级待确认", "escalation not acknowledged"),
+    "om.wo.unacknowledged_n": ("{n} 张升级工单待确认", "{n} escalated orders not acknowledged"),
     "om.wo.closed_at": ("关闭时间", "Closed"),
     "om.wo.repair_h": ("修复用时(小时)", "Repair (h)"),
     "om.wo.note": ("处理说明", "Note"),

@@ -206,6 +206,7 @@ def om(request: Request, site: queries.OptionalId = None, status: str | None = N
 
     now = utcnow()
     orders = om_data.work_orders(db, user, page=1, page_size=20)
+    waiting = om_data.work_orders(db, user, page=1, page_size=1, unacknowledged=True)
     trend = om_data.online_trend(db, user, now)
     no_reference = om_data.without_reference(db, user)
     # a camera turned away from its view (an open scene-change order) can be called back to a preset here
@@ -214,7 +215,7 @@ def om(request: Request, site: queries.OptionalId = None, status: str | None = N
     return render(request, "om.html", user, rows=rows, info=info, site_id=site, status=status or "", q=q or "",
                   sites=queries.site_options(db, user), online_rate=queries.rate(online, total), total=total,
                   online=online, normal=normal, normal_rate=queries.rate(normal, total), orders=orders, trend=trend, no_reference=no_reference, now=now,
-                  repair=om_data.repair_stats(db, user, now),
+                  repair=om_data.repair_stats(db, user, now), unacknowledged=waiting[1].total if waiting else 0,
                   ptz=om_data.ptz_channels(db, user, turned) if turned else None,
                   snapshot=lambda ch: media_links.snapshot_url(request.app, ch))
 
