@@ -365,8 +365,9 @@ def compliance(request: Request, month: str | None = None, db: Session = Depends
     """Networking, online and normal rates (over a month, from the online history), retention and coverage."""
     user = page_user(request, db)
     now, tz = utcnow(), request.app.state.settings.timezone
-    first, last = _month(month, now.astimezone(ZoneInfo(tz)).date())
+    today = now.astimezone(ZoneInfo(tz)).date()
+    first, last = _month(month, today)
     by_site, by_cat, total = queries.compliance(db, user, now, period=(first, last), tz=tz)
     return render(request, "compliance.html", user, by_site=by_site, by_cat=by_cat, total=total,
-                  month=f"{first:%Y-%m}", first=first, last=last,
+                  month=f"{first:%Y-%m}", first=first, last=min(last, today),
                   has_recording=queries.optional("lookout.media.models") is not None)
