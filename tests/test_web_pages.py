@@ -619,6 +619,12 @@ def test_compliance_rates_a_month_from_the_online_history(web):
     row = re.search(r'<table class="list" id="comp-site">.*?</table>', older, re.S).group(0)
     assert re.findall(r'<td class="n[^"]*">([^<]*)</td>', row)[2:4] == ["—", "—"]
     assert client.get("/compliance?month=not-a-month").status_code == 200  # this month
+    r = client.get(f"/compliance.csv?month={first:%Y-%m}")  # the same figures for a report
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert rows[0][:6] == ["统计月份", "场所", "通道数", "联网率", "在线率", "正常率"]
+    (site,) = [x for x in rows[1:] if x[1] == "仙女湖景区"]
+    assert site[0] == f"{first:%Y-%m}" and site[4:6] == [online[:-1], normal[:-1]]
+    assert rows[-1][1] == "全部"
 
 
 def test_a_patrols_report_lists_what_it_found_per_site_and_camera(web, data_dir):

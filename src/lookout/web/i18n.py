@@ -389,6 +389,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "comp.channels": ("通道数", "Channels"),
     "comp.normal": ("正常率", "Normal rate"),
     "comp.month": ("统计月份", "Month"),
+    "comp.target": ("目标(%)", "Target (%)"),
     "comp.timed": ("在线率、正常率按 {first} 至 {last} 的在线时长计算", "online and normal rates over the time from {first} to {last}"),
     "comp.moment": ("在线率、正常率为当前状态（未保存在线历史）", "online and normal rates of this moment (no online history kept)"),
     "comp.targets": ("目标:在线率、点位正常率 ≥ 98%(重点)/ 95%;存储:涉旅 90 天,一般 60 天",

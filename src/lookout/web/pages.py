@@ -331,6 +331,23 @@ def om_patrol_csv(run_id: int, request: Request, db: Session = Depends(get_db)):
     return csv_response(out, f"patrol-{run_id}.csv")
 
 
+@router.get("/compliance.csv")
+def compliance_csv(request: Request, month: str | None = None, db: Session = Depends(get_db)):
+    """The compliance figures of a month per site, then per category and in all, as CSV for a report (audited)."""
+    user, data = _compliance(request, db, month)
+    lang = lang_of(request, user)
+    pct = lambda v: "" if v is None else f"{v:.1f}"  # noqa: E731
+    out = [[i18n.t(k, lang) for k in ("comp.month", "cam.site", "comp.channels", "comp.networking", "comp.online",
+                                      "comp.normal", "comp.retention", "comp.coverage", "comp.target")]]
+    rows = [(r.label, r) for r in data["by_site"]] + [(i18n.t(f"category.{r.key}", lang), r) for r in data["by_cat"]]
+    for label, r in rows + [(i18n.t("all", lang), data["total"])]:
+        out.append([data["month"], label, r.channels, pct(r.networking_rate), pct(r.online_rate), pct(r.normal_rate),
+                    pct(r.retention_rate), pct(r.coverage_rate), f"{r.online_target:.0f}"])
+    audit.record(db, user.username, "export", "compliance", None, None, {"month": data["month"], "rows": len(rows) + 1})
+    db.commit()
+    return csv_response(out, f"compliance-{data['month']}.csv")
+
+
 # ---------------------------------------------------------------- one camera's health
 @router.get("/cameras/{channel_id}")
 def camera(channel_id: int, request: Request, db: Session = Depends(get_db)):
@@ -360,14 +377,19 @@ def _month(value: str | None, today: date) -> tuple[date, date]:
     return first, last
 
 
-@router.get("/compliance")
-def compliance(request: Request, month: str | None = None, db: Session = Depends(get_db)):
-    """Networking, online and normal rates (over a month, from the online history), retention and coverage."""
+def _compliance(request: Request, db: Session, month: str | None) -> tuple[Any, dict[str, Any]]:
     user = page_user(request, db)
     now, tz = utcnow(), request.app.state.settings.timezone
     today = now.astimezone(ZoneInfo(tz)).date()
     first, last = _month(month, today)
     by_site, by_cat, total = queries.compliance(db, user, now, period=(first, last), tz=tz)
-    return render(request, "compliance.html", user, by_site=by_site, by_cat=by_cat, total=total,
-                  month=f"{first:%Y-%m}", first=first, last=min(last, today),
+    return user, {"by_site": by_site, "by_cat": by_cat, "total": total, "month": f"{first:%Y-%m}", "first": first,
+                  "last": min(last, today)}
+
+
+@router.get("/compliance")
+def compliance(request: Request, month: str | None = None, db: Session = Depends(get_db)):
+    """Networking, online and normal rates (over a month, from the online history), retention and coverage."""
+    user, data = _compliance(request, db, month)
+    return render(request, "compliance.html", user, **data,
                   has_recording=queries.optional("lookout.media.models") is not None)
