@@ -69,7 +69,11 @@ def test_kill_9_loses_at_most_the_open_segment(sim, db_url, tmp_path):
         deadline = time.time() + 60
         while len(_rows(db_url, cid)) < 3:
             assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-            assert time.time() < deadline, "the recorder indexed no segments"
+            if time.time() >= deadline:  # say what the recorder went through (its log) before failing
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+                pytest.fail(f"the recorder indexed {len(_rows(db_url, cid))} segments in 60 s; its log:\n"
+                            + proc.stderr.read().decode(errors="replace")[-3000:])
             time.sleep(0.3)
         time.sleep(SEGMENT * 0.6)  # into the open segment
         killed_at = datetime.now(timezone.utc)
