@@ -4,7 +4,7 @@ published on the bus, and turned into rates and daily history with a controlled 
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest

@@ -47,7 +47,6 @@ def login(client: TestClient, user: str) -> TestClient:
 
 def raise_yellow(db_url: str, site_id: int = 1) -> int:
     """Drive a demo site to yellow through the live safety path; returns the open alert's id."""
-    from lookout.safety.engine import Occupancy
     from lookout.safety.live import SafetyService
     from lookout.safety.models import Alert, DutyMember
 

@@ -11,7 +11,6 @@ from sqlalchemy import select
 
 from foundation_helpers import login, make_client
 from lookout.registry.models import Zone
-from lookout.safety.engine import Occupancy
 from lookout.safety.live import SafetyService, occupancy_from_payload
 from lookout.safety.models import Alert, Gate, PlanItem
 from lookout.security import accounts

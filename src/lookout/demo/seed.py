@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lookout.registry import gbcode, service
-from lookout.registry.models import Channel, CountingLine, Device, OrgUnit, Site, Zone, default_retention_days
+from lookout.registry.models import Channel, CountingLine, Device, Site, Zone, default_retention_days
 from lookout.security import accounts
 from lookout.security.models import User
 

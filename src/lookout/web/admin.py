@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import re
 import tempfile
@@ -13,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, UploadFile
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -24,7 +22,7 @@ from lookout.security import accounts, audit, scope
 from lookout.security.models import ROLES, User
 from lookout.store.base import utcnow
 from lookout.web import i18n, queries
-from lookout.web.app import check_same_origin, lang_of, page_user, redirect, render
+from lookout.web.app import check_same_origin, csv_response, lang_of, page_user, redirect, render
 from lookout.web.queries import optional
 
 log = logging.getLogger(__name__)
@@ -127,22 +125,17 @@ def ledger_export(request: Request, q: str | None = None, site: queries.Optional
     user = page_user(request, db)
     stmt = queries.channel_search(db, user, q=q, site_id=site, status=status if status in CHANNEL_STATUSES else None)
     rows = db.execute(stmt).all()
-    buf = io.StringIO()
-    buf.write("\ufeff")
-    w = csv.writer(buf)
-    w.writerow([ledger.CHINESE_OF[c] for c in ledger.COLUMNS])
+    out = [[ledger.CHINESE_OF[c] for c in ledger.COLUMNS]]
     from lookout.registry.models import Device
 
     dev_kind = dict(db.execute(select(Device.code, Device.kind)).all())
     for ch, site_name, dcode, zname in rows:
-        w.writerow([site_name, dcode or "", dev_kind.get(dcode, "") if dcode else "", ch.code, ch.name,
+        out.append([site_name, dcode or "", dev_kind.get(dcode, "") if dcode else "", ch.code, ch.name,
                     ch.main_url or "", "" if ch.longitude is None else ch.longitude,
                     "" if ch.latitude is None else ch.latitude, zname or "", ch.resource_class,
                     "yes" if ch.key_area else "no"])
     audit.record(db, user.username, "export", "ledger", None, None, {"rows": len(rows), "q": q, "site": site})
-    data = buf.getvalue().encode("utf-8")
-    return StreamingResponse(iter([data]), media_type="text/csv; charset=utf-8",
-                             headers={"Content-Disposition": 'attachment; filename="ledger.csv"'})
+    return csv_response(out, "ledger.csv")
 
 
 # ---------------------------------------------------------------- settings

@@ -7,6 +7,8 @@ from outside the platform's own address.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import datetime, timezone
 from pathlib import Path
@@ -57,6 +59,15 @@ def num(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:,.1f}"
     return f"{v:,}"
+
+
+def csv_response(rows: list[list[Any]], filename: str) -> Response:
+    """Rows as a CSV download Excel opens in Chinese (UTF-8 with a byte-order mark)."""
+    buf = io.StringIO()
+    buf.write("\ufeff")
+    csv.writer(buf).writerows(rows)
+    return Response(buf.getvalue().encode("utf-8"), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 def tojson(v: Any) -> Markup:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 from datetime import date, datetime, timedelta
@@ -21,7 +19,7 @@ from lookout.registry.models import CHANNEL_STATUSES, ONLINE_STATUSES, SITE_CATE
 from lookout.security import audit, scope
 from lookout.store.base import utcnow
 from lookout.web import i18n, media_links, om_data, queries
-from lookout.web.app import lang_of, localtime, page_user, redirect, render
+from lookout.web.app import csv_response, lang_of, localtime, page_user, redirect, render
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -214,7 +212,8 @@ def om(request: Request, site: queries.OptionalId = None, status: str | None = N
               if wo.fault == "scene_change" and wo.status != "closed"]
     return render(request, "om.html", user, rows=rows, info=info, site_id=site, status=status or "", q=q or "",
                   sites=queries.site_options(db, user), online_rate=queries.rate(online, total), total=total,
-                  online=online, normal=normal, normal_rate=queries.rate(normal, total), orders=orders, trend=trend, no_reference=no_reference, now=now,
+                  online=online, normal=normal, normal_rate=queries.rate(normal, total), orders=orders, trend=trend,
+                  no_reference=no_reference, now=now,
                   repair=om_data.repair_stats(db, user, now), unacknowledged=waiting[1].total if waiting else 0,
                   ptz=om_data.ptz_channels(db, user, turned) if turned else None,
                   snapshot=lambda ch: media_links.snapshot_url(request.app, ch))
@@ -266,17 +265,7 @@ def om_orders_csv(request: Request, f: OrderFilters = Depends(), db: Session = D
                     "" if wo.repair_hours is None else f"{wo.repair_hours:.1f}",
                     i18n.t("yes" if wo.is_overdue(now) else "no", lang), wo.escalation_level or "", wo.close_note or ""])
     audit.record(db, user.username, "export", "work_order", None, None, {"rows": len(rows), **f.query(user)})
-    db.commit()
     return csv_response(out, "work-orders.csv")
-
-
-def csv_response(rows: list[list[Any]], filename: str) -> Response:
-    """Rows as a CSV download Excel opens in Chinese (UTF-8 with a byte-order mark)."""
-    buf = io.StringIO()
-    buf.write("\ufeff")
-    csv.writer(buf).writerows(rows)
-    return Response(buf.getvalue().encode("utf-8"), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 @router.get("/om/orders/{order_id}")
@@ -327,7 +316,6 @@ def om_patrol_csv(run_id: int, request: Request, db: Session = Depends(get_db)):
                     "" if d.reference_preset is None else (d.reference_preset or i18n.t("cam.fixed_view", lang)),
                     localtime(d.at, tz, "%Y-%m-%d %H:%M:%S")])
     audit.record(db, user.username, "export", "patrol_run", run_id, None, {"rows": len(report["results"])})
-    db.commit()
     return csv_response(out, f"patrol-{run_id}.csv")
 
 
@@ -344,7 +332,6 @@ def compliance_csv(request: Request, month: str | None = None, db: Session = Dep
         out.append([data["month"], label, r.channels, pct(r.networking_rate), pct(r.online_rate), pct(r.normal_rate),
                     pct(r.retention_rate), pct(r.coverage_rate), f"{r.online_target:.0f}"])
     audit.record(db, user.username, "export", "compliance", None, None, {"month": data["month"], "rows": len(rows) + 1})
-    db.commit()
     return csv_response(out, f"compliance-{data['month']}.csv")
 
 
