@@ -608,6 +608,7 @@ def test_compliance_rates_a_month_from_the_online_history(web):
         status.apply_status(s, a, "online", "picture received", "patrol", start)
         status.apply_status(s, b, "offline", "stream probe failed: refused", "probe", start)
         status.apply_status(s, a, "fault", "picture faults: blur", "patrol", start + timedelta(days=15))
+        a_id, b_id = a.id, b.id
     login(client, "manager")
     comp = client.get(f"/compliance?month={first:%Y-%m}").text
     row = re.search(r'<table class="list" id="comp-site">.*?</table>', comp, re.S).group(0)
@@ -618,6 +619,10 @@ def test_compliance_rates_a_month_from_the_online_history(web):
     row = re.search(r'<table class="list" id="comp-site">.*?</table>', older, re.S).group(0)
     assert re.findall(r'<td class="n[^"]*">([^<]*)</td>', row)[2:4] == ["—", "—"]
     assert client.get("/compliance?month=not-a-month").status_code == 200  # this month
+    # a camera's page: its last 7 days (the blurred picture since the 16th of last month)
+    rates = re.search(r'id="camera-rates">.*?</p>', client.get(f"/cameras/{a_id}").text, re.S).group(0)
+    assert "近 7 天" in rates and "在线率 <b>100.0%</b>" in rates and "正常率 <b>0.0%</b>" in rates, rates
+    assert "在线率 <b>0.0%</b>" in re.search(r'id="camera-rates">.*?</p>', client.get(f"/cameras/{b_id}").text, re.S).group(0)
     r = client.get(f"/compliance.csv?month={first:%Y-%m}")  # the same figures for a report
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert rows[0][:6] == ["统计月份", "场所", "通道数", "联网率", "在线率", "正常率"]

@@ -303,7 +303,7 @@ def channel_facts(session: Session, channel_ids: Select | Sequence[int] | None =
     return out
 
 
-def _as_changes(entries: Sequence[HistoryEntry]) -> list[Change]:
+def as_changes(entries: Sequence[HistoryEntry]) -> list[Change]:
     return [(e.at, is_online(e.status), e.status == FAULT_STATE) for e in entries]
 
 
@@ -313,7 +313,7 @@ def compute_days(session: Session, ids: list[int] | None, first: date, last: dat
     start, _ = day_bounds(first, tz)
     _, end = day_bounds(last, tz)
     hist = load_history(session, ids, start, min(end, now))
-    out = {cid: daily_online(_as_changes(entries), first, last, tz, now) for cid, entries in hist.items()}
+    out = {cid: daily_online(as_changes(entries), first, last, tz, now) for cid, entries in hist.items()}
     for cid in ids or ():
         if cid not in out:  # never observed in the window: all its time is unobserved
             out[cid] = daily_online([], first, last, tz, now)

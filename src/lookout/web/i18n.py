@@ -356,6 +356,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "camera.faults": ("故障", "Faults"),
     "camera.none": ("无", "none"),
     "camera.picture": ("画面", "Picture"),
+    "camera.rates": ("近 {days} 天", "Last {days} days"),
     "camera.changes": ("近 7 天状态变化", "State changes, last 7 days"),
     "camera.orders": ("工单", "Work orders"),
     "camera.repair_note": ("维修说明", "Repair note"),

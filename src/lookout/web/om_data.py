@@ -15,7 +15,7 @@ from lookout.security.models import User
 from lookout.store.base import utcnow
 from lookout.web import i18n
 from lookout.web.app import localtime
-from lookout.web.queries import PageInfo, optional, paged
+from lookout.web.queries import PageInfo, optional, paged, seconds_rate
 
 log = logging.getLogger(__name__)
 
@@ -249,9 +249,14 @@ def camera_health(db: Session, channel: Channel, now: datetime, days: int = 7) -
         select(diag).where(diag.channel_id == channel.id).order_by(diag.at.desc(), diag.id.desc()).limit(10)).scalars()]
     orders = [api.order_json(o, now) for o in db.execute(
         select(wo).where(wo.channel_id == channel.id).order_by(wo.id.desc()).limit(10)).scalars()]
-    history = status.load_history(db, [channel.id], now - timedelta(days=days), now, with_initial=True).get(channel.id, [])
+    start = now - timedelta(days=days)
+    history = status.load_history(db, [channel.id], start, now, with_initial=True).get(channel.id, [])
+    rates = optional("lookout.health.rates")
+    sec = rates.online_seconds(rates.as_changes(history), start, now) if rates is not None else None
     return {"latest": diagnoses[0] if diagnoses else None, "diagnoses": diagnoses, "orders": orders,
-            "thresholds": api.thresholds_json(db, channel.id), "history": [e.as_dict() for e in reversed(history)]}
+            "thresholds": api.thresholds_json(db, channel.id), "history": [e.as_dict() for e in reversed(history)],
+            "days": days, "online_rate": seconds_rate(sec.online, sec.observed) if sec else None,
+            "normal_rate": seconds_rate(sec.normal, sec.observed) if sec else None}
 
 
 def site_thresholds(db: Session, site_id: int) -> dict[str, Any] | None:
