@@ -99,18 +99,21 @@ def order_story(db: Session, user: User, order_id: int, lang: str) -> dict[str, 
 
 def patrol_runs(db: Session, user: User, page: int = 1, page_size: int = 30) -> tuple[list[Any], PageInfo] | None:
     """Patrol runs that diagnosed a camera the account may see, newest first, each with what it found
-    among those cameras: (run, cameras, online, with a picture fault); None: camera health not installed."""
+    among those cameras: (run, cameras, online, with a picture fault); None: camera health not installed.
+    Only the page's runs are counted (a run's diagnoses are found by their indexed run)."""
     hm = _health_models()
     if hm is None:
         return None
     d, run = hm.DiagnosisRecord, hm.PatrolRun
     visible = scope.channel_filter(select(Channel.id), user)
-    counts = (select(d.run_id, func.count().label("n"), func.sum(case((d.online.is_(True), 1), else_=0)).label("online"),
-                     func.sum(case((_faulty(d), 1), else_=0)).label("faulty"))
-              .where(d.run_id.is_not(None), d.channel_id.in_(visible)).group_by(d.run_id).subquery())
-    stmt = (select(run, counts.c.n, counts.c.online, counts.c.faulty).join(counts, counts.c.run_id == run.id)
-            .order_by(run.started_at.desc(), run.id.desc()))
-    return paged(db, stmt, page, page_size)
+    seen = select(d.id).where(d.run_id == run.id, d.channel_id.in_(visible)).exists()
+    runs, info = paged(db, select(run).where(seen).order_by(run.started_at.desc(), run.id.desc()), page, page_size)
+    ids = [r.id for (r,) in runs]
+    counts = {rid: (n, online, faulty) for rid, n, online, faulty in db.execute(
+        select(d.run_id, func.count(), func.sum(case((d.online.is_(True), 1), else_=0)),
+               func.sum(case((_faulty(d), 1), else_=0)))
+        .where(d.run_id.in_(ids), d.channel_id.in_(visible)).group_by(d.run_id))} if ids else {}
+    return [(r, *counts.get(r.id, (0, 0, 0))) for (r,) in runs], info
 
 
 def _faulty(d: Any) -> Any:
