@@ -412,3 +412,37 @@ def test_a_new_and_a_reopened_order_are_told_to_the_assignee(data_dir, db_url):
                           ).scalars().all()
         assert len(again) == 2 and "复核未通过" in again[0].payload.get("text", again[0].payload.get("body", ""))
         assert s.get(WorkOrder, blur.id).status == "open"
+
+
+def test_an_order_is_handed_to_another_engineer_who_can_see_its_camera(data_dir, db_url):
+    """转派: O&M hands an order to another O&M engineer whose scope covers the camera; the order's story
+    says "old → new" with the note, the new assignee is told and it is audited; an engineer of another
+    site, a viewer's account or the same assignee are refused, naming why."""
+    from lookout.safety.models import OutboxMessage
+
+    ids = seed(db_url)
+    with session_scope(db_url) as s:
+        accounts.add_user(s, "t", "om_a2", PW, "om_engineer", scope_site_id=ids["a"], clearance=1, phone="13700000000")
+        accounts.add_user(s, "t", "om_b", PW, "om_engineer", scope_site_id=ids["b"], clearance=1)
+    order_id = ids["orders"][ids["ca"]]
+    c = make_client(data_dir)
+    om, viewer = login(c, "om_a", PW), login(c, "viewer", PW)
+    url = f"/api/v1/health/work-orders/{order_id}/assign"
+    page = c.get(f"/om/orders/{order_id}", headers=om).text
+    assert 'data-reassign-order' in page and '<option value="om_a2">' in page and "om_b" not in page
+    r = c.post(url, json={"assignee": "om_b"}, headers=om)
+    assert r.status_code == 422 and "om_b" in r.json()["detail"]  # B景区's engineer cannot see the camera
+    assert c.post(url, json={"assignee": "om_a2"}, headers=viewer).status_code == 403
+    r = c.post(url, json={"assignee": "om_a2", "note": "om_a 休假"}, headers=om)
+    assert r.status_code == 200, r.text
+    assert r.json()["assignee"] == "om_a2"
+    again = c.post(url, json={"assignee": "om_a2"}, headers=om)
+    assert again.status_code == 409 and "already assigned to om_a2" in again.json()["detail"]
+    page = c.get(f"/om/orders/{order_id}", headers=om).text
+    assert "转派" in page and "om_a → om_a2：om_a 休假" in page
+    with session_scope(db_url) as s:
+        (sms,) = s.execute(select(OutboxMessage).where(OutboxMessage.target == "13700000000")).scalars()
+        assert f"工单 {order_id}" in sms.payload["text"] and "派发" in sms.payload["text"]
+        assert s.execute(select(AuditRecord).where(AuditRecord.action == "reassign",
+                                                   AuditRecord.entity_id == str(order_id))).scalar_one()
+        assert s.get(WorkOrder, order_id).assignee == "om_a2"

@@ -457,3 +457,33 @@ def test_duty_operator_acknowledges_an_escalated_order(server, browser):
         assert not errors, errors
     finally:
         ctx.close()
+
+
+def test_om_engineer_hands_an_order_to_a_colleague(server, browser):
+    """On an order's page an O&M engineer picks a colleague who covers the camera, writes why and
+    presses 转派: the page then shows the colleague as the assignee and the step in its story."""
+    from health_helpers import open_order_by_two_patrols
+
+    from lookout.health.models import WorkOrder
+    from lookout.security import accounts
+    from lookout.store.db import session_scope
+
+    srv, settings = server
+    with session_scope(settings.db_url) as s:
+        accounts.add_user(s, "t", "om2", "unused-password-1", "om_engineer", clearance=1)
+    oid = open_order_by_two_patrols(settings.db_url, 3, ["noise"], {"noise": 88.0})
+    ctx, page, errors = new_page(browser)
+    try:
+        sign_in(page, srv.url, "om")
+        page.goto(f"{srv.url}/om/orders/{oid}")
+        page.select_option(f'select[data-assignee-for="{oid}"]', "om2")
+        page.fill(f'input[data-assign-note-for="{oid}"]', "换班")
+        page.click(f'button[data-reassign-order="{oid}"]')
+        page.wait_for_selector('tr[data-step="reassigned"]')
+        assert "→ om2：换班" in page.locator('tr[data-step="reassigned"]').inner_text()
+        assert "om2" in page.locator("#order-facts").inner_text()
+        with session_scope(settings.db_url) as s:
+            assert s.get(WorkOrder, oid).assignee == "om2"
+        assert not errors, errors
+    finally:
+        ctx.close()

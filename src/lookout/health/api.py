@@ -23,6 +23,7 @@ Endpoints (all under ``/api/v1/health``):
 | GET / PUT / DELETE ``/channels/{id}/thresholds`` | the channel's own fault thresholds (``{"blur": 65}``) over its site's and the deployment's; answers each and the effective ones |
 | GET ``/work-orders?status=&site_id=&channel_id=&fault=&assignee=&overdue=&escalated=&unacknowledged=&page=&page_size=`` | work orders, open first (``unacknowledged``: with an escalation nobody acknowledged) |
 | GET ``/work-orders/{id}`` | one order with its events and escalations (who was told, who acknowledged) |
+| POST ``/work-orders/{id}/assign`` ``{"assignee": "om_b", "note": "…"}`` | hand the order to another O&M engineer who can see its camera (转派); they are told |
 | POST ``/work-orders/{id}/acknowledge`` | someone told of an escalation takes the order in hand (site manager, operator, official; 409 when none waits) |
 | POST ``/work-orders/{id}/close`` ``{"note": "…", "wait": false}`` | request the close: the order waits for an immediate re-check patrol (``wait``: answer after it) |
 | GET ``/work-orders/{id}/recheck`` | the re-check's result (pending, passed, failed with a note) |
@@ -59,6 +60,7 @@ router = APIRouter(prefix="/health", tags=["camera health"])
 OM_ROLES = ("om_engineer", "operator", "site_manager")
 # who takes an escalated order in hand: the duty roster an escalation is told to (site duty, district)
 ACK_ROLES = ("official", "operator", "site_manager")
+ASSIGNEE_ROLE = "om_engineer"  # who repairs: an order is assigned or handed to such an account
 
 
 # ---------------------------------------------------------------- helpers
@@ -524,6 +526,35 @@ def close_work_order(order_id: int, body: CloseRequest, request: Request, backgr
     else:
         background.add_task(_recheck, _settings(request), channel_id)
     return order_json(db.get(WorkOrder, order_id), utcnow())
+
+
+class AssignRequest(BaseModel):
+    assignee: str = Field(min_length=1, max_length=64)
+    note: str | None = Field(None, max_length=2000)
+
+
+def assignable(db: Session, order: WorkOrder) -> list[str]:
+    """Who an order may be handed to: the active O&M engineers whose scope covers its camera."""
+    ch = db.get(Channel, order.channel_id)
+    users = db.execute(select(User).where(User.role == ASSIGNEE_ROLE, User.active.is_(True))
+                       .order_by(User.username)).scalars()
+    return [u.username for u in users if ch is not None and scope.can_see_channel(u, ch)]
+
+
+@router.post("/work-orders/{order_id}/assign")
+def assign_work_order(order_id: int, body: AssignRequest, user: User = Depends(require_roles(*OM_ROLES)),
+                      db: Session = Depends(get_db)) -> dict[str, Any]:
+    """Hand the order to another O&M engineer who can see its camera (422 naming who cannot take it)."""
+    o = _order_for(db, user, order_id)
+    if body.assignee not in assignable(db, o):
+        raise HTTPException(422, f"assignee: '{body.assignee}' is no active O&M engineer who can see this camera")
+    try:
+        pubs = workorders.reassign(db, o, body.assignee, user.username, body.note, utcnow())
+    except workorders.OrderError as exc:
+        raise HTTPException(409, str(exc)) from exc
+    db.commit()
+    status.publish(pubs)
+    return get_work_order(order_id, user, db)
 
 
 @router.post("/work-orders/{order_id}/acknowledge")

@@ -14,7 +14,8 @@ Rules (pure, :func:`decide_patrol` and :func:`decide_escalations`, ``now`` passe
   and count once a reference is marked (bench/README.md).
 - The order is assigned to the site's O&M contact (``Site.om_contact``) with a deadline of 24 h, or
   4 h for key areas (a ``key_area`` channel or a ``key_unit`` site), and told to them (in Chinese, by
-  the e-mail and phone of their account, through the crowd-safety outbox); so is a re-opened order.
+  the e-mail and phone of their account, through the crowd-safety outbox); so is a re-opened order,
+  and the engineer an order is handed to (:func:`reassign`).
 - Closing an order (:func:`request_close`) sets it ``rechecking`` and asks for an immediate patrol
   of the channel; the first diagnosis after the close request is the re-check. It passes when the
   fault is gone (and, for a picture fault, a picture was had): the order is ``closed`` and its repair
@@ -32,7 +33,8 @@ Rules (pure, :func:`decide_patrol` and :func:`decide_escalations`, ``now`` passe
 
 Every order change is audited (entity ``work_order``) and published on the bus as
 ``channel.<channel_id>.workorder`` with ``{"order_id", "kind", "fault", "status", …}`` — kind one of
-``opened``, ``close_requested``, ``recheck_passed``, ``recheck_failed``, ``escalated``, ``acknowledged``.
+``opened``, ``close_requested``, ``recheck_passed``, ``recheck_failed``, ``escalated``, ``acknowledged``,
+``reassigned``.
 
 Repair statistics (:func:`repair_statistics`, :func:`repair_stats`): per site or device vendor, the
 orders opened in a period, how many closed, mean / median / 90th-percentile / longest repair hours
@@ -368,20 +370,22 @@ def _order_place(session: Session, o: WorkOrder) -> tuple[Site, Channel, str] | 
     return site, ch, f"{site.name} {ch.name}({ch.code}){t('fault.' + o.fault)}"
 
 
-def _tell_assignee(session: Session, o: WorkOrder, now: datetime, reopened: bool = False) -> bool:
-    """A new (or re-opened) order told to its assignee by the e-mail and phone of their account, through
-    the crowd-safety outbox (queued in this transaction); False when nobody could be told."""
+def _tell_assignee(session: Session, o: WorkOrder, now: datetime, why: str = "opened") -> bool:
+    """An order told to its assignee (``why``: opened, reopened by a failed re-check, or reassigned to
+    them) by the e-mail and phone of their account, through the crowd-safety outbox (queued in this
+    transaction); False when nobody could be told."""
     duty, place = optional_module("lookout.safety.duty"), _order_place(session, o)
     if duty is None or place is None or not o.assignee:
         return False
     site, ch, what = place
     due = o.deadline_at if o.deadline_at.tzinfo else o.deadline_at.replace(tzinfo=timezone.utc)
     due_local = due.astimezone(ZoneInfo(site.timezone or "Asia/Shanghai")).strftime("%m-%d %H:%M")
-    text = (f"{what}工单 {o.id} 复核未通过，已重新打开，请继续处理，期限 {due_local}。" if reopened else
+    text = (f"{what}工单 {o.id} 复核未通过，已重新打开，请继续处理，期限 {due_local}。" if why == "reopened" else
             f"{what}：已向您派发工单 {o.id}，请于 {due_local} 前修复，修复后在平台关单复核。")
-    key = f"workorder:{o.id}:" + (f"reopened:{o.reopen_count}" if reopened else "opened")
+    key = f"workorder:{o.id}:" + {"opened": "opened", "reopened": f"reopened:{o.reopen_count}",
+                                  "reassigned": f"assigned:{o.assignee}:{len(o.events)}"}[why]
     return duty.notify_account(session, o.assignee, now, key=key, subject=f"[Lookout] {site.name} 工单 {o.id}",
-                               text=text, payload={"type": "work_order_reopened" if reopened else "work_order_opened",
+                               text=text, payload={"type": f"work_order_{why}",
                                                    "order_id": o.id, "channel_id": ch.id, "site_id": site.id,
                                                    "fault": o.fault, "deadline": due.isoformat()})
 
@@ -445,7 +449,7 @@ def apply_actions(session: Session, actions: Sequence[Action], now: datetime, ac
             o.events.append(WorkOrderEvent(at=now, kind="recheck_failed", actor=actor, note=a.note,
                                            diagnosis_id=a.diagnosis_id))
             audits.append(("recheck_failed", "work_order", o.id, before, _order_json(o)))
-            _tell_assignee(session, o, now, reopened=True)
+            _tell_assignee(session, o, now, "reopened")
             pubs.append(_event(o, "recheck_failed", now, note=a.note))
         elif isinstance(a, Escalate):
             o.escalated, o.escalation_level, o.escalated_at = True, a.level, now
@@ -499,6 +503,27 @@ def request_close(session: Session, order: WorkOrder, actor: str, note: str | No
     audit.record(session, actor, "close", "work_order", order.id, before, {**_order_json(order), "note": note},
                  now=now)
     return [_event(order, "close_requested", now, by=actor)]
+
+
+def reassign(session: Session, order: WorkOrder, assignee: str, actor: str, note: str | None, now: datetime
+             ) -> list[Publish]:
+    """The order handed to another engineer (转派; who may take it is the caller's to check): a story
+    step "old → new" with the note, audited, and the new assignee told."""
+    from lookout.security import audit
+
+    if order.status == "closed":
+        raise OrderError(f"work order {order.id} is already closed")
+    if order.assignee == assignee:
+        raise OrderError(f"work order {order.id} is already assigned to {assignee}")
+    before = _order_json(order)
+    moved = f"{order.assignee or '—'} → {assignee}"
+    order.assignee = assignee
+    order.events.append(WorkOrderEvent(at=now, kind="reassigned", actor=actor,
+                                       note=moved + (f"：{note}" if note else "")))
+    audit.record(session, actor, "reassign", "work_order", order.id, before, {**_order_json(order), "note": note},
+                 now=now)
+    _tell_assignee(session, order, now, "reassigned")
+    return [_event(order, "reassigned", now, by=actor)]
 
 
 def acknowledge(session: Session, order: WorkOrder, actor: str, now: datetime) -> list[Publish]:

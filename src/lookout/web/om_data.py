@@ -85,14 +85,17 @@ def order_story(db: Session, user: User, order_id: int, lang: str) -> dict[str, 
                              if esc.acknowledged_at else i18n.t("wo.detail.not_acked", lang))
         else:
             text = i18n.t(f"wo.event.{e.kind}", lang)
-        person = e.kind == "close_requested"  # the engineer's words, kept as written
+        person = e.kind in ("close_requested", "reassigned")  # a person's words, kept as written
         actor = i18n.t("wo.actor.platform", lang) if e.actor == platform else e.actor
         steps.append({"at": e.at, "kind": e.kind, "actor": actor, "text": text,
                       "note": e.note if person else None,
                       "snapshot": f"/api/v1/health/diagnoses/{d.id}/snapshot.jpg" if d is not None and d.snapshot_path else None})
     opening = diagnoses.get(o.opened_by_diagnosis_id or 0)
     waiting = o.status != "closed" and any(e.acknowledged_at is None for e in by_time.values())
+    api = optional("lookout.health.api")
+    others = [u for u in api.assignable(db, o) if u != o.assignee] if api and o.status != "closed" else []
     return {"order": o, "camera": ch, "site": site, "steps": steps, "waiting_acknowledgement": waiting,
+            "assignable": others,
             "opening_snapshot": f"/api/v1/health/diagnoses/{opening.id}/snapshot.jpg"
             if opening is not None and opening.snapshot_path else None}
 
@@ -200,6 +203,11 @@ def _health_roles(user: User, name: str) -> bool:
 
 def may_mark_reference(user: User) -> bool:
     """Whether the account may mark a channel's view as correct (camera health's O&M roles)."""
+    return _health_roles(user, "OM_ROLES")
+
+
+def may_handle_orders(user: User) -> bool:
+    """Whether the account may close and hand on work orders (camera health's O&M roles)."""
     return _health_roles(user, "OM_ROLES")
 
 

@@ -276,6 +276,7 @@ def om_order(order_id: int, request: Request, db: Session = Depends(get_db)):
     if story is None:
         raise HTTPException(404, f"work order {order_id} not found")
     return render(request, "order.html", user, story=story, now=utcnow(), can_acknowledge=om_data.may_acknowledge(user),
+                  can_reassign=om_data.may_handle_orders(user),
                   site_tz=story["site"].timezone if story["site"] and story["site"].timezone else "Asia/Shanghai")
 
 

@@ -200,6 +200,16 @@
       .then(function () { say(state, b.dataset.done); window.location.reload(); return true; });
   });
 
+  // an order handed to another engineer (转派): the page then tells its story with that step
+  actOn('[data-reassign-order]', function (b, state) {
+    var id = b.dataset.reassignOrder;
+    var who = document.querySelector('[data-assignee-for="' + id + '"]');
+    var note = document.querySelector('[data-assign-note-for="' + id + '"]');
+    return api('/api/v1/health/work-orders/' + id + '/assign',
+               jsonBody('POST', {assignee: who.value, note: note && note.value ? note.value : null}))
+      .then(function () { window.location.reload(); return true; });
+  });
+
   // ------------------------------------------------------------ live updates
   var handlers = [];
   window.LookoutEvents = { on: function (prefix, fn) { handlers.push([prefix, fn]); } };
