@@ -446,3 +446,30 @@ def test_an_order_is_handed_to_another_engineer_who_can_see_its_camera(data_dir,
         assert s.execute(select(AuditRecord).where(AuditRecord.action == "reassign",
                                                    AuditRecord.entity_id == str(order_id))).scalar_one()
         assert s.get(WorkOrder, order_id).assignee == "om_a2"
+
+
+def test_patrol_runs_and_a_runs_report_over_visible_channels(data_dir, db_url, tmp_path):
+    """GET /patrol-runs lists the runs with what they found among the account's channels; GET
+    /patrol-runs/{id} is the run's report (totals, per site, each channel's result); a run over none of
+    the account's channels is 404 to it."""
+    from lookout.health.patrol import PatrolResult, store_results
+
+    ids = seed(db_url)
+    with session_scope(db_url) as s:
+        run, _ = store_results(s, [PatrolResult(ids["ca"], True, faults=["blur"], scores={"blur": 90.0}),
+                                   PatrolResult(ids["cb"], False, error="timed out")], utcnow(), PatrolConfig(), tmp_path)
+        both = run.id
+        run, _ = store_results(s, [PatrolResult(ids["cb"], True)], utcnow(), PatrolConfig(), tmp_path)
+        only_b = run.id
+    c = make_client(data_dir)
+    admin, om = login(c, "admin", PW), login(c, "om_a", PW)
+    listed = {r["id"]: r for r in c.get("/api/v1/health/patrol-runs", headers=admin).json()["items"]}
+    assert (listed[both]["channels"], listed[both]["online"], listed[both]["faulty"]) == (2, 1, 1)
+    mine = c.get("/api/v1/health/patrol-runs", headers=om).json()
+    assert [r["id"] for r in mine["items"]] == [both] and mine["items"][0]["channels"] == 1 and mine["total"] == 1
+    rep = c.get(f"/api/v1/health/patrol-runs/{both}", headers=admin).json()
+    assert rep["total"] == {"cameras": 2, "offline": 1, "fault": 1, "normal": 0}
+    assert [(r["channel_id"], r["outcome"]) for r in rep["results"]] == [(ids["cb"], "offline"), (ids["ca"], "fault")]
+    assert {g["site"]: g["faults"] for g in rep["sites"]} == {"A景区": {"blur": 1}, "B景区": {}}
+    assert c.get(f"/api/v1/health/patrol-runs/{only_b}", headers=om).status_code == 404
+    assert c.get("/api/v1/health/patrol-runs/999999", headers=admin).status_code == 404

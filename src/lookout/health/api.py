@@ -27,6 +27,8 @@ Endpoints (all under ``/api/v1/health``):
 | POST ``/work-orders/{id}/acknowledge`` | someone told of an escalation takes the order in hand (site manager, operator, official; 409 when none waits) |
 | POST ``/work-orders/{id}/close`` ``{"note": "…", "wait": false}`` | request the close: the order waits for an immediate re-check patrol (``wait``: answer after it) |
 | GET ``/work-orders/{id}/recheck`` | the re-check's result (pending, passed, failed with a note) |
+| GET ``/patrol-runs?page=&page_size=`` | patrol runs over visible channels, newest first, with how many each diagnosed, found online and faulty |
+| GET ``/patrol-runs/{id}`` | one run's report (巡检报告): totals, per site normal / fault / offline with a count per fault, each channel's result |
 | GET ``/repair-stats?by=site|vendor&start=&end=`` | repair hours and on-time share per site or device vendor |
 """
 
@@ -46,9 +48,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lookout.api.deps import current_user, get_db, require_roles
-from lookout.health import patrol, rates, status, workorders
-from lookout.health.models import (ChannelReference, ChannelThresholds, DiagnosisRecord, SiteThresholds, WorkOrder,
-                                   WorkOrderEscalation)
+from lookout.health import patrol, rates, reports, status, workorders
+from lookout.health.models import (ChannelReference, ChannelThresholds, DiagnosisRecord, PatrolRun, SiteThresholds,
+                                   WorkOrder, WorkOrderEscalation)
 from lookout.health.vqd import VqdConfig, reference_limits
 from lookout.registry.models import Channel, Site
 from lookout.security import audit, scope
@@ -584,6 +586,31 @@ def recheck_result(order_id: int, user: User = Depends(current_user), db: Sessio
     return {"order_id": o.id, "state": state, "status": o.status, "close_requested_at": _iso(o.close_requested_at),
             "recheck_at": _iso(o.recheck_at), "passed": o.recheck_passed, "note": o.recheck_note,
             "diagnosis": diagnosis_json(diag) if diag else None}
+
+
+def run_json(run: PatrolRun) -> dict[str, Any]:
+    return {"id": run.id, "trigger": run.trigger, "started_at": _iso(run.started_at), "finished_at": _iso(run.finished_at)}
+
+
+@router.get("/patrol-runs")
+def patrol_runs(page: int = Query(1, ge=1), page_size: int = Query(30, ge=1, le=500),
+                user: User = Depends(current_user), db: Session = Depends(get_db)) -> dict[str, Any]:
+    """Patrol runs over visible channels, newest first, each with what it found among them."""
+    total, rows = reports.patrol_runs(db, _visible(user), page, page_size)
+    return {"items": [{**run_json(r), "channels": n, "online": int(on or 0), "faulty": int(bad or 0)}
+                      for r, n, on, bad in rows], "total": total, "page": page, "page_size": page_size}
+
+
+@router.get("/patrol-runs/{run_id}")
+def patrol_run(run_id: int, user: User = Depends(current_user), db: Session = Depends(get_db)) -> dict[str, Any]:
+    """One patrol's report over visible channels: totals, per site, and each channel's result."""
+    rep = reports.patrol_report(db, run_id, _visible(user))
+    if rep is None:
+        raise HTTPException(404, f"patrol run {run_id} not found")
+    return {**run_json(rep["run"]), "total": rep["total"], "sites": rep["sites"],
+            "results": [{"channel_id": r["camera"].id, "code": r["camera"].code, "name": r["camera"].name,
+                         "site": r["site"], "outcome": r["outcome"], "diagnosis": diagnosis_json(r["diagnosis"])}
+                        for r in rep["results"]]}
 
 
 @router.get("/repair-stats")

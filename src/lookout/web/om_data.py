@@ -6,7 +6,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lookout.registry.models import Channel, Site
@@ -101,66 +101,21 @@ def order_story(db: Session, user: User, order_id: int, lang: str) -> dict[str, 
 
 
 def patrol_runs(db: Session, user: User, page: int = 1, page_size: int = 30) -> tuple[list[Any], PageInfo] | None:
-    """Patrol runs that diagnosed a camera the account may see, newest first, each with what it found
-    among those cameras: (run, cameras, online, with a picture fault); None: camera health not installed.
-    Only the page's runs are counted (a run's diagnoses are found by their indexed run)."""
-    hm = _health_models()
-    if hm is None:
+    """Patrol runs over the cameras the account may see (``health.reports.patrol_runs``), paged;
+    None: camera health not installed."""
+    reports = optional("lookout.health.reports")
+    if reports is None:
         return None
-    d, run = hm.DiagnosisRecord, hm.PatrolRun
-    visible = scope.channel_filter(select(Channel.id), user)
-    seen = select(d.id).where(d.run_id == run.id, d.channel_id.in_(visible)).exists()
-    runs, info = paged(db, select(run).where(seen).order_by(run.started_at.desc(), run.id.desc()), page, page_size)
-    ids = [r.id for (r,) in runs]
-    counts = {rid: (n, online, faulty) for rid, n, online, faulty in db.execute(
-        select(d.run_id, func.count(), func.sum(case((d.online.is_(True), 1), else_=0)),
-               func.sum(case((_faulty(d), 1), else_=0)))
-        .where(d.run_id.in_(ids), d.channel_id.in_(visible)).group_by(d.run_id))} if ids else {}
-    return [(r, *counts.get(r.id, (0, 0, 0))) for (r,) in runs], info
-
-
-def _faulty(d: Any) -> Any:
-    """SQL: a diagnosis that had a picture and found a fault in it (``faults`` is a JSON list)."""
-    return and_(d.online.is_(True), func.json_array_length(d.faults) > 0)
-
-
-#: a camera's result in a patrol, in the order its report lists them
-PATROL_OUTCOMES = ("offline", "fault", "normal")
+    total, rows = reports.patrol_runs(db, scope.channel_filter(select(Channel.id), user), page, page_size)
+    info = PageInfo(page, page_size, total)
+    return rows, info
 
 
 def patrol_report(db: Session, user: User, run_id: int) -> dict[str, Any] | None:
-    """One patrol run as its report (巡检报告) over the cameras the account may see: totals, per site the
-    cameras, online, offline and faulty with a count per fault, and every camera's result (offline
-    and faulty first); None: no such run, none of its cameras visible, or camera health not installed."""
-    hm = _health_models()
-    if hm is None:
-        return None
-    run = db.get(hm.PatrolRun, run_id)
-    if run is None:
-        return None
-    d = hm.DiagnosisRecord
-    rows = db.execute(select(d, Channel, Site.name).join(Channel, Channel.id == d.channel_id)
-                      .join(Site, Site.id == Channel.site_id)
-                      .where(d.run_id == run.id, d.channel_id.in_(scope.channel_filter(select(Channel.id), user)))
-                      .order_by(Site.name, Channel.code)).all()
-    if not rows:
-        return None
-    sites: dict[int, dict[str, Any]] = {}
-    results = []
-    for diag, ch, site_name in rows:
-        outcome = "offline" if not diag.online else "fault" if diag.faults else "normal"
-        g = sites.setdefault(ch.site_id, {"site_id": ch.site_id, "site": site_name, "cameras": 0, "normal": 0,
-                                          "fault": 0, "offline": 0, "faults": {}})
-        g["cameras"] += 1
-        g[outcome] += 1
-        for f in diag.faults if diag.online else ():
-            g["faults"][f] = g["faults"].get(f, 0) + 1
-        results.append({"diagnosis": diag, "camera": ch, "site": site_name, "outcome": outcome,
-                        "faults": list(diag.faults) if diag.online else [],
-                        "snapshot": f"/api/v1/health/diagnoses/{diag.id}/snapshot.jpg" if diag.snapshot_path else None})
-    results.sort(key=lambda r: (PATROL_OUTCOMES.index(r["outcome"]), r["site"], r["camera"].code))
-    total = {k: sum(g[k] for g in sites.values()) for k in ("cameras", *PATROL_OUTCOMES)}
-    return {"run": run, "sites": list(sites.values()), "results": results, "total": total}
+    """One patrol's report over the cameras the account may see (``health.reports.patrol_report``);
+    None: not found, none of its cameras visible, or camera health not installed."""
+    reports = optional("lookout.health.reports")
+    return reports.patrol_report(db, run_id, scope.channel_filter(select(Channel.id), user)) if reports else None
 
 
 def _reference_model():
