@@ -60,6 +60,38 @@ def test_frozen_picture_with_ticking_clock_is_frozen(pets_frames):
     assert diagnose(still).scores["frozen"] == 0  # one picture cannot show time passing
 
 
+def test_a_still_picture_is_frozen_only_if_it_is_the_one_the_last_patrol_saw(pets_frames):
+    """A patrol that finds the picture frozen again compares it with the picture the last patrol found
+    frozen (kept as a JPEG): the same picture (its clock ticked on) stays frozen; a still scene whose
+    light moved in the meantime (12 % brighter) is no longer frozen."""
+    from lookout.health.vqd import frozen_since
+
+    still = pets_frames[4]
+
+    def clip_at(picture, second):
+        out = []
+        for i in range(4):
+            f = picture.copy()
+            cv2.putText(f, f"14:{second // 60:02d}:{second % 60 + i:02d}", (16, 36), cv2.FONT_HERSHEY_SIMPLEX, 0.9,
+                        (255, 255, 255), 2)
+            out.append(f)
+        return out
+
+    earlier = clip_at(still, 10)[-1]
+    kept = cv2.imdecode(cv2.imencode(".jpg", earlier, [cv2.IMWRITE_JPEG_QUALITY, 85])[1], cv2.IMREAD_COLOR)
+    now = clip_at(still, 1810)  # half an hour on
+    d = diagnose(now)
+    assert "frozen" in d.faults
+    same = frozen_since(d, kept, now[-1])
+    assert "frozen" in same.faults and same.measures["changed_since"] < 0.02, same.measures["changed_since"]
+    lit = clip_at(np.clip(still.astype(np.float32) * 1.12, 0, 255).astype(np.uint8), 1810)
+    d = diagnose(lit)
+    assert "frozen" in d.faults  # within its own few seconds it is still
+    moved = frozen_since(d, kept, lit[-1])
+    assert "frozen" not in moved.faults and moved.scores["frozen"] < 50, moved.measures["changed_since"]
+    assert frozen_since(diagnose(_clip(pets_frames, 0)), kept, pets_frames[7]).faults == diagnose(_clip(pets_frames, 0)).faults
+
+
 def test_each_injected_fault_is_found(pets_frames):
     f = pets_frames[6]
     ref = pets_frames[0]

@@ -4,7 +4,10 @@ A patrol of one channel opens its stream (:func:`lookout.media.ingest.open_strea
 UDP as fallback), decodes the first two frames (a pair of neighbouring frames, which the frozen
 check needs), then only key frames (non-key packets are not even handed to the decoder), up to
 ``keyframes`` more or ``budget_s`` seconds. The frames go to the video quality diagnosis
-(:func:`lookout.health.vqd.diagnose`) with the channel's reference picture when it has one.
+(:func:`lookout.health.vqd.diagnose`) with the channel's reference picture when it has one. A
+picture found frozen again is compared with the picture the channel's last patrol found frozen
+(its snapshot; ``vqd.frozen_since``): only the same picture stays frozen, since a live still scene's
+light moves in half an hour, which the few seconds one patrol sees cannot show.
 
 Scheduling (pure, :func:`due_channels`): a channel is due when it was never patrolled or its last
 diagnosis is older than its interval (30 min; 10 min for key areas); the most overdue go first.
@@ -234,6 +237,7 @@ class Target:
     references: tuple[tuple[str, Path], ...] = ()  # (preset, picture): one per PTZ preset ("": the fixed view); usually one or none
     tour: tuple[tuple[int, Path], ...] = ()  # (preset number, its reference) to call in turn, in number order
     thresholds: dict[str, float] = field(default_factory=dict)  # its site's and its own (merged_thresholds), over the deployment's
+    frozen_before: Path | None = None  # the picture the channel's last patrol found frozen (frozen_since)
 
 
 PresetCaller = Callable[[int, int], bool]  # (channel id, preset number) → the camera's device accepted the call
@@ -323,7 +327,8 @@ def _patrol_view(target: Target, cfg: PatrolConfig, refs: ReferenceCache | None,
                  references: tuple[tuple[str, Path], ...]) -> PatrolResult:
     from lookout.health.vqd import BadFrame, diagnose_views
 
-    diagnose = diagnose or functools.partial(diagnose_views, config=_vqd_config(target, cfg))
+    config = _vqd_config(target, cfg)
+    diagnose = diagnose or functools.partial(diagnose_views, config=config)
     t0 = time.monotonic()
     try:
         grab = grab_patrol_frames(target.url, cfg.keyframes, open_timeout=cfg.open_timeout,
@@ -339,6 +344,7 @@ def _patrol_view(target: Target, cfg: PatrolConfig, refs: ReferenceCache | None,
     views = [img for _, img in usable]
     try:
         d = diagnose(grab.frames, views)
+        d = _frozen_since(d, target, grab.frames[-1], config)
     except (BadFrame, ValueError) as exc:
         log.warning("channel %s: picture cannot be diagnosed: %s", target.channel_id, exc)
         return PatrolResult(target.channel_id, True, error=f"not diagnosable: {exc}"[:255], frames=len(grab.frames),
@@ -348,6 +354,23 @@ def _patrol_view(target: Target, cfg: PatrolConfig, refs: ReferenceCache | None,
                         used_reference=bool(views), reference_preset=_judged_against(d, usable),
                         snapshot=grab.frames[-1] if d.faults else None,
                         elapsed_s=time.monotonic() - t0)
+
+
+def _frozen_since(d: Any, target: Target, now: np.ndarray, config: Any) -> Any:
+    """A picture found frozen again is frozen only if it is the one the last patrol found frozen
+    (``vqd.frozen_since``): a live still scene's light moves in half an hour."""
+    if "frozen" not in d.faults or target.frozen_before is None:
+        return d
+    before = cv2.imread(str(target.frozen_before), cv2.IMREAD_COLOR)
+    if before is None:  # pruned or unreadable: judged on this patrol's frames alone
+        return d
+    from lookout.health.vqd import frozen_since
+
+    out = frozen_since(d, before, now, config)
+    if "frozen" not in out.faults:
+        log.info("channel %s: still picture, but not the one the last patrol saw (%.0f %% changed): not frozen",
+                 target.channel_id, 100 * out.measures["changed_since"])
+    return out
 
 
 def merged_thresholds(site_own: dict[str, float] | None, channel_own: dict[str, float] | None) -> dict[str, float]:
@@ -427,6 +450,7 @@ def load_targets(session: Session, now: datetime, cfg: PatrolConfig, data_dir: P
         order = due_channels([(cid, key, last.get(cid)) for cid, (_, key) in keyed.items()], now, cfg)
     else:
         order = list(keyed)
+    frozen_before = frozen_pictures(session, order, data_dir)
     targets, no_url = [], []
     for cid in order:
         ch, key = keyed[cid]
@@ -435,8 +459,20 @@ def load_targets(session: Session, now: datetime, cfg: PatrolConfig, data_dir: P
             no_url.append(cid)
             continue
         targets.append(Target(cid, url, key, tuple(refs.get(cid, ())), tours.get(cid, ()),
-                              merged_thresholds(site_thresholds.get(cid), own_thresholds.get(cid))))
+                              merged_thresholds(site_thresholds.get(cid), own_thresholds.get(cid)),
+                              frozen_before.get(cid)))
     return targets, no_url
+
+
+def frozen_pictures(session: Session, channel_ids: Sequence[int], data_dir: Path) -> dict[int, Path]:
+    """Per channel whose latest diagnosis found its picture frozen, that picture (its snapshot)."""
+    latest = workorders.load_recent(session, channel_ids, 1)
+    ids = [seen[0].diagnosis_id for seen in latest.values() if seen and "frozen" in seen[0].faults]
+    if not ids:
+        return {}
+    rows = session.execute(select(DiagnosisRecord.channel_id, DiagnosisRecord.snapshot_path)
+                           .where(DiagnosisRecord.id.in_(ids), DiagnosisRecord.snapshot_path.is_not(None)))
+    return {cid: data_dir / rel for cid, rel in rows}
 
 
 def _save_snapshot(data_dir: Path, channel_id: int, now: datetime, image: np.ndarray, keep: int = 48) -> str | None:

@@ -8,6 +8,11 @@ Two pieces of evidence, both needed for "frozen":
 - no live noise: a live camera's neighbouring frames differ a little even in flat areas
   (sensor noise); a frozen source encodes to identical frames. Measured as the smallest
   mean absolute difference, over neighbouring pairs, in the flattest 40 % of blocks.
+
+Over time (:func:`changed_since`): a patrol that finds a picture frozen compares it with the picture
+the previous patrol found frozen. A frozen camera shows the same picture half an hour later; a live
+still scene does not once the light has moved (sun, clouds, lamps), which a few seconds of frames
+cannot show.
 """
 
 from __future__ import annotations
@@ -65,3 +70,13 @@ def motion_measures(views: Sequence[FrameView]) -> tuple[float, float] | None:
     flat = texture <= quantile(texture, 0.40)
     live = min(float(_blocks(cv2.absdiff(greys[i], greys[i + 1]))[flat].mean()) for i in range(n - 1))
     return changed, live
+
+
+def changed_since(before: FrameView, now: FrameView) -> float:
+    """Share of the picture that changed between two moments (blocks beyond the coding noise, the
+    largest compact patch such as an OSD clock left out); 1.0 when the picture size changed."""
+    if before.grey.shape != now.grey.shape:
+        return 1.0
+    union = _blocks(cv2.absdiff(before.grey, now.grey)) >= BLOCK_CHANGE
+    count = int(union.sum())
+    return max(0, count - _overlay_discount(union)) / union.size if count else 0.0

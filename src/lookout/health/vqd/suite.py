@@ -470,3 +470,17 @@ def diagnose_views(frames: Sequence[np.ndarray] | np.ndarray,
 
         best = min(range(len(prepared)), key=lambda i: mismatch(prepared[i]))
     return replace(diagnose(frames, prepared[best], cfg), reference=best)
+
+
+def frozen_since(d: Diagnosis, before: np.ndarray, now: np.ndarray, config: VqdConfig | None = None) -> Diagnosis:
+    """``d`` found the picture ``now`` frozen and an earlier patrol found ``before`` frozen: frozen only
+    if the picture is still the same (its score at most what the change between them allows,
+    measure ``changed_since``); else a still scene whose light moved in the meantime."""
+    if "frozen" not in d.faults:
+        return d
+    cfg = config or VqdConfig()
+    with single_thread():
+        changed = frozen.changed_since(prepare(before), prepare(now))
+    score = min(d.scores["frozen"], cfg.ramps["frozen_changed"](changed))
+    faults = d.faults if score >= cfg.threshold("frozen") else [f for f in d.faults if f != "frozen"]
+    return replace(d, faults=faults, scores={**d.scores, "frozen": score}, measures={**d.measures, "changed_since": changed})

@@ -1,0 +1,75 @@
+"""A patrol that finds a picture frozen again compares it with the picture the last patrol found
+frozen: real video files (H.264, as a camera codes a still picture) read through the patrol's own
+stream reader, stored and turned into work orders by the real rules."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from lookout.health.models import WorkOrder
+from lookout.health.patrol import PatrolConfig, patrol_once
+from lookout.registry import service
+from lookout.registry.models import Channel, Site
+from lookout.settings import load_settings
+from lookout.store.db import session_scope
+
+pytestmark = [pytest.mark.db, pytest.mark.media]
+CFG = PatrolConfig(concurrency=1, keyframes=2, budget_s=10.0, open_timeout=5.0, read_timeout=5.0)
+
+
+def still_clip(path: Path, picture: np.ndarray) -> Path:
+    """Three seconds of one picture, H.264 with a key frame every 5 frames."""
+    with av.open(str(path), "w") as out:
+        st = out.add_stream("libx264", rate=5)
+        st.width, st.height, st.pix_fmt = picture.shape[1], picture.shape[0], "yuv420p"
+        st.options = {"crf": "20", "preset": "veryfast", "g": "5"}
+        for _ in range(16):
+            for packet in st.encode(av.VideoFrame.from_ndarray(picture, format="bgr24")):
+                out.mux(packet)
+        for packet in st.encode():
+            out.mux(packet)
+    return path
+
+
+def test_a_still_picture_opens_a_frozen_order_only_while_it_stays_the_same(real_footage, data_dir, db_url, tmp_path):
+    with av.open(str(real_footage)) as c:
+        picture = next(c.decode(video=0)).to_ndarray(format="bgr24")
+    frozen_a = still_clip(tmp_path / "a.mp4", picture)
+    lighter = still_clip(tmp_path / "b.mp4", np.clip(picture.astype(np.float32) * 1.12, 0, 255).astype(np.uint8))
+    with session_scope(db_url) as s:
+        dist = service.create_org_unit(s, "t", "district", "武隆区", "500156")
+        site = service.create(s, "t", Site, {"name": "仙女山", "org_unit_id": dist.id, "om_contact": "om_wang"}, "site")
+        cid = service.create(s, "t", Channel, {"site_id": site.id, "code": "50015600001320000001", "name": "cam1",
+                                               "main_url": str(frozen_a)}, "channel").id
+    settings = load_settings(data_dir=data_dir)
+    now = datetime(2026, 11, 22, 2, 0, tzinfo=timezone.utc)
+
+    def patrol(url: Path) -> list[str]:
+        nonlocal now
+        now += timedelta(minutes=30)
+        with session_scope(db_url) as s:
+            s.get(Channel, cid).main_url = str(url)
+        (r,) = patrol_once(settings, CFG, now_fn=lambda: now, channel_ids=[cid])["results"]
+        assert r["online"], r
+        return r["faults"]
+
+    def frozen_orders() -> list[WorkOrder]:
+        with session_scope(db_url) as s:
+            return list(s.execute(select(WorkOrder).where(WorkOrder.channel_id == cid,
+                                                          WorkOrder.fault == "frozen")).scalars())
+
+    assert "frozen" in patrol(frozen_a)
+    # half an hour on the same still scene is lighter: still within its own seconds, but not the
+    # picture the last patrol saw, so not frozen, and no order
+    assert "frozen" not in patrol(lighter)
+    assert frozen_orders() == []
+    assert "frozen" in patrol(lighter)  # nothing frozen just before it to compare with
+    assert "frozen" in patrol(lighter)  # the very picture the last patrol found frozen
+    (order,) = frozen_orders()
+    assert order.status == "open"
