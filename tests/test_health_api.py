@@ -473,3 +473,24 @@ def test_patrol_runs_and_a_runs_report_over_visible_channels(data_dir, db_url, t
     assert {g["site"]: g["faults"] for g in rep["sites"]} == {"A景区": {"blur": 1}, "B景区": {}}
     assert c.get(f"/api/v1/health/patrol-runs/{only_b}", headers=om).status_code == 404
     assert c.get("/api/v1/health/patrol-runs/999999", headers=admin).status_code == 404
+
+
+def test_a_cameras_state_follows_the_faults_that_count(db_url, tmp_path):
+    """Without a reference picture an occlusion does not count (it opens no order), so the camera
+    stays online (normal); a blur does, and so does an occlusion judged against the reference."""
+    from lookout.health.patrol import PatrolResult, store_results
+
+    ids = seed(db_url)
+
+    def state(result) -> str:
+        with session_scope(db_url) as s:
+            store_results(s, [result], utcnow(), PatrolConfig(), tmp_path)
+        with session_scope(db_url) as s:
+            return s.get(Channel, ids["ca"]).status
+
+    assert state(PatrolResult(ids["ca"], True, faults=["occlusion"], used_reference=False)) == "online"
+    assert state(PatrolResult(ids["ca"], True, faults=["blur", "occlusion"], used_reference=False)) == "fault"
+    assert state(PatrolResult(ids["ca"], True, faults=[], used_reference=False)) == "online"
+    assert state(PatrolResult(ids["ca"], True, faults=["occlusion"], used_reference=True)) == "fault"
+    with session_scope(db_url) as s:
+        assert s.get(Channel, ids["ca"]).status_reason == "picture faults: occlusion"

@@ -520,7 +520,9 @@ def store_results(session: Session, results: Sequence[PatrolResult], now: dateti
                                     faults=faults, scores=r.scores, frames=r.frames, used_reference=r.used_reference,
                                     reference_preset=r.reference_preset if r.online else None,
                                     snapshot_path=snap, trigger=trigger, elapsed_s=round(r.elapsed_s, 3)))
-        st, reason = health_status.status_from_patrol(r.online, r.error, r.faults)
+        # the camera's state (and so its normal rate) follows the faults that count, as work orders do
+        counted = workorders.trusted_faults(r.faults, r.used_reference, cfg.policy)
+        st, reason = health_status.status_from_patrol(r.online, r.error, counted)
         ev = health_status.apply_status(session, ch, st, reason, "probe" if not r.online else "patrol", now, audits)
         if ev:
             pubs.append(ev)

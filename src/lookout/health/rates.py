@@ -8,7 +8,9 @@ Definitions (all pure functions below, time passed in):
 - **Daily history**: per channel and local day (the instance's time zone), seconds online, offline and
   unobserved; the day's online fraction = online / (online + offline). Days that have ended are stored
   in ``channel_daily_online`` by :func:`refresh_daily`; the rest is computed from the changes on demand.
-- A channel online is *faulty* while its state is ``fault`` (a patrol found a picture fault; see
+- A channel online is *faulty* while its state is ``fault`` (a patrol found a picture fault that
+  counts — without a reference picture only those reliable without one, as for work orders,
+  ``workorders.trusted_faults`` — or GB/T 28181 reported video lost or a defect; see
   :mod:`lookout.health.status`), *normal* while it is ``online``.
 - **Online rate** of a group (site, district, category or resource class) over a date range =
   Σ online seconds / Σ observed seconds of its channels. Reported apart for *key* channels (a

@@ -1,7 +1,8 @@
 """Online status of channels from stream probes, and their state-change history.
 
 A patrol opens each channel's stream: when that fails the channel is ``offline`` (the reason names
-why: refused, 401, 404, timed out …); when a picture comes but the diagnosis finds faults it is
+why: refused, 401, 404, timed out …); when a picture comes but the diagnosis finds faults that count
+(``workorders.trusted_faults``: without a reference picture only those reliable without one) it is
 ``fault`` (the reason lists them); otherwise ``online``. ``online`` and ``fault`` both count as online
 for the online rate (the camera delivers video; a bad picture is a work order, not an outage).
 

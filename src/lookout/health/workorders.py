@@ -101,9 +101,15 @@ class Seen:
 
     def opening(self, policy: Policy) -> frozenset[str]:
         """The faults that may open an order: without a reference picture, only the reliable ones."""
-        if not self.online or self.used_reference:
+        if not self.online:
             return self.effective
-        return self.faults & policy.without_reference
+        return frozenset(trusted_faults(self.faults, self.used_reference, policy))
+
+
+def trusted_faults(faults: Iterable[str], used_reference: bool, policy: Policy) -> list[str]:
+    """Of a diagnosis' picture faults, those that count (open orders, make the camera "fault"):
+    all of them with a reference picture, without one only ``policy.without_reference``."""
+    return [f for f in faults if used_reference or f in policy.without_reference]
 
 
 @dataclass(frozen=True)
