@@ -487,3 +487,32 @@ def test_om_engineer_hands_an_order_to_a_colleague(server, browser):
         assert not errors, errors
     finally:
         ctx.close()
+
+
+def test_a_failed_recheck_is_told_in_chinese_on_the_camera_page(server, browser):
+    """Closing an order whose camera gives no picture: the re-check fails and the camera page says why in
+    the page's language (the platform's stored note is English), and the order is open again."""
+    from health_helpers import open_order_by_two_patrols
+
+    from lookout.health.models import WorkOrder
+    from lookout.registry.models import Channel
+    from lookout.store.db import session_scope
+
+    srv, settings = server
+    with session_scope(settings.db_url) as s:
+        s.get(Channel, 4).main_url = "rtsp://127.0.0.1:9/none"  # the discard port: nothing answers RTSP there
+    oid = open_order_by_two_patrols(settings.db_url, 4, ["blur"], {"blur": 81.0})
+    ctx, page, errors = new_page(browser)
+    try:
+        sign_in(page, srv.url, "om")
+        page.goto(srv.url + "/cameras/4")
+        page.click(f'button[data-close-order="{oid}"]')
+        page.wait_for_selector(f'[data-recheck-state="{oid}"][data-outcome]', timeout=90_000)
+        state = page.locator(f'[data-recheck-state="{oid}"]')
+        assert state.get_attribute("data-outcome") == "failed"
+        assert state.inner_text() == "复核未通过，工单重新打开 · 复核未取到画面，无法确认修复", state.inner_text()
+        with session_scope(settings.db_url) as s:
+            assert s.get(WorkOrder, oid).status == "open"
+        assert not errors, errors
+    finally:
+        ctx.close()

@@ -172,6 +172,13 @@
       .then(function (t) { showThresholds(box, t); say(state, b.dataset.done); return true; });
   });
 
+  // what a failed re-check saw, in the page's language (the stored note is the platform's record)
+  function recheckSaw(b, d) {
+    if (!d || !d.online) return b.dataset.noPicture;
+    var score = d.scores ? d.scores[b.dataset.fault] : null;
+    return b.dataset.still + (score === null || score === undefined ? '' : ' (' + Math.round(score) + ')');
+  }
+
   // closing an order asks for a re-check patrol; its outcome is polled until known (at most two minutes)
   actOn('[data-close-order]', function (b, state) {
     var id = b.dataset.closeOrder, note = document.querySelector('[data-note-for="' + id + '"]');
@@ -183,7 +190,7 @@
           return new Promise(function (ok) { setTimeout(ok, 1500); }).then(poll);
         }
         var failed = r.state === 'failed';
-        say(state, r.state === 'passed' ? b.dataset.passed : failed ? b.dataset.failed + (r.note ? ' · ' + r.note : '')
+        say(state, r.state === 'passed' ? b.dataset.passed : failed ? b.dataset.failed + ' · ' + recheckSaw(b, r.diagnosis)
                                                                     : b.dataset.pending, failed);
         if (state) state.dataset.outcome = r.state;
         if (status) status.textContent = tr('wo.status.' + r.status);
