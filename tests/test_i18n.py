@@ -41,11 +41,42 @@ def test_a_patrols_reasons_read_in_the_readers_language():
     assert i18n.reason(faults, "zh") == "画面故障：场景变换、图像模糊"
     assert i18n.reason(faults, "en") == "picture faults: scene change, blur"
     _, failed = status_from_patrol(False, "connection refused", [])
-    assert i18n.reason(failed, "zh") == "取流失败：connection refused"
+    assert i18n.reason(failed, "zh") == "取流失败：connection refused"  # not a form the reader gives: as stored
     _, ok = status_from_patrol(True, None, [])
     assert i18n.reason(ok, "zh") == "取流正常，收到画面"
     assert i18n.reason("something else happened", "zh") == "something else happened"  # kept as stored
     assert i18n.reason(None) == "—"
+
+
+def test_every_stream_failure_reads_in_chinese():
+    """Each way the stream reader names a failure (``ingest.classify_error``), and a patrol's own,
+    reads in Chinese on the camera page, in the patrol report and in a camera's state reason; the
+    detail the camera or FFmpeg gave stays as given."""
+    import errno
+
+    import av
+
+    from lookout.health.status import status_from_patrol
+    from lookout.media.ingest import StreamTimeout, classify_error
+
+    def av_error(cls, code: int):  # noqa: ANN001, ANN202 - a PyAV error as FFmpeg raises it
+        return cls(code, "detail from ffmpeg")
+
+    failures = [av_error(av.error.HTTPUnauthorizedError, 0), av_error(av.error.HTTPForbiddenError, 0),
+                av_error(av.error.HTTPNotFoundError, 0), av_error(av.error.HTTPError, 0), ConnectionRefusedError(),
+                ConnectionResetError(), StreamTimeout("no answer within 5 s"), TimeoutError(), EOFError(),
+                av_error(av.error.InvalidDataError, 0), av_error(av.error.DecoderNotFoundError, 0),
+                OSError(errno.EPROTONOSUPPORT, "protocol not supported"), OSError(errno.EHOSTUNREACH, "no route")]
+    for exc in failures:
+        said = classify_error(exc).reason
+        zh = i18n.stream_error(said, "zh")
+        assert zh != said and any("\u4e00" <= ch <= "\u9fff" for ch in zh), (type(exc).__name__, said, zh)
+        assert i18n.stream_error(said, "en") == said
+        _, state = status_from_patrol(False, said, [])
+        assert i18n.reason(state, "zh") == "取流失败：" + zh
+    assert i18n.stream_error("no picture within 20 s", "zh") == "20 秒内未取到画面"
+    assert i18n.stream_error("not diagnosable: frame too small", "zh") == "画面无法诊断：frame too small"
+    assert i18n.stream_error("something else", "zh") == "something else"
 
 
 def test_gb28181_state_reasons_read_in_the_readers_language():

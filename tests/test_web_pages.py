@@ -643,7 +643,7 @@ def test_a_patrols_report_lists_what_it_found_per_site_and_camera(web, data_dir)
         site1 = s.execute(select(Channel.id).where(Channel.site_id == 1).order_by(Channel.id)).scalars().all()[:3]
         site2 = s.execute(select(Channel.id).where(Channel.site_id == 2).order_by(Channel.id)).scalars().all()[:1]
         results = [PatrolResult(site1[0], True, frames=3), PatrolResult(site1[1], True, faults=["blur"], scores={"blur": 81.0}),
-                   PatrolResult(site1[2], False, error="connection refused"),
+                   PatrolResult(site1[2], False, error="connection refused: nothing listens at that address"),
                    PatrolResult(site2[0], True, faults=["blur", "too_dark"], scores={"blur": 70.0, "too_dark": 90.0})]
         run, _ = store_results(s, results, utcnow(), PatrolConfig(), Path(data_dir))
         both = run.id
@@ -667,7 +667,7 @@ def test_a_patrols_report_lists_what_it_found_per_site_and_camera(web, data_dir)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert rows[0][:5] == ["场所", "名称", "国标编码", "巡检结果", "故障"] and len(rows) == 5
-    assert rows[1][3] == "离线" and rows[1][5] == "connection refused"
+    assert rows[1][3] == "离线" and rows[1][5] == "连接被拒绝：该地址无服务监听"  # the reader's reason, in Chinese
     assert [x[3] for x in rows[1:]] == ["离线", "画面故障", "画面故障", "正常"]
     assert "图像模糊、画面过暗" in [x[4] for x in rows[1:]]
     with session_scope(db_url) as s:

@@ -123,6 +123,7 @@ def render(request: Request, template: str, user: User | None, status_code: int 
     data = dict(
         request=request, user=user, lang=lang, nav=nav, static=STATIC_URL, path=request.url.path,
         t=lambda key, **kw: i18n.t(key, lang, **kw), tz=settings.timezone, reason=lambda text: i18n.reason(text, lang),
+        stream_error=lambda text: i18n.stream_error(text, lang),
         i18n_bundle=i18n.bundle(lang), here=here, qs=lambda **kw: with_query(request, **kw),
         other_lang="en" if lang == "zh" else "zh",
     )

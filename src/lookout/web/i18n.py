@@ -361,6 +361,21 @@ STRINGS: dict[str, tuple[str, str]] = {
     "camera.faults": ("故障", "Faults"),
     "camera.none": ("无", "none"),
     "camera.picture": ("画面", "Picture"),
+    "err.401": ("未授权（401）：用户名或密码错误", "unauthorized (401): wrong user name or password"),
+    "err.403": ("禁止访问（403）：该账号无权查看此码流", "forbidden (403): the account may not view this stream"),
+    "err.404": ("码流不存在（404）：路径错误或摄像机离线", "stream not found (404): wrong path or camera offline"),
+    "err.refused": ("连接被拒绝：该地址无服务监听", "connection refused: nothing listens at that address"),
+    "err.dropped": ("摄像机断开了连接", "connection dropped by the camera"),
+    "err.461": ("摄像机拒绝该传输方式（RTSP 461）：请改用 TCP 或 UDP 中的另一种",
+                "transport refused by the camera (RTSP 461): try the other of TCP/UDP"),
+    "err.timeout": ("超时：摄像机无应答", "timed out: no answer from the camera"),
+    "err.ended": ("码流已结束", "stream ended"),
+    "err.server": ("服务器错误：", "server error: "),
+    "err.invalid": ("码流损坏或格式不支持（无效数据）：", "corrupt or unsupported stream (invalid data): "),
+    "err.format": ("不支持的格式：", "unsupported format: "),
+    "err.network": ("网络错误：", "network error: "),
+    "err.not_diagnosable": ("画面无法诊断：", "not diagnosable: "),
+    "err.no_picture": ("{s} 秒内未取到画面", "no picture within {s} s"),
     "camera.rates": ("近 {days} 天", "Last {days} days"),
     "camera.changes": ("近 7 天状态变化", "State changes, last 7 days"),
     "camera.orders": ("工单", "Work orders"),
@@ -487,6 +502,36 @@ _FIXED_REASONS = {
 }
 _NO_KEEPALIVE = re.compile(r"no keepalive for (?P<s>[\d.]+) s \((?P<n>\d+) missed\)")
 #: reasons that carry another reason after a prefix
+# a stream's failure as the reader names it (``media.ingest.classify_error``) and a patrol's own
+_STREAM_ERRORS = (("unauthorized (401): wrong user name or password", "err.401"),
+                  ("forbidden (403): the account may not view this stream", "err.403"),
+                  ("stream not found (404): wrong path or camera offline", "err.404"),
+                  ("connection refused: nothing listens at that address", "err.refused"),
+                  ("connection dropped by the camera", "err.dropped"),
+                  ("transport refused by the camera (RTSP 461): try the other of TCP/UDP", "err.461"),
+                  ("timed out: no answer from the camera", "err.timeout"),
+                  ("stream ended", "err.ended"),
+                  ("server error: ", "err.server"),
+                  ("corrupt or unsupported stream (invalid data): ", "err.invalid"),
+                  ("unsupported format: ", "err.format"),
+                  ("network error: ", "err.network"),
+                  ("not diagnosable: ", "err.not_diagnosable"))
+_NO_PICTURE_WITHIN = re.compile(r"no picture within (?P<s>\d+) s")
+
+
+def stream_error(text: str | None, lang: str = DEFAULT_LANG) -> str:
+    """Why a stream gave no picture, in the reader's language where its form is known (the detail
+    the camera or FFmpeg gave stays as they said it), else as stored."""
+    if not text:
+        return ""
+    if m := _NO_PICTURE_WITHIN.fullmatch(text):
+        return t("err.no_picture", lang, s=m["s"])
+    for prefix, key in _STREAM_ERRORS:
+        if text.startswith(prefix):
+            return t(key, lang) + text[len(prefix):]
+    return text
+
+
 _PREFIXED_REASONS = (("GB/T 28181 device offline: ", "reason.gb_device_offline"),
                      ("GB/T 28181 device online: ", "reason.gb_device_online"),
                      ("stream probe failed: ", "reason.probe_failed"))
@@ -508,8 +553,8 @@ def reason(text: str | None, lang: str = DEFAULT_LANG) -> str:
     for prefix, key in _PREFIXED_REASONS:
         if text.startswith(prefix):
             inner = text[len(prefix):]
-            # the device's own reason inside is translated too; a probe's error stays as the client said it
-            return t(key, lang) + (reason(inner, lang) if key != "reason.probe_failed" else inner)
+            # the device's own reason inside is translated too, and a probe's error where its form is known
+            return t(key, lang) + (reason(inner, lang) if key != "reason.probe_failed" else stream_error(inner, lang))
     return text
 
 

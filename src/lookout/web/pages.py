@@ -313,7 +313,7 @@ def om_patrol_csv(run_id: int, request: Request, db: Session = Depends(get_db)):
     for r in report["results"]:
         d = r["diagnosis"]
         out.append([r["site"], r["camera"].name, r["camera"].code, i18n.t(f"patrol.outcome.{r['outcome']}", lang),
-                    "、".join(i18n.t(f"fault.{f}", lang) for f in r["faults"]), d.error or "",
+                    "、".join(i18n.t(f"fault.{f}", lang) for f in r["faults"]), i18n.stream_error(d.error, lang),
                     "" if d.reference_preset is None else (d.reference_preset or i18n.t("cam.fixed_view", lang)),
                     localtime(d.at, tz, "%Y-%m-%d %H:%M:%S")])
     audit.record(db, user.username, "export", "patrol_run", run_id, None, {"rows": len(report["results"])})
