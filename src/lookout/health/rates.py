@@ -36,7 +36,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from lookout.health.models import ChannelDailyOnline
@@ -322,25 +322,61 @@ def compute_days(session: Session, ids: list[int] | None, first: date, last: dat
     return out
 
 
+def _stored(session: Session, first: date, last: date, ids: list[int] | None) -> Select:
+    """Complete stored days in [first, last] (a day stored before faulty seconds were kept, ``fault_s``
+    NULL, counts as not stored: it is computed again from the changes)."""
+    c = ChannelDailyOnline
+    stmt = select(c.channel_id, c.day, c.online_s, c.offline_s, c.unknown_s, c.fault_s).where(
+        c.day >= first, c.day <= last, c.complete.is_(True), c.fault_s.is_not(None))
+    return stmt if ids is None else stmt.where(c.channel_id.in_(ids))
+
+
+def _first_unstored(session: Session, first: date, last: date, ids: list[int] | None) -> date:
+    """The first day from ``first`` that not every channel has stored: the days before it need no
+    computing from the changes (a month's figures then read only the days since the last refresh)."""
+    n = len(ids) if ids is not None else session.execute(select(func.count()).select_from(Channel)).scalar_one()
+    sub = _stored(session, first, last, ids).subquery()
+    per_day = dict(session.execute(select(sub.c.day, func.count()).group_by(sub.c.day)).all())
+    day = first
+    while day <= last and n and per_day.get(day, 0) >= n:
+        day += timedelta(days=1)
+    return day
+
+
 def channel_days(session: Session, first: date, last: date, now: datetime, tz: ZoneInfo,
                  channel_ids: Select | Sequence[int] | None = None) -> dict[int, list[DayOnline]]:
     """Per channel, its days in [first, last]: stored complete days, the rest computed from the changes."""
     ids = _ids(session, channel_ids)
-    # a day stored before faulty seconds were kept (fault_s NULL) is computed again from the changes
-    stmt = select(ChannelDailyOnline).where(ChannelDailyOnline.day >= first, ChannelDailyOnline.day <= last,
-                                            ChannelDailyOnline.complete.is_(True), ChannelDailyOnline.fault_s.is_not(None))
-    if ids is not None:
-        stmt = stmt.where(ChannelDailyOnline.channel_id.in_(ids))
     stored: dict[int, dict[date, DayOnline]] = defaultdict(dict)
-    for r in session.execute(stmt).scalars():
-        stored[r.channel_id][r.day] = DayOnline(r.day, r.online_s, r.offline_s, r.unknown_s, True, r.fault_s)
-    computed = compute_days(session, ids, first, last, tz, now)
+    for cid, day, on, off, unk, fault in session.execute(_stored(session, first, last, ids)):
+        stored[cid][day] = DayOnline(day, on, off, unk, True, fault)
+    start = _first_unstored(session, first, last, ids)
+    computed = compute_days(session, ids, start, last, tz, now) if start <= last else {}
     out: dict[int, list[DayOnline]] = {}
     for cid in set(stored) | set(computed):
         days = {d.day: d for d in computed.get(cid, [])}
         days.update(stored.get(cid, {}))
         out[cid] = [days[d] for d in sorted(days)]
     return out
+
+
+def channel_period(session: Session, first: date, last: date, now: datetime, tz: ZoneInfo,
+                   channel_ids: Select | Sequence[int] | None = None) -> dict[int, Seconds]:
+    """Per channel, its seconds over [first, last] (what ``period_seconds(channel_days(…))`` gives): the
+    stored days summed by the database, the days after them computed from the changes."""
+    ids = _ids(session, channel_ids)
+    start = _first_unstored(session, first, last, ids)
+    out: dict[int, Seconds] = defaultdict(Seconds)
+    if start > first:
+        sub = _stored(session, first, start - timedelta(days=1), ids).subquery()
+        for cid, on, off, unk, fault in session.execute(select(sub.c.channel_id, func.sum(sub.c.online_s),
+                                                               func.sum(sub.c.offline_s), func.sum(sub.c.unknown_s),
+                                                               func.sum(sub.c.fault_s)).group_by(sub.c.channel_id)):
+            out[cid] = Seconds(on or 0.0, off or 0.0, unk or 0.0, fault or 0.0)
+    if start <= last:
+        for cid, total in period_seconds(compute_days(session, ids, start, last, tz, now)).items():
+            out[cid] = out[cid] + total
+    return dict(out)
 
 
 def refresh_daily(session: Session, first: date, last: date, now: datetime, tz: ZoneInfo,
@@ -382,8 +418,7 @@ def online_rates(session: Session, first: date, last: date, now: datetime, tz: Z
     if by not in GROUPINGS:
         raise ValueError(f"unknown grouping {by!r}: use one of {', '.join(GROUPINGS)}")
     facts = channel_facts(session, channel_ids)
-    days = channel_days(session, first, last, now, tz, [f.channel_id for f in facts])
-    return online_rate_groups(facts, period_seconds(days), by)
+    return online_rate_groups(facts, channel_period(session, first, last, now, tz, [f.channel_id for f in facts]), by)
 
 
 def online_rate_trend(session: Session, start: datetime, end: datetime, channel_ids: Select | Sequence[int] | None = None,
@@ -440,8 +475,8 @@ def compliance(session: Session, first: date, last: date, now: datetime, tz: Zon
     from lookout.registry.models import Zone
 
     facts = channel_facts(session, channel_ids)
-    days = channel_days(session, first, last, now, tz, [f.channel_id for f in facts])
-    online = {g["id"]: g for g in online_rate_groups(facts, period_seconds(days), "site")}
+    seconds = channel_period(session, first, last, now, tz, [f.channel_id for f in facts])
+    online = {g["id"]: g for g in online_rate_groups(facts, seconds, "site")}
     seen = ever_online(session)
     net = {g["id"]: g for g in networking_groups(facts, seen, "site")}
     site_ids = sorted(online)

@@ -427,7 +427,7 @@ def period_seconds(db: Session, channel_ids: list[int], first: date, last: date,
     if rates is None:
         return None
     try:
-        return rates.period_seconds(rates.channel_days(db, first, last, now, ZoneInfo(tz), channel_ids))
+        return rates.channel_period(db, first, last, now, ZoneInfo(tz), channel_ids)
     except Exception:  # a schema mismatch with camera health must not take the page down
         log.exception("online history could not be read")
         return None
