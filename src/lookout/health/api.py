@@ -35,6 +35,7 @@ Endpoints (all under ``/api/v1/health``):
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -503,6 +504,17 @@ class CloseRequest(BaseModel):
     wait: bool = False  # answer after the re-check patrol instead of at once
 
 
+def _change_order(db: Session, change: Callable[[], list[status.Publish]]) -> None:
+    """A person's change to an order: refused with 409 naming why (``OrderError``), else committed and
+    its events published."""
+    try:
+        pubs = change()
+    except workorders.OrderError as exc:
+        raise HTTPException(409, str(exc)) from exc
+    db.commit()
+    status.publish(pubs)
+
+
 def _recheck(settings: Any, channel_id: int) -> None:
     try:
         patrol.patrol_once(settings, patrol.PatrolConfig(), channel_ids=[channel_id], due_only=False, trigger="recheck")
@@ -515,13 +527,8 @@ def close_work_order(order_id: int, body: CloseRequest, request: Request, backgr
                      user: User = Depends(require_roles(*OM_ROLES)), db: Session = Depends(get_db)) -> dict[str, Any]:
     """The repair is done: the order waits for a re-check patrol of its channel, which must pass."""
     o = _order_for(db, user, order_id)
-    try:
-        pubs = workorders.request_close(db, o, user.username, body.note, utcnow())
-    except workorders.OrderError as exc:
-        raise HTTPException(409, str(exc)) from exc
     channel_id = o.channel_id
-    db.commit()
-    status.publish(pubs)
+    _change_order(db, lambda: workorders.request_close(db, o, user.username, body.note, utcnow()))
     if body.wait:
         _recheck(_settings(request), channel_id)
         db.expire_all()
@@ -550,12 +557,7 @@ def assign_work_order(order_id: int, body: AssignRequest, user: User = Depends(r
     o = _order_for(db, user, order_id)
     if body.assignee not in assignable(db, o):
         raise HTTPException(422, f"assignee: '{body.assignee}' is no active O&M engineer who can see this camera")
-    try:
-        pubs = workorders.reassign(db, o, body.assignee, user.username, body.note, utcnow())
-    except workorders.OrderError as exc:
-        raise HTTPException(409, str(exc)) from exc
-    db.commit()
-    status.publish(pubs)
+    _change_order(db, lambda: workorders.reassign(db, o, body.assignee, user.username, body.note, utcnow()))
     return get_work_order(order_id, user, db)
 
 
@@ -564,12 +566,7 @@ def acknowledge_work_order(order_id: int, user: User = Depends(require_roles(*AC
                            db: Session = Depends(get_db)) -> dict[str, Any]:
     """Someone told of an overdue order's escalation takes it in hand (409 when none is waiting)."""
     o = _order_for(db, user, order_id)
-    try:
-        pubs = workorders.acknowledge(db, o, user.username, utcnow())
-    except workorders.OrderError as exc:
-        raise HTTPException(409, str(exc)) from exc
-    db.commit()
-    status.publish(pubs)
+    _change_order(db, lambda: workorders.acknowledge(db, o, user.username, utcnow()))
     return get_work_order(order_id, user, db)
 
 

@@ -331,14 +331,15 @@ def _stored(session: Session, first: date, last: date, ids: list[int] | None) ->
     return stmt if ids is None else stmt.where(c.channel_id.in_(ids))
 
 
-def _first_unstored(session: Session, first: date, last: date, ids: list[int] | None) -> date:
-    """The first day from ``first`` that not every channel has stored: the days before it need no
-    computing from the changes (a month's figures then read only the days since the last refresh)."""
-    n = len(ids) if ids is not None else session.execute(select(func.count()).select_from(Channel)).scalar_one()
-    sub = _stored(session, first, last, ids).subquery()
-    per_day = dict(session.execute(select(sub.c.day, func.count()).group_by(sub.c.day)).all())
+def _channel_count(session: Session, ids: list[int] | None) -> int:
+    return len(ids) if ids is not None else session.execute(select(func.count()).select_from(Channel)).scalar_one()
+
+
+def _first_unstored(first: date, last: date, channels: int, stored_per_day: dict[date, int]) -> date:
+    """The first day from ``first`` that not every one of ``channels`` has stored: the days before it
+    need no computing from the changes (a month's figures then read only the days since the last refresh)."""
     day = first
-    while day <= last and n and per_day.get(day, 0) >= n:
+    while day <= last and channels and stored_per_day.get(day, 0) >= channels:
         day += timedelta(days=1)
     return day
 
@@ -348,9 +349,11 @@ def channel_days(session: Session, first: date, last: date, now: datetime, tz: Z
     """Per channel, its days in [first, last]: stored complete days, the rest computed from the changes."""
     ids = _ids(session, channel_ids)
     stored: dict[int, dict[date, DayOnline]] = defaultdict(dict)
+    per_day: dict[date, int] = defaultdict(int)
     for cid, day, on, off, unk, fault in session.execute(_stored(session, first, last, ids)):
         stored[cid][day] = DayOnline(day, on, off, unk, True, fault)
-    start = _first_unstored(session, first, last, ids)
+        per_day[day] += 1
+    start = _first_unstored(first, last, _channel_count(session, ids), per_day)
     computed = compute_days(session, ids, start, last, tz, now) if start <= last else {}
     out: dict[int, list[DayOnline]] = {}
     for cid in set(stored) | set(computed):
@@ -365,7 +368,9 @@ def channel_period(session: Session, first: date, last: date, now: datetime, tz:
     """Per channel, its seconds over [first, last] (what ``period_seconds(channel_days(…))`` gives): the
     stored days summed by the database, the days after them computed from the changes."""
     ids = _ids(session, channel_ids)
-    start = _first_unstored(session, first, last, ids)
+    days = _stored(session, first, last, ids).subquery()
+    per_day = dict(session.execute(select(days.c.day, func.count()).group_by(days.c.day)).all())
+    start = _first_unstored(first, last, _channel_count(session, ids), per_day)
     out: dict[int, Seconds] = defaultdict(Seconds)
     if start > first:
         sub = _stored(session, first, start - timedelta(days=1), ids).subquery()

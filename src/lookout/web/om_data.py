@@ -156,13 +156,9 @@ def _health_roles(user: User, name: str) -> bool:
     return roles is not None and user.has_role(roles)
 
 
-def may_mark_reference(user: User) -> bool:
-    """Whether the account may mark a channel's view as correct (camera health's O&M roles)."""
-    return _health_roles(user, "OM_ROLES")
-
-
-def may_handle_orders(user: User) -> bool:
-    """Whether the account may close and hand on work orders (camera health's O&M roles)."""
+def may_act_as_om(user: User) -> bool:
+    """Whether the account has camera health's O&M roles: marks views as correct, sets thresholds,
+    patrols now, closes and hands on work orders."""
     return _health_roles(user, "OM_ROLES")
 
 

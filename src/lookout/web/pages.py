@@ -139,7 +139,7 @@ def site_view(site_id: int, request: Request, page: int = Query(1, ge=1), db: Se
         incident = db.execute(select(sm.Incident).where(sm.Incident.site_id == site.id, sm.Incident.status == "open")
                               .order_by(sm.Incident.id.desc())).scalars().first()
     refs = om_data.reference_presets(db, [c.id for c, _ in cams])
-    om = refs is not None and om_data.may_mark_reference(user)
+    om = refs is not None and om_data.may_act_as_om(user)
     return render(request, "site.html", user, site=site, row=row, live=live, zones=zones, cams=cams, info=info,
                   curve=curve, plan=plan, incident=incident, site_tz=site.timezone or "Asia/Shanghai",
                   live_view=media_links.has_live_view(request.app), refs=refs, can_mark_reference=om,
@@ -276,7 +276,7 @@ def om_order(order_id: int, request: Request, db: Session = Depends(get_db)):
     if story is None:
         raise HTTPException(404, f"work order {order_id} not found")
     return render(request, "order.html", user, story=story, now=utcnow(), can_acknowledge=om_data.may_acknowledge(user),
-                  can_reassign=om_data.may_handle_orders(user),
+                  can_reassign=om_data.may_act_as_om(user),
                   site_tz=story["site"].timezone if story["site"] and story["site"].timezone else "Asia/Shanghai")
 
 
@@ -350,7 +350,7 @@ def camera(channel_id: int, request: Request, db: Session = Depends(get_db)):
     return render(request, "camera.html", user, c=ch, site_name=site_name, device_code=device_code,
                   zone_name=zone_name, site_tz=site.timezone or "Asia/Shanghai",
                   health=om_data.camera_health(db, ch, utcnow()),
-                  refs=om_data.reference_presets(db, [ch.id]), can_mark_reference=om_data.may_mark_reference(user),
+                  refs=om_data.reference_presets(db, [ch.id]), can_mark_reference=om_data.may_act_as_om(user),
                   ptz=om_data.ptz_channels(db, user, [ch.id]))
 
 

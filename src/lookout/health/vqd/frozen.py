@@ -50,6 +50,12 @@ def _overlay_discount(union: np.ndarray) -> int:
     return 0
 
 
+def _changed_share(changed: np.ndarray) -> float:
+    """Share of the blocks that changed, the largest compact patch (an OSD clock) left out."""
+    count = int(changed.sum())
+    return max(0, count - _overlay_discount(changed)) / changed.size if count else 0.0
+
+
 def motion_measures(views: Sequence[FrameView]) -> tuple[float, float] | None:
     """(changed share, live-noise level) of a clip; None when it has fewer than 2 frames."""
     n = len(views)
@@ -64,8 +70,7 @@ def motion_measures(views: Sequence[FrameView]) -> tuple[float, float] | None:
     for i, j in sorted(pairs):
         ch = _blocks(cv2.absdiff(greys[i], greys[j])) >= BLOCK_CHANGE
         union = ch if union is None else union | ch
-    count = int(union.sum())
-    changed = max(0, count - _overlay_discount(union)) / union.size if count else 0.0
+    changed = _changed_share(union)
     texture = _blocks(np.abs(cv2.Laplacian(greys[0], cv2.CV_32F, ksize=3)))
     flat = texture <= quantile(texture, 0.40)
     live = min(float(_blocks(cv2.absdiff(greys[i], greys[i + 1]))[flat].mean()) for i in range(n - 1))
@@ -77,6 +82,4 @@ def changed_since(before: FrameView, now: FrameView) -> float:
     largest compact patch such as an OSD clock left out); 1.0 when the picture size changed."""
     if before.grey.shape != now.grey.shape:
         return 1.0
-    union = _blocks(cv2.absdiff(before.grey, now.grey)) >= BLOCK_CHANGE
-    count = int(union.sum())
-    return max(0, count - _overlay_discount(union)) / union.size if count else 0.0
+    return _changed_share(_blocks(cv2.absdiff(before.grey, now.grey)) >= BLOCK_CHANGE)
