@@ -49,6 +49,7 @@ USERS = (  # user name, role, display name
     ("admin", "admin", "系统管理员"),
     ("operator", "operator", "值班员"),
     ("om", "om_engineer", "运维工程师"),
+    ("om2", "om_engineer", "运维工程师（二）"),  # a colleague to hand a work order on to
     ("official", "official", "区文旅委"),
 )
 DEMO_PASSWORD = "lookout-demo"
