@@ -132,6 +132,7 @@ def test_live_view_refuses_unknown_channel_and_anonymous(live_app):
 
 @pytest.mark.slow
 def test_video_wall_of_nine_sub_streams_all_play(data_dir, db_url):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     from lookout.api.app import create_app
@@ -155,9 +156,15 @@ def test_video_wall_of_nine_sub_streams_all_play(data_dir, db_url):
                 page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
                 page.on("pageerror", lambda e: errors.append(str(e)))
                 page.goto(f"{base}/api/v1/media/wall.html?channels={','.join(map(str, ids))}&stream=sub&token={token}")
-                page.wait_for_function("Array.from(document.querySelectorAll('video')).length === 9 && "
-                                       "Array.from(document.querySelectorAll('video')).every(v => v.currentTime > 1)",
-                                       timeout=240_000)  # nine live encodes on two cores: slow when busy
+                try:
+                    page.wait_for_function("Array.from(document.querySelectorAll('video')).length === 9 && "
+                                           "Array.from(document.querySelectorAll('video')).every(v => v.currentTime > 1)",
+                                           timeout=240_000)  # nine live encodes on two cores: slow when busy
+                except PlaywrightTimeout:  # say which tiles stalled and in what state (it failed once on a loaded CI)
+                    tiles = page.evaluate("Array.from(document.querySelectorAll('video')).map(v => "
+                                          "[v.currentTime, v.readyState, v.dataset.liveState || null])")
+                    pytest.fail(f"not every tile played within 240 s: (time, readyState, state) {tiles}; "
+                                f"hub: {_hub_running()}; console: {errors}")
                 t1 = page.evaluate("Array.from(document.querySelectorAll('video')).map(v => v.currentTime)")
                 page.wait_for_function(f"Array.from(document.querySelectorAll('video')).every((v, i) => "
                                        f"v.currentTime > {t1}[i] + 1.0)", timeout=60_000)
