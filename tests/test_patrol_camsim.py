@@ -8,6 +8,7 @@ The clock is controlled: each patrol happens 30 minutes after the previous one.
 from __future__ import annotations
 
 import shutil
+import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
@@ -190,6 +191,26 @@ def test_closing_while_the_fault_is_still_on_fails_the_recheck_and_reopens(sim, 
         (esc,) = s.execute(select(WorkOrderEscalation)).scalars()
         assert esc.assignee == "om_wang" and esc.overdue_s == pytest.approx(5400)
         assert s.execute(select(DiagnosisRecord).where(DiagnosisRecord.channel_id == ids["ch2"])).scalars().all()
+
+
+def test_a_picture_frozen_at_a_constant_bit_rate_opens_an_order(sim, data_dir, db_url):
+    """The simulator codes at a constant bit rate without a deblocking filter (x264 "ultrafast",
+    200 kbit/s here): a frozen picture's frames differ by coding alone, key frames starting
+    coarse and P-frames refining it block by block."""
+    ids = seed(db_url, sim)
+    settings = load_settings(data_dir=data_dir)
+    clock = Clock()
+    sim.set_fault(2, "freeze")
+    time.sleep(1.0)
+    for _ in range(2):
+        run = patrol_once(settings, CFG, now_fn=clock)
+        by_ch = {r["channel_id"]: r for r in run["results"]}
+        assert "frozen" in by_ch[ids["ch2"]]["faults"], by_ch[ids["ch2"]]
+        assert "frozen" not in by_ch[ids["ch1"]]["faults"], by_ch[ids["ch1"]]  # people walking, same coding
+        clock.advance(minutes=30)
+    # the second patrol saw the very picture the first one kept: an order
+    (order,) = [o for o in orders(db_url, ids["ch2"]) if o.fault == "frozen"]
+    assert order.status == "open"
 
 
 def test_reference_from_the_stream_the_scheduler_and_the_cli(sim, data_dir, db_url):

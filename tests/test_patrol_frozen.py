@@ -23,12 +23,25 @@ pytestmark = [pytest.mark.db, pytest.mark.media]
 CFG = PatrolConfig(concurrency=1, keyframes=2, budget_s=10.0, open_timeout=5.0, read_timeout=5.0)
 
 
-def still_clip(path: Path, picture: np.ndarray) -> Path:
+# constant quality; and a constant bit rate (0.1 bit per pixel and frame) as a camera codes it, with
+# a deblocking filter ("veryfast") and without one (as the camera simulator codes: each P-frame
+# keeps refining a still picture block by block)
+CODINGS = {
+    "crf": {"crf": "20", "preset": "veryfast"},
+    "cbr": {"preset": "veryfast", "x264-params": "nal-hrd=cbr"},
+    "cbr-no-deblocking": {"preset": "ultrafast", "tune": "zerolatency", "profile": "baseline", "x264-params": "nal-hrd=cbr"},
+}
+
+
+def still_clip(path: Path, picture: np.ndarray, coding: str = "crf") -> Path:
     """Three seconds of one picture, H.264 with a key frame every 5 frames."""
     with av.open(str(path), "w") as out:
         st = out.add_stream("libx264", rate=5)
         st.width, st.height, st.pix_fmt = picture.shape[1], picture.shape[0], "yuv420p"
-        st.options = {"crf": "20", "preset": "veryfast", "g": "5"}
+        kbps = f"{picture.shape[0] * picture.shape[1] * 5 // 10_000}k"
+        st.options = {"g": "5", **CODINGS[coding]}
+        if coding != "crf":
+            st.options |= {"b": kbps, "minrate": kbps, "maxrate": kbps, "bufsize": kbps}
         for _ in range(16):
             for packet in st.encode(av.VideoFrame.from_ndarray(picture, format="bgr24")):
                 out.mux(packet)
@@ -37,11 +50,13 @@ def still_clip(path: Path, picture: np.ndarray) -> Path:
     return path
 
 
-def test_a_still_picture_opens_a_frozen_order_only_while_it_stays_the_same(real_footage, data_dir, db_url, tmp_path):
+@pytest.mark.parametrize("coding", list(CODINGS))
+def test_a_still_picture_opens_a_frozen_order_only_while_it_stays_the_same(coding, real_footage, data_dir, db_url,
+                                                                            tmp_path):
     with av.open(str(real_footage)) as c:
         picture = next(c.decode(video=0)).to_ndarray(format="bgr24")
-    frozen_a = still_clip(tmp_path / "a.mp4", picture)
-    lighter = still_clip(tmp_path / "b.mp4", np.clip(picture.astype(np.float32) * 1.12, 0, 255).astype(np.uint8))
+    frozen_a = still_clip(tmp_path / "a.mp4", picture, coding)
+    lighter = still_clip(tmp_path / "b.mp4", np.clip(picture.astype(np.float32) * 1.12, 0, 255).astype(np.uint8), coding)
     with session_scope(db_url) as s:
         dist = service.create_org_unit(s, "t", "district", "武隆区", "500156")
         site = service.create(s, "t", Site, {"name": "仙女山", "org_unit_id": dist.id, "om_contact": "om_wang"}, "site")

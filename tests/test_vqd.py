@@ -60,6 +60,30 @@ def test_frozen_picture_with_ticking_clock_is_frozen(pets_frames):
     assert diagnose(still).scores["frozen"] == 0  # one picture cannot show time passing
 
 
+def test_a_change_on_the_coding_grid_is_the_coders_not_a_sensors():
+    """Between neighbouring frames a sensor's noise changes every pixel on its own; an encoder
+    refining a still picture changes whole 4×4 blocks, stepping at their edges."""
+    from lookout.health.vqd.frozen import on_grid
+
+    rng = np.random.default_rng(3)
+    base = rng.integers(60, 190, (128, 384)).astype(np.float32)
+
+    def frame(change: np.ndarray) -> np.ndarray:
+        return np.clip(base + change, 0, 255).astype(np.uint8)
+
+    def sensor() -> np.ndarray:
+        return frame(rng.normal(0, 2.0, base.shape))
+
+    def coder(offset: int) -> np.ndarray:  # each 4×4 block shifted by its own small amount
+        blocks = rng.normal(0, 2.0, (32, 96)).repeat(4, axis=0).repeat(4, axis=1)
+        return frame(np.roll(blocks, offset, axis=(0, 1)))
+
+    assert on_grid([sensor() for _ in range(3)]) < 1.2
+    assert on_grid([coder(0) for _ in range(3)]) > 2.0
+    assert on_grid([coder(2) for _ in range(3)]) > 2.0  # wherever the crops start on the grid
+    assert on_grid([frame(np.zeros_like(base))] * 2) == 1.0  # nothing changed
+
+
 def test_a_still_picture_is_frozen_only_if_it_is_the_one_the_last_patrol_saw(pets_frames):
     """A patrol that finds the picture frozen again compares it with the picture the last patrol found
     frozen (kept as a JPEG): the same picture (its clock ticked on) stays frozen; a still scene whose

@@ -1,16 +1,28 @@
-"""Frozen pictures coded at a constant bit rate, as many cameras code them.
+"""Frozen pictures coded at a constant bit rate, as many cameras code them, within a clip and over patrols.
 
 The evaluation corpus codes its clips at constant quality (x264 CRF 20), where a frozen picture
 comes out as identical frames. A camera at a constant bit rate (CBR) spends its bits on a still
 picture too: each P-frame refines it and every key frame starts coarse again, so a frozen
-picture's frames differ by coding alone. This measures what that does to the diagnosis: for each
-reference picture of the corpus (``bench/out/vqd-corpus/refs``, the views marked correct), a
-frozen clip (the same picture 16 times) and a live still clip (fresh sensor noise, σ 2, each
-frame) are coded at several bit rates (bits per pixel and frame; 0.1 is 2 Mbit/s for 1080p at 10
-frames/s) with a key frame every 5 frames, read back as the CLI reads a video and diagnosed
-without a reference. Baseline in the same run: the same clips at CRF 20, as the corpus codes them.
+picture's frames differ by coding alone, and the encoder codes a live scene's sensor noise away.
 
-    .venv/bin/python bench/vqd/frozen_cbr.py [--pictures 60] [--bpp 0.05,0.1,0.2]
+For each reference picture of the corpus (``bench/out/vqd-corpus/refs``, the views marked
+correct), a frozen clip (the same picture 16 times) and a live still clip (fresh sensor noise, σ 2,
+each frame) are coded at several bit rates (bits per pixel and frame; 0.1 is 2 Mbit/s for 1080p at
+10 frames/s) with a key frame every 5 frames (x264 "veryfast"; and, with ``--fast``, the camera
+simulator's own coding: "ultrafast", zero latency, baseline profile, no deblocking), and diagnosed
+without a reference:
+
+- *clip*: the whole clip, as ``lookout vqd diagnose FILE`` reads a video;
+- *patrol*: the frames a patrol reads from a stream (the first two, then two key frames);
+- *two patrols*: what opens a work order — a second patrol half an hour later finds the picture
+  frozen again and it is the picture the first one kept (its JPEG snapshot; ``frozen_since``). The
+  frozen camera's second clip is the same picture coded again at a 10 % different rate (the
+  encoder's state differs); the live still scene's is the picture with its light changed by
+  ``--light`` (a brightness gain; 0 is an indoor scene under constant light) and fresh noise.
+
+Baseline in the same run: the same clips at CRF 20, as the corpus codes them.
+
+    .venv/bin/python bench/vqd/frozen_cbr.py [--pictures 60] [--bpp 0.05,0.1,0.2] [--fast 0.1] [--light 0,0.02,0.05]
 """
 
 from __future__ import annotations
@@ -27,13 +39,16 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "src"))
 
-from lookout.health.vqd import diagnose  # noqa: E402
+from lookout.health.vqd import diagnose, frozen_since  # noqa: E402
 from lookout.health.vqd.load import read_video  # noqa: E402
+from lookout.media.snapshot import encode_jpeg  # noqa: E402
 
 FPS, N, GOP = 5, 16, 5
 
 
-def code(path: Path, frames: list[np.ndarray], bpp: float | None) -> Path:
+def code(path: Path, frames: list[np.ndarray], bpp: float | None, fast: bool = False) -> list[tuple[np.ndarray, bool]]:
+    """Code ``frames`` to ``path`` (CRF 20 when ``bpp`` is None, else CBR; ``fast`` as the camera
+    simulator codes) and decode them back."""
     h, w = frames[0].shape[:2]
     with av.open(str(path), "w") as out:
         st = out.add_stream("libx264", rate=FPS)
@@ -42,43 +57,87 @@ def code(path: Path, frames: list[np.ndarray], bpp: float | None) -> Path:
             st.options = {"crf": "20", "preset": "veryfast", "g": str(GOP)}
         else:
             kbps = max(20, int(w * h * FPS * bpp / 1000))
-            st.options = {"preset": "veryfast", "g": str(GOP), "b": f"{kbps}k", "minrate": f"{kbps}k",
-                          "maxrate": f"{kbps}k", "bufsize": f"{kbps}k", "x264-params": "nal-hrd=cbr"}
+            st.options = {"preset": "ultrafast" if fast else "veryfast", "g": str(GOP), "b": f"{kbps}k",
+                          "minrate": f"{kbps}k", "maxrate": f"{kbps}k", "bufsize": f"{kbps}k", "x264-params": "nal-hrd=cbr"}
+            if fast:
+                st.options |= {"tune": "zerolatency", "profile": "baseline"}
         for f in frames:
             for pkt in st.encode(av.VideoFrame.from_ndarray(f, format="bgr24")):
                 out.mux(pkt)
         for pkt in st.encode():
             out.mux(pkt)
-    return path
+    with av.open(str(path)) as c:
+        return [(f.to_ndarray(format="bgr24"), bool(f.key_frame)) for f in c.decode(c.streams.video[0])]
+
+
+def as_patrol(decoded: list[tuple[np.ndarray, bool]]) -> list[np.ndarray]:
+    """The frames a patrol reads: the first two, then the next two key frames."""
+    keys = [f for f, k in decoded[2:] if k][:2]
+    return [decoded[0][0], decoded[1][0], *keys]
+
+
+def noisy(pic: np.ndarray, rng: np.random.Generator, gain: float = 1.0) -> list[np.ndarray]:
+    base = pic.astype(np.float32) * gain
+    return [np.clip(base + rng.normal(0, 2.0, pic.shape), 0, 255).astype(np.uint8) for _ in range(N)]
+
+
+def snapshot(frame: np.ndarray) -> np.ndarray:
+    """The picture a patrol keeps with a fault, read back (JPEG quality 80, at most 960 wide)."""
+    return cv2.imdecode(np.frombuffer(encode_jpeg(frame, quality=80, max_width=960), np.uint8), cv2.IMREAD_COLOR)
+
+
+def two_patrols(first: list[tuple[np.ndarray, bool]], second: list[tuple[np.ndarray, bool]]) -> bool:
+    """Both patrols find the picture frozen and the second confirms it against the first's snapshot."""
+    a, b = as_patrol(first), as_patrol(second)
+    d1, d2 = diagnose(a), diagnose(b)
+    if "frozen" not in d1.faults or "frozen" not in d2.faults:
+        return False
+    return "frozen" in frozen_since(d2, snapshot(a[-1]), b[-1]).faults
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pictures", type=int, default=60)
     ap.add_argument("--bpp", default="0.05,0.1,0.2")
+    ap.add_argument("--fast", default="0.1", help="bit rates coded as the camera simulator codes ('' for none)")
+    ap.add_argument("--light", default="0,0.02,0.05", help="light changes of the still scene between patrols")
     args = ap.parse_args()
     refs = sorted((REPO / "bench" / "out" / "vqd-corpus" / "refs").glob("*.jpg"))[: args.pictures]
     if not refs:
         raise SystemExit("no corpus: run bench/vqd/build_corpus.py first")
-    rates: list[float | None] = [None] + [float(x) for x in args.bpp.split(",")]
-    found = {r: [0, 0] for r in rates}  # frozen clips found frozen, live still clips found frozen
+    # (bit rate or None for CRF 20, coded as the camera simulator codes)
+    rates: list[tuple[float | None, bool]] = [(None, False)] + [(float(x), False) for x in args.bpp.split(",") if x]
+    rates += [(float(x), True) for x in args.fast.split(",") if x]
+    lights = [float(x) for x in args.light.split(",")]
+    cols = ["clip frozen", "clip still", "patrol frozen", "patrol still", "2 patrols frozen",
+            *[f"2 patrols still, light {x:+.0%}" for x in lights]]
+    found = {r: dict.fromkeys(cols, 0) for r in rates}  # keyed by (bit rate, fast)
     rng = np.random.default_rng(5)
     with tempfile.TemporaryDirectory() as tmp:
-        for i, ref in enumerate(refs):
+        tmpdir = Path(tmp)
+        for ref in refs:
             pic = cv2.imread(str(ref))
             pic = pic[: pic.shape[0] // 2 * 2, : pic.shape[1] // 2 * 2]
-            live = [np.clip(pic.astype(np.float32) + rng.normal(0, 2.0, pic.shape), 0, 255).astype(np.uint8)
-                    for _ in range(N)]
-            for r in rates:
-                for k, frames in enumerate(([pic] * N, live)):
-                    d = diagnose(read_video(code(Path(tmp) / f"{i}-{k}.mp4", frames, r)))
-                    found[r][k] += "frozen" in d.faults
+            live = noisy(pic, rng)
+            later = {x: noisy(pic, rng, 1.0 + x) for x in lights}
+            for r, fast in rates:
+                f = found[r, fast]
+                frozen_1 = code(tmpdir / "frozen.mp4", [pic] * N, r, fast)
+                still_1 = code(tmpdir / "still.mp4", live, r, fast)
+                f["clip frozen"] += "frozen" in diagnose(read_video(tmpdir / "frozen.mp4")).faults
+                f["clip still"] += "frozen" in diagnose(read_video(tmpdir / "still.mp4")).faults
+                f["patrol frozen"] += "frozen" in diagnose(as_patrol(frozen_1)).faults
+                f["patrol still"] += "frozen" in diagnose(as_patrol(still_1)).faults
+                frozen_2 = code(tmpdir / "later.mp4", [pic] * N, None if r is None else r * 1.1, fast)
+                f["2 patrols frozen"] += two_patrols(frozen_1, frozen_2)
+                for x in lights:
+                    f[f"2 patrols still, light {x:+.0%}"] += two_patrols(still_1, code(tmpdir / "later.mp4", later[x], r, fast))
     n = len(refs)
-    print(f"{n} pictures; frozen clips found frozen (recall) and live still clips read as frozen (false alarms)")
-    print(f"{'coding':<22}{'frozen recall':>15}{'still read frozen':>20}")
-    for r in rates:
-        name = "CRF 20 (the corpus)" if r is None else f"CBR {r:g} bit/pixel"
-        print(f"{name:<22}{found[r][0] / n:>15.3f}{found[r][1] / n:>20.3f}")
+    print(f"{n} pictures; share found frozen (for frozen pictures: recall; for live still scenes: false alarms)")
+    print(f"{'coding':<34}" + "".join(f"{c:>{max(len(c), 6) + 2}}" for c in cols))
+    for r, fast in rates:
+        name = "CRF 20 (the corpus)" if r is None else f"CBR {r:g} bit/pixel" + (", as the simulator" if fast else "")
+        print(f"{name:<34}" + "".join(f"{found[r, fast][c] / n:>{max(len(c), 6) + 2}.3f}" for c in cols))
 
 
 if __name__ == "__main__":

@@ -1,23 +1,40 @@
 """Frozen picture: the picture does not change while time passes.
 
 Two pieces of evidence, both needed for "frozen":
-- no structural change: the share of the picture (in blocks) whose mean absolute change
-  exceeds the coding noise in any compared pair — frames a quarter of the clip or more
-  apart and neighbours — stays small. An on-screen clock keeps changing over a frozen
-  picture, but only in one small compact patch, which does not count.
+- no structural change: the share of the picture (in blocks) that changed in any compared pair —
+  frames a quarter of the clip or more apart and neighbours — stays small. Coding at a constant
+  bit rate changes a still picture's frames by itself (its P-frames keep refining it, every key
+  frame starts coarse again), so a change counts only where coding does not make one:
+  * the block's brightness shifted: the signed change of its mean, averaged with its neighbours'
+    (3×3 blocks), reaches 3 grey levels. A moved object, a pan or a change of light shifts
+    neighbouring blocks alike; re-quantization shifts each block on its own, by different
+    amounts and signs that average out;
+  * or its detail moved: the block has detail in both frames, about as much in each, and the
+    detail no longer lines up (leaves in the wind, water). Coding changes how much detail a block
+    keeps, not where it lies (mostly: an encoder without a deblocking filter replaces detail with
+    block patterns in its coarse key frames, which can read as moved over many frames).
+  An on-screen clock keeps changing over a frozen picture, but only in one small compact patch,
+  which does not count.
 - no live noise: a live camera's neighbouring frames differ a little even in flat areas
   (sensor noise); a frozen source encodes to identical frames. Measured as the smallest
-  mean absolute difference, over neighbouring pairs, in the flattest 40 % of blocks.
+  mean absolute difference, over neighbouring pairs, in the flattest 40 % of blocks. An encoder
+  without a deblocking filter at a constant bit rate keeps refining a frozen picture, block by
+  block: a change that lies on the coding grid (its steps across the 4- or 8-pixel block
+  boundaries of the native picture well above its steps elsewhere) is the coder's, not a
+  sensor's, and does not count. Coding at a constant bit rate wipes a live scene's sensor noise
+  out too, so there a live still scene reads as frozen within a clip; time tells them apart
+  (next paragraph).
 
 Over time (:func:`changed_since`): a patrol that finds a picture frozen compares it with the picture
-the previous patrol found frozen. A frozen camera shows the same picture half an hour later; a live
-still scene does not once the light has moved (sun, clouds, lamps), which a few seconds of frames
-cannot show.
+the previous patrol found frozen, by the same structural change. A frozen camera shows the same
+picture half an hour later; a live still scene does not once the light has moved (sun, clouds,
+lamps), which a few seconds of frames cannot show.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -25,7 +42,12 @@ import numpy as np
 from lookout.health.vqd.frames import FrameView, block_means, block_sums, quantile
 
 BLOCK = 8
-BLOCK_CHANGE = 3.0  # grey levels of mean absolute change that count as a real change
+BLOCK_CHANGE = 3.0  # grey levels of change of a block's mean (with its neighbours') that count
+SPREAD = 3  # blocks: a block's change is averaged over SPREAD × SPREAD blocks around it
+DETAIL = 64.0  # mean squared Laplacian of a block with detail (RMS 8 grey levels)
+SAME_DETAIL = 0.8  # as much detail in both frames: the smaller at least this share of the larger
+MOVED_DETAIL = 0.2  # detail that no longer lines up: correlation of the two Laplacians below this
+ON_GRID = (1.4, 1.7)  # a change's on-grid step ratio: a sensor's below the first, the coder's above the second
 
 
 def _blocks(a: np.ndarray) -> np.ndarray:
@@ -50,10 +72,69 @@ def _overlay_discount(union: np.ndarray) -> int:
     return 0
 
 
+@dataclass(frozen=True)
+class _Structure:
+    """What the structural change compares of a frame: block means, its Laplacian and the blocks' detail."""
+
+    means: np.ndarray
+    laplacian: np.ndarray
+    detail: np.ndarray  # mean squared Laplacian per block
+
+
+def _structure(grey: np.ndarray) -> _Structure:
+    lap = cv2.Laplacian(grey, cv2.CV_32F, ksize=3)
+    return _Structure(_blocks(grey), lap, _blocks(lap * lap))
+
+
+def _structural_change(before: _Structure, now: _Structure) -> np.ndarray:
+    """Blocks that changed between two frames beyond what coding does (see the module's note)."""
+    shifted = np.abs(cv2.blur(now.means - before.means, (SPREAD, SPREAD))) >= BLOCK_CHANGE
+    less = np.minimum(before.detail, now.detail)
+    more = np.maximum(before.detail, now.detail)
+    lined_up = _blocks(before.laplacian * now.laplacian) / np.sqrt(before.detail * now.detail + 1e-6)
+    moved = (less >= DETAIL) & (less >= SAME_DETAIL * more) & (lined_up < MOVED_DETAIL)
+    return shifted | moved
+
+
 def _changed_share(changed: np.ndarray) -> float:
     """Share of the blocks that changed, the largest compact patch (an OSD clock) left out."""
     count = int(changed.sum())
     return max(0, count - _overlay_discount(changed)) / changed.size if count else 0.0
+
+
+def _phase_steps(step_means: np.ndarray, period: int) -> tuple[float, float]:
+    """(mean step at the strongest phase of ``period``, mean step at the other phases)."""
+    n = len(step_means) // period * period
+    phases = step_means[:n].reshape(-1, period).mean(axis=0)
+    best = int(np.argmax(phases))
+    return float(phases[best]), float(np.delete(phases, best).mean())
+
+
+def on_grid(crops: Sequence[np.ndarray]) -> float:
+    """How much the changes between neighbouring frames' native crops (square, side by side) lie on
+    a coding block grid: the mean step of the differences across the strongest 4- or 8-pixel phase
+    of each crop's columns and rows, over the mean step at the other phases, summed over the crops
+    and pairs. About 1 for a sensor's noise; 2–3 for an encoder without a deblocking filter refining
+    a still picture. 1.0 when nothing changed."""
+    c = crops[0].shape[0]
+    steps = []  # mean step across each column and each row boundary, per crop and pair
+    for before, now in zip(crops, crops[1:]):
+        d = now.astype(np.float32) - before
+        for k in range(d.shape[1] // c):
+            part = d[:, k * c:(k + 1) * c]
+            steps += [np.abs(np.diff(part, axis=1)).mean(axis=0), np.abs(np.diff(part, axis=0)).mean(axis=1)]
+    best = 1.0
+    for period in (4, 8):
+        on, off = np.sum([_phase_steps(s, period) for s in steps], axis=0) if steps else (0.0, 0.0)
+        if off > 0:
+            best = max(best, float(on / off))
+    return best
+
+
+def _sensor_share(grid_ratio: float) -> float:
+    """The share of a change between neighbouring frames that counts as a live sensor's (see ON_GRID)."""
+    lo, hi = ON_GRID
+    return float(np.clip((hi - grid_ratio) / (hi - lo), 0.0, 1.0))
 
 
 def motion_measures(views: Sequence[FrameView]) -> tuple[float, float] | None:
@@ -66,20 +147,22 @@ def motion_measures(views: Sequence[FrameView]) -> tuple[float, float] | None:
         return 1.0, 99.0  # the picture size changed: not frozen
     gap = max(1, n // 4)
     pairs = {(i, i + 1) for i in range(n - 1)} | {(i, j) for i in range(n) for j in range(i + gap, n, gap)}
+    structures = [_structure(g) for g in greys]
     union = None
     for i, j in sorted(pairs):
-        ch = _blocks(cv2.absdiff(greys[i], greys[j])) >= BLOCK_CHANGE
+        ch = _structural_change(structures[i], structures[j])
         union = ch if union is None else union | ch
     changed = _changed_share(union)
-    texture = _blocks(np.abs(cv2.Laplacian(greys[0], cv2.CV_32F, ksize=3)))
+    texture = _blocks(np.abs(structures[0].laplacian))
     flat = texture <= quantile(texture, 0.40)
     live = min(float(_blocks(cv2.absdiff(greys[i], greys[i + 1]))[flat].mean()) for i in range(n - 1))
+    live *= _sensor_share(on_grid([v.crops for v in views]))
     return changed, live
 
 
 def changed_since(before: FrameView, now: FrameView) -> float:
-    """Share of the picture that changed between two moments (blocks beyond the coding noise, the
-    largest compact patch such as an OSD clock left out); 1.0 when the picture size changed."""
+    """Share of the picture whose brightness changed between two moments (structural change as within
+    a clip, the largest compact patch such as an OSD clock left out); 1.0 when the picture size changed."""
     if before.grey.shape != now.grey.shape:
         return 1.0
-    return _changed_share(_blocks(cv2.absdiff(before.grey, now.grey)) >= BLOCK_CHANGE)
+    return _changed_share(_structural_change(_structure(before.grey), _structure(now.grey)))
