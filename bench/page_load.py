@@ -65,7 +65,6 @@ def seed(url: str, n_sites: int, n_channels: int, rng: random.Random) -> None:
                                   polygon=[[100 + 200 * k, 100], [280 + 200 * k, 100], [280 + 200 * k, 300],
                                            [100 + 200 * k, 300]]))
         s.execute(insert(Zone), zones)
-        per_site = n_channels // n_sites
         s.execute(insert(Device), [dict(id=i + 1, site_id=i + 1, code=f"500101{i // 100:02d}00118{i:07d}"[:20],
                                         kind="nvr", created_at=now, updated_at=now, status="online")
                                    for i in range(n_sites)])

@@ -7,7 +7,6 @@ Create Date: 2026-11-22 03:20:25.715365
 
 from alembic import op
 import sqlalchemy as sa
-import lookout.store.base
 
 
 revision = '01008079f28a'

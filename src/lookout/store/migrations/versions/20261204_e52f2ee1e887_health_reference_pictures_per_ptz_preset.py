@@ -7,7 +7,6 @@ Create Date: 2026-12-04 23:08:03.656551
 
 from alembic import op
 import sqlalchemy as sa
-import lookout.store.base
 
 
 revision = 'e52f2ee1e887'

@@ -7,7 +7,6 @@ Create Date: 2026-12-05 12:42:56.712155
 
 from alembic import op
 import sqlalchemy as sa
-import lookout.store.base
 
 
 revision = '7f1d88de4e3f'

@@ -7,7 +7,6 @@ Create Date: 2026-12-05 14:41:46.576155
 
 from alembic import op
 import sqlalchemy as sa
-import lookout.store.base
 
 
 revision = 'bd89da0b28e3'

@@ -7,7 +7,6 @@ Create Date: 2026-12-05 11:47:54.934340
 
 from alembic import op
 import sqlalchemy as sa
-import lookout.store.base
 
 
 revision = 'e16e9864ac13'
