@@ -56,7 +56,7 @@ def _blocks(a: np.ndarray) -> np.ndarray:
     grid = (w // BLOCK, h // BLOCK)
     if a.dtype == np.uint8:
         return block_sums(a, grid) * (1.0 / (BLOCK * BLOCK))
-    return block_means(a.astype(np.float32), grid)
+    return block_means(a.astype(np.float32, copy=False), grid)
 
 
 def _overlay_discount(union: np.ndarray) -> int:
@@ -102,32 +102,34 @@ def _changed_share(changed: np.ndarray) -> float:
     return max(0, count - _overlay_discount(changed)) / changed.size if count else 0.0
 
 
-def _phase_steps(step_means: np.ndarray, period: int) -> tuple[float, float]:
-    """(mean step at the strongest phase of ``period``, mean step at the other phases)."""
-    n = len(step_means) // period * period
-    phases = step_means[:n].reshape(-1, period).mean(axis=0)
-    best = int(np.argmax(phases))
-    return float(phases[best]), float(np.delete(phases, best).mean())
+def _phase_steps(steps: np.ndarray, period: int) -> tuple[float, float]:
+    """Summed over the crops (rows of ``steps``, each crop's mean step across each boundary): the
+    mean step at each crop's strongest phase of ``period``, and the mean step at its other phases."""
+    n = steps.shape[1] // period * period
+    phases = steps[:, :n].reshape(len(steps), -1, period).mean(axis=1)  # (crops, period)
+    best = phases.max(axis=1)
+    return float(best.sum()), float(((phases.sum(axis=1) - best) / (period - 1)).sum())
 
 
 def on_grid(crops: Sequence[np.ndarray]) -> float:
     """How much the changes between neighbouring frames' native crops (square, side by side) lie on
-    a coding block grid: the mean step of the differences across the strongest 4- or 8-pixel phase
-    of each crop's columns and rows, over the mean step at the other phases, summed over the crops
-    and pairs. About 1 for a sensor's noise; 2–3 for an encoder without a deblocking filter refining
-    a still picture. 1.0 when nothing changed."""
+    a coding block grid: the step of the differences across each crop's strongest 4- or 8-pixel
+    phase of columns and rows, over the step at the other phases. About 1 for a
+    sensor's noise; 2–3 for an encoder without a deblocking filter refining a still picture.
+    1.0 when nothing changed."""
     c = crops[0].shape[0]
-    steps = []  # mean step across each column and each row boundary, per crop and pair
-    for before, now in zip(crops, crops[1:]):
-        d = now.astype(np.float32) - before
-        for k in range(d.shape[1] // c):
-            part = d[:, k * c:(k + 1) * c]
-            steps += [np.abs(np.diff(part, axis=1)).mean(axis=0), np.abs(np.diff(part, axis=0)).mean(axis=1)]
+    k = crops[0].shape[1] // c
+    stack = np.stack([x[:, :k * c] for x in crops]).astype(np.int16).reshape(len(crops), c, k, c)
+    d = np.diff(stack, axis=0)  # (pairs, rows, crop, columns)
+    # summed steps (the means' common divisors cancel in the ratio), in integers: float means cost more
+    across_cols = np.abs(np.diff(d, axis=3)).sum(axis=(0, 1), dtype=np.int32)  # (crop, column boundary)
+    across_rows = np.abs(np.diff(d, axis=1)).sum(axis=(0, 3), dtype=np.int32).T  # (crop, row boundary)
     best = 1.0
     for period in (4, 8):
-        on, off = np.sum([_phase_steps(s, period) for s in steps], axis=0) if steps else (0.0, 0.0)
-        if off > 0:
-            best = max(best, float(on / off))
+        on_c, off_c = _phase_steps(across_cols, period)
+        on_r, off_r = _phase_steps(across_rows, period)
+        if off_c + off_r > 0:
+            best = max(best, (on_c + on_r) / (off_c + off_r))
     return best
 
 
