@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -126,6 +127,66 @@ def test_live_view_refuses_unknown_channel_and_anonymous(live_app):
             page.goto(f"{base}/api/v1/media/live.html?channel={ids[1]}")  # no token
             page.wait_for_function("document.getElementById('live').dataset.liveState === 'disconnected'",
                                    timeout=15_000)
+        finally:
+            browser.close()
+
+
+@contextmanager
+def silent_hub():
+    """A WebSocket server that accepts viewers and then sends nothing (a hung stream); yields its
+    URL and the number of connections so far."""
+    import asyncio
+    import threading
+
+    from websockets.asyncio.server import serve as ws_serve
+
+    opened: list[int] = []
+    ready = threading.Event()
+    state: dict = {}
+
+    async def handler(ws):  # noqa: ANN001
+        opened.append(1)
+        await ws.wait_closed()
+
+    async def main() -> None:
+        async with ws_serve(handler, "127.0.0.1", 0) as server:
+            state["port"] = server.sockets[0].getsockname()[1]
+            state["stop"] = asyncio.get_running_loop().create_future()
+            state["loop"] = asyncio.get_running_loop()
+            ready.set()
+            await state["stop"]
+
+    t = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    t.start()
+    assert ready.wait(10)
+    try:
+        yield f"ws://127.0.0.1:{state['port']}/", opened
+    finally:
+        state["loop"].call_soon_threadsafe(state["stop"].set_result, None)
+        t.join(10)
+
+
+def test_a_stalled_player_reconnects_by_itself():
+    """A tile of the video wall must not stay frozen: a player that receives nothing for its stall
+    time closes the connection and connects again, and says so."""
+    from playwright.sync_api import sync_playwright
+
+    script = (Path(__file__).resolve().parents[1] / "src/lookout/media/static/live-player.js").read_text(encoding="utf-8")
+    with silent_hub() as (url, opened), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.set_content("<video id='v' muted autoplay playsinline></video>")
+            page.add_script_tag(content=script)
+            page.evaluate("url => { window.player = LookoutLive.attach(document.getElementById('v'), url,"
+                          " {stallMs: 1500, reconnectMs: 300}); }", url)
+            page.wait_for_function("window.player.stats.stalls >= 2", timeout=20_000)
+            stats = page.evaluate("window.player.stats")
+            assert stats["stalled"] == "nothing received" and len(opened) >= 2
+            page.evaluate("window.player.close()")
+            n = len(opened)
+            page.wait_for_timeout(2500)  # closed on purpose: no watchdog, no reconnecting
+            assert len(opened) == n and page.evaluate("window.player.stats.stalls") == stats["stalls"]
         finally:
             browser.close()
 

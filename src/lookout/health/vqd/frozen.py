@@ -117,6 +117,8 @@ def on_grid(crops: Sequence[np.ndarray]) -> float:
     phase of columns and rows, over the step at the other phases. About 1 for a
     sensor's noise; 2–3 for an encoder without a deblocking filter refining a still picture.
     1.0 when nothing changed."""
+    if any(x.shape != crops[0].shape for x in crops):
+        return 1.0  # the picture size changed: nothing to compare
     c = crops[0].shape[0]
     k = crops[0].shape[1] // c
     stack = np.stack([x[:, :k * c] for x in crops]).astype(np.int16).reshape(len(crops), c, k, c)
@@ -163,8 +165,8 @@ def motion_measures(views: Sequence[FrameView]) -> tuple[float, float] | None:
 
 
 def changed_since(before: FrameView, now: FrameView) -> float:
-    """Share of the picture whose brightness changed between two moments (structural change as within
-    a clip, the largest compact patch such as an OSD clock left out); 1.0 when the picture size changed."""
+    """Share of the picture that changed between two moments (structural change as within a clip, the
+    largest compact patch such as an OSD clock left out); 1.0 when the picture size changed."""
     if before.grey.shape != now.grey.shape:
         return 1.0
     return _changed_share(_structural_change(_structure(before.grey), _structure(now.grey)))

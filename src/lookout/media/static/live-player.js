@@ -7,6 +7,11 @@
  * Protocol: a text frame {"type":"init","mime":...}, a binary init segment, then binary
  * moof+mdat fragments; {"type":"ended","reason":...} when the stream stops (the player
  * reconnects after a pause). The player keeps the delay to the live edge under maxLag.
+ *
+ * A stalled player starts afresh by itself (a tile of the video wall must not stay frozen):
+ * nothing received for stallMs, the picture not moving for stallMs while it plays on a shown page,
+ * or the browser's decoder refusing the data. It closes the connection and reconnects after
+ * the same pause; stats.stalls counts them and stats.stalled says the last reason.
  */
 (function (global) {
   "use strict";
@@ -32,13 +37,37 @@
     this.maxLag = this.opts.maxLag || 1.2;
     this.keepBehind = this.opts.keepBehind || 10;
     this.reconnectMs = this.opts.reconnectMs === undefined ? 2000 : this.opts.reconnectMs;
-    this.stats = { fragments: 0, bytes: 0, lag: 0, state: "idle", reason: null, seeks: 0 };
+    this.stallMs = this.opts.stallMs === undefined ? 15000 : this.opts.stallMs;
+    this.stats = { fragments: 0, bytes: 0, lag: 0, state: "idle", reason: null, seeks: 0, stalls: 0, stalled: null };
     this.closed = false;
     video.muted = true;
     video.autoplay = true;
     video.playsInline = true;
     this._connect();
+    var self = this;
+    if (this.stallMs > 0) this._watch = setInterval(function () { self._check(); }, Math.min(1000, this.stallMs / 3));
   }
+
+  Player.prototype._check = function () {
+    var now = Date.now(), v = this.video, state = this.stats.state;
+    if (this.closed || !this.ws || this.ws.readyState > 1) return; // closing: onclose reconnects
+    if (global.document && global.document.hidden) { // a hidden page's video may rest
+      this._lastData = this._lastMove = now;
+      return;
+    }
+    if (v.paused || v.currentTime !== this._lastTime) { this._lastTime = v.currentTime; this._lastMove = now; }
+    var why = null;
+    if (state === "error") why = this.stats.reason || "decoder error";
+    else if ((state === "connecting" || state === "playing") && now - this._lastData > this.stallMs) why = "nothing received";
+    else if (state === "playing" && this.stats.fragments > 0 && now - this._lastMove > this.stallMs) {
+      why = "picture stopped"; // a paused video (scrolled away, say) rests: only a playing one counts
+    }
+    if (!why) return;
+    this.stats.stalls += 1;
+    this.stats.stalled = why;
+    this._status("stalled", why);
+    this.ws.close();
+  };
 
   Player.prototype._status = function (state, reason) {
     this.stats.state = state;
@@ -51,10 +80,12 @@
     var self = this;
     this.queue = [];
     this.sb = null;
+    this._lastData = this._lastMove = Date.now();
     this._status("connecting");
     var ws = (this.ws = new WebSocket(this.url));
     ws.binaryType = "arraybuffer";
     ws.onmessage = function (ev) {
+      self._lastData = Date.now();
       if (typeof ev.data === "string") {
         var msg;
         try { msg = JSON.parse(ev.data); } catch (e) { return; }
@@ -160,6 +191,7 @@
   Player.prototype.close = function () {
     this.closed = true;
     clearTimeout(this._timer);
+    clearInterval(this._watch);
     this._teardown();
     this.video.removeAttribute("src");
     this.video.load();
