@@ -13,7 +13,7 @@ simulator's own coding: "ultrafast", zero latency, baseline profile, no deblocki
 without a reference:
 
 - *clip*: the whole clip, as ``lookout vqd diagnose FILE`` reads a video;
-- *patrol*: the frames a patrol reads from a stream (the first two, then two key frames);
+- *patrol*: the frames a patrol reads, by its own reader (the first two, then two key frames);
 - *two patrols*: what opens a work order — a second patrol half an hour later finds the picture
   frozen again and it is the picture the first one kept (its JPEG snapshot; ``frozen_since``). The
   frozen camera's second clip is the same picture coded again at a 10 % different rate (the
@@ -39,6 +39,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "src"))
 
+from lookout.health.patrol import SNAPSHOT_JPEG, grab_patrol_frames  # noqa: E402
 from lookout.health.vqd import diagnose, frozen_since  # noqa: E402
 from lookout.health.vqd.load import read_video  # noqa: E402
 from lookout.media.snapshot import encode_jpeg  # noqa: E402
@@ -46,9 +47,9 @@ from lookout.media.snapshot import encode_jpeg  # noqa: E402
 FPS, N, GOP = 5, 16, 5
 
 
-def code(path: Path, frames: list[np.ndarray], bpp: float | None, fast: bool = False) -> list[tuple[np.ndarray, bool]]:
+def code(path: Path, frames: list[np.ndarray], bpp: float | None, fast: bool = False) -> Path:
     """Code ``frames`` to ``path`` (CRF 20 when ``bpp`` is None, else CBR; ``fast`` as the camera
-    simulator codes) and decode them back."""
+    simulator codes)."""
     h, w = frames[0].shape[:2]
     with av.open(str(path), "w") as out:
         st = out.add_stream("libx264", rate=FPS)
@@ -66,14 +67,12 @@ def code(path: Path, frames: list[np.ndarray], bpp: float | None, fast: bool = F
                 out.mux(pkt)
         for pkt in st.encode():
             out.mux(pkt)
-    with av.open(str(path)) as c:
-        return [(f.to_ndarray(format="bgr24"), bool(f.key_frame)) for f in c.decode(c.streams.video[0])]
+    return path
 
 
-def as_patrol(decoded: list[tuple[np.ndarray, bool]]) -> list[np.ndarray]:
-    """The frames a patrol reads: the first two, then the next two key frames."""
-    keys = [f for f, k in decoded[2:] if k][:2]
-    return [decoded[0][0], decoded[1][0], *keys]
+def as_patrol(path: Path) -> list[np.ndarray]:
+    """The frames a patrol reads, by its own reader: the first two, then two key frames."""
+    return grab_patrol_frames(str(path), keyframes=2).frames
 
 
 def noisy(pic: np.ndarray, rng: np.random.Generator, gain: float = 1.0) -> list[np.ndarray]:
@@ -82,13 +81,13 @@ def noisy(pic: np.ndarray, rng: np.random.Generator, gain: float = 1.0) -> list[
 
 
 def snapshot(frame: np.ndarray) -> np.ndarray:
-    """The picture a patrol keeps with a fault, read back (JPEG quality 80, at most 960 wide)."""
-    return cv2.imdecode(np.frombuffer(encode_jpeg(frame, quality=80, max_width=960), np.uint8), cv2.IMREAD_COLOR)
+    """The picture a patrol keeps with a fault, read back (as the patrol encodes it)."""
+    return cv2.imdecode(np.frombuffer(encode_jpeg(frame, **SNAPSHOT_JPEG), np.uint8), cv2.IMREAD_COLOR)
 
 
-def two_patrols(first: list[tuple[np.ndarray, bool]], second: list[tuple[np.ndarray, bool]]) -> bool:
-    """Both patrols find the picture frozen and the second confirms it against the first's snapshot."""
-    a, b = as_patrol(first), as_patrol(second)
+def two_patrols(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
+    """Both patrols (the frames each read) find the picture frozen and the second confirms it
+    against the first's snapshot."""
     d1, d2 = diagnose(a), diagnose(b)
     if "frozen" not in d1.faults or "frozen" not in d2.faults:
         return False
@@ -122,16 +121,18 @@ def main() -> None:
             later = {x: noisy(pic, rng, 1.0 + x) for x in lights}
             for r, fast in rates:
                 f = found[r, fast]
-                frozen_1 = code(tmpdir / "frozen.mp4", [pic] * N, r, fast)
-                still_1 = code(tmpdir / "still.mp4", live, r, fast)
-                f["clip frozen"] += "frozen" in diagnose(read_video(tmpdir / "frozen.mp4")).faults
-                f["clip still"] += "frozen" in diagnose(read_video(tmpdir / "still.mp4")).faults
-                f["patrol frozen"] += "frozen" in diagnose(as_patrol(frozen_1)).faults
-                f["patrol still"] += "frozen" in diagnose(as_patrol(still_1)).faults
-                frozen_2 = code(tmpdir / "later.mp4", [pic] * N, None if r is None else r * 1.1, fast)
+                frozen_clip = code(tmpdir / "frozen.mp4", [pic] * N, r, fast)
+                still_clip = code(tmpdir / "still.mp4", live, r, fast)
+                f["clip frozen"] += "frozen" in diagnose(read_video(frozen_clip)).faults
+                f["clip still"] += "frozen" in diagnose(read_video(still_clip)).faults
+                frozen_1, still_1 = as_patrol(frozen_clip), as_patrol(still_clip)
+                f["patrol frozen"] += "frozen" in diagnose(frozen_1).faults
+                f["patrol still"] += "frozen" in diagnose(still_1).faults
+                frozen_2 = as_patrol(code(tmpdir / "later.mp4", [pic] * N, None if r is None else r * 1.1, fast))
                 f["2 patrols frozen"] += two_patrols(frozen_1, frozen_2)
                 for x in lights:
-                    f[f"2 patrols still, light {x:+.0%}"] += two_patrols(still_1, code(tmpdir / "later.mp4", later[x], r, fast))
+                    still_2 = as_patrol(code(tmpdir / "later.mp4", later[x], r, fast))
+                    f[f"2 patrols still, light {x:+.0%}"] += two_patrols(still_1, still_2)
     n = len(refs)
     print(f"{n} pictures; share found frozen (for frozen pictures: recall; for live still scenes: false alarms)")
     print(f"{'coding':<34}" + "".join(f"{c:>{max(len(c), 6) + 2}}" for c in cols))

@@ -475,6 +475,9 @@ def frozen_pictures(session: Session, channel_ids: Sequence[int], data_dir: Path
     return {cid: data_dir / rel for cid, rel in rows}
 
 
+SNAPSHOT_JPEG = {"quality": 80, "max_width": 960}  # how a faulty picture is kept (and later compared with)
+
+
 def _save_snapshot(data_dir: Path, channel_id: int, now: datetime, image: np.ndarray, keep: int = 48) -> str | None:
     """Keep a JPEG of a faulty picture; only the newest ``keep`` of a channel stay on disk."""
     from lookout.media.snapshot import encode_jpeg
@@ -482,7 +485,7 @@ def _save_snapshot(data_dir: Path, channel_id: int, now: datetime, image: np.nda
     rel = Path("health") / "snapshots" / str(channel_id) / f"{now.strftime('%Y%m%dT%H%M%S')}.jpg"
     folder = (data_dir / rel).parent
     try:
-        data = encode_jpeg(image, quality=80, max_width=960)
+        data = encode_jpeg(image, **SNAPSHOT_JPEG)
         folder.mkdir(parents=True, exist_ok=True)
         (data_dir / rel).write_bytes(data)
     except Exception as exc:
