@@ -180,8 +180,16 @@ class Grab:
 
 def grab_patrol_frames(url: str, keyframes: int = 2, *, open_timeout: float = 5.0, read_timeout: float = 5.0,
                        budget_s: float = 20.0, transport: str = "auto") -> Grab:
-    """The first two frames of the stream, then up to ``keyframes`` key frames (key-frame-only decoding)."""
-    opts = ReaderOptions(open_timeout=open_timeout, read_timeout=read_timeout, transport=transport, threads=1)
+    """The first two frames of the stream, then up to ``keyframes`` key frames (key-frame-only decoding).
+
+    The stream is read as it comes, not as a low-delay viewer reads it: a low-delay read drops the
+    packets read while the stream is probed, the first key frame among them, and the patrol would wait
+    a whole key-frame interval more. After the pair each key frame is drained from the decoder at once
+    and the decoder reset: on a stream with B-frames a decoder holds frames back to reorder them, and
+    fed key frames only it would hand out the neighbours of the pair it held, a key frame late.
+    """
+    opts = ReaderOptions(open_timeout=open_timeout, read_timeout=read_timeout, transport=transport, threads=1,
+                         realtime=False)
     started = time.monotonic()
     try:
         container, used = open_stream(url, opts)
@@ -201,18 +209,29 @@ def grab_patrol_frames(url: str, keyframes: int = 2, *, open_timeout: float = 5.
             if packet.size == 0:
                 continue
             packets += 1
-            if not packet.is_keyframe and (not fed_key or len(frames) >= 2):
+            pair = len(frames) < 2
+            if not packet.is_keyframe and (not fed_key or not pair):
                 continue  # before the first key frame nothing decodes; after the pair, key frames only
             fed_key = fed_key or bool(packet.is_keyframe)
             try:
                 decoded = packet.decode()
+                if not pair:  # the key frame now, not when the next packets push it out
+                    decoded += ctx.decode(None)
+                    ctx.flush_buffers()
             except av.error.InvalidDataError:
+                ctx.flush_buffers()
                 continue  # a corrupt packet: wait for the next key frame
             for f in decoded:
+                if not pair and not f.key_frame:
+                    continue  # a frame of the pair's neighbourhood the decoder held back
                 frames.append(f.to_ndarray(format="bgr24"))
                 keys += int(bool(f.key_frame))
+                if len(frames) == 2:
+                    break
             if len(frames) >= 2 and ctx.skip_frame != "NONKEY":
                 ctx.skip_frame = "NONKEY"
+                ctx.decode(None)  # the frames held back after the pair are not wanted
+                ctx.flush_buffers()
             if len(frames) >= want:
                 break
     except Exception as exc:
