@@ -351,6 +351,9 @@ def test_an_h265_camera_is_remembered_and_re_encoded_from_the_start():
 
     async def view(hub: LiveHub) -> tuple[bool, str | None, str | None]:
         async with hub.watch("1:main", sim265.urls[0], timeout_s=30) as (st, _viewer):
+            if st.ended:  # say what ffmpeg and the simulator said
+                return st.transcoded, st.mime, f"{st.ended}; ffmpeg: {list(st.stderr_tail)}; " \
+                    f"simulator: {list(sim265.log_tail)[-5:]}"
             return st.transcoded, st.mime, st.ended
 
     async def main() -> None:

@@ -267,6 +267,9 @@ class Channel:
         Stamping with the arrival time (``do-timestamp``) gives jittery, sometimes equal
         timestamps when the machine is busy; clients then see non-increasing DTS. Rounded
         to whole frame periods and kept strictly increasing, the stream stays regular.
+        The last stamp is kept only while the appsrc is attached: its media may be unprepared
+        while a frame is being pushed, and a stamp left behind would time a later appsrc that
+        Python happens to give the same id ahead of its clock, which holds its frames back.
         """
         clock = appsrc.get_clock()
         if clock is None:  # not playing yet: do-timestamp stamps it
@@ -274,10 +277,12 @@ class Channel:
         period = int(Gst.SECOND / float(self.fps))
         running = clock.get_time() - appsrc.get_base_time()
         pts = max(0, round(running / period) * period)
-        last = self.last_pts.get(id(appsrc))
-        if last is not None and pts <= last:
-            pts = last + period
-        self.last_pts[id(appsrc)] = pts
+        with self.lock:
+            last = self.last_pts.get(id(appsrc))
+            if last is not None and pts <= last < pts + Gst.SECOND:
+                pts = last + period
+            if any(a is appsrc for a, _ in self.appsrcs):
+                self.last_pts[id(appsrc)] = pts
         buf.pts = buf.dts = pts
         buf.duration = period
 
