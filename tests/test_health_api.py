@@ -223,6 +223,14 @@ def test_a_channel_has_fault_thresholds_of_its_own(data_dir, db_url, monkeypatch
         assert {t.channel_id: t.thresholds for t in targets} == {ids["ca"]: {"noise": 75, "blur": 55}, ids["cb"]: {}}
         actions = s.execute(select(AuditRecord.action).where(AuditRecord.entity == "channel")).scalars().all()
         assert "set_thresholds" in actions
+    # a view still by nature: frozen is not judged on this camera (null), the rest as before
+    off = c.put(url, json={"frozen": None, "noise": 75}, headers=om)
+    assert off.status_code == 200 and off.json()["thresholds"] == {"frozen": None, "noise": 75}
+    assert off.json()["effective"]["frozen"] is None and off.json()["effective"]["blur"] == 60
+    assert c.put(url, json={"frozen": "off"}, headers=om).status_code == 422
+    with session_scope(db_url) as s:
+        targets, _ = load_targets(s, utcnow(), PatrolConfig(), data_dir, None, due_only=False)
+        assert {t.channel_id: t.thresholds for t in targets}[ids["ca"]] == {"frozen": None, "noise": 75}
     assert c.delete(url, headers=om).json()["effective"]["noise"] == 50
     assert c.delete(url, headers=om).status_code == 404
 
@@ -252,6 +260,12 @@ def test_a_site_has_fault_thresholds_for_all_its_channels(data_dir, db_url, monk
     got = c.put(ch_url, json={"blur": 65, "noise": 70}, headers=om).json()
     assert got["site"] == {"blur": 75, "too_bright": 80} and got["inherited"]["blur"] == 75
     assert got["effective"]["blur"] == 65 and got["effective"]["too_bright"] == 80 and got["effective"]["noise"] == 70
+    # frozen not judged at the site; one camera judges it again with a number of its own
+    c.put(site_url, json={"blur": 75, "too_bright": 80, "frozen": None}, headers=om)
+    assert c.get(ch_url, headers=om).json()["effective"]["frozen"] is None
+    assert c.put(ch_url, json={"blur": 65, "noise": 70, "frozen": 60}, headers=om).json()["effective"]["frozen"] == 60
+    c.put(ch_url, json={"blur": 65, "noise": 70}, headers=om)
+    c.put(site_url, json={"blur": 75, "too_bright": 80}, headers=om)
     # the other site's camera keeps the deployment's
     assert c.get(f"/api/v1/health/channels/{ids['cb']}/thresholds", headers=admin).json()["effective"]["blur"] == 60
     with session_scope(db_url) as s:

@@ -88,3 +88,43 @@ def test_a_still_picture_opens_a_frozen_order_only_while_it_stays_the_same(codin
     assert "frozen" in patrol(lighter)  # the very picture the last patrol found frozen
     (order,) = frozen_orders()
     assert order.status == "open"
+
+
+def test_a_view_still_by_nature_is_not_judged_frozen_once_om_says_so(real_footage, data_dir, db_url, tmp_path):
+    """A live camera on a scene that does not move (an empty corridor at night, its sensor noise
+    coded away) reads frozen, and its order's re-check would fail for ever. O&M ticks "not judged"
+    for frozen on that camera (a threshold of None): the re-check passes and the order closes; other
+    faults are still judged."""
+    from lookout.health import workorders
+    from lookout.health.models import ChannelThresholds
+
+    with av.open(str(real_footage)) as c:
+        picture = next(c.decode(video=0)).to_ndarray(format="bgr24")
+    still = still_clip(tmp_path / "still.mp4", picture)
+    with session_scope(db_url) as s:
+        dist = service.create_org_unit(s, "t", "district", "武隆区", "500156")
+        site = service.create(s, "t", Site, {"name": "仙女山", "org_unit_id": dist.id, "om_contact": "om_wang"}, "site")
+        cid = service.create(s, "t", Channel, {"site_id": site.id, "code": "50015600001320000001", "name": "走廊",
+                                               "main_url": str(still)}, "channel").id
+    settings = load_settings(data_dir=data_dir)
+    now = datetime(2026, 11, 22, 14, 0, tzinfo=timezone.utc)
+
+    def patrol(trigger: str = "schedule") -> dict:
+        nonlocal now
+        now += timedelta(minutes=30)
+        (r,) = patrol_once(settings, CFG, now_fn=lambda: now, channel_ids=[cid], due_only=False, trigger=trigger)["results"]
+        return r
+
+    assert "frozen" in patrol()["faults"]
+    assert "frozen" in patrol()["faults"]
+    with session_scope(db_url) as s:
+        (order,) = s.execute(select(WorkOrder).where(WorkOrder.channel_id == cid, WorkOrder.fault == "frozen")).scalars()
+        s.add(ChannelThresholds(channel_id=cid, thresholds={"frozen": None, "blur": 0}, set_at=now, set_by="om_wang"))
+        workorders.request_close(s, order, "om_wang", "画面本就静止", now)
+        oid = order.id
+    r = patrol("recheck")
+    assert "frozen" not in r["faults"] and r["scores"]["frozen"] >= 50  # still measured, no longer judged
+    assert "blur" in r["faults"]  # a threshold of 0: every other fault is still judged
+    with session_scope(db_url) as s:
+        done = s.get(WorkOrder, oid)
+        assert (done.status, done.recheck_passed) == ("closed", True)

@@ -406,6 +406,23 @@ def test_om_engineer_sets_thresholds_and_closes_an_order_on_a_camera_page(server
         assert page.locator('input[data-threshold="noise"]').input_value() == ""
         with session_scope(settings.db_url) as s:
             assert s.get(ChannelThresholds, 1) is None
+
+        page.check('input[data-off="frozen"]')  # a view still by nature: frozen not judged on it
+        assert page.locator('input[data-threshold="frozen"]').is_disabled()
+        page.click('button[data-save-thresholds="1"]')
+        page.wait_for_selector('button[data-save-thresholds="1"][data-state="done"]')
+        assert page.locator('[data-effective="frozen"]').inner_text() == "不诊断"
+        with session_scope(settings.db_url) as s:
+            assert s.get(ChannelThresholds, 1).thresholds == {"frozen": None}
+        page.reload()
+        assert page.locator('input[data-off="frozen"]').is_checked()
+        assert page.locator('[data-result="frozen"]').inner_text() == "不诊断"
+        page.click('button[data-clear-thresholds="1"]')
+        page.wait_for_selector('button[data-clear-thresholds="1"][data-state="done"]')
+        assert not page.locator('input[data-off="frozen"]').is_checked()
+        assert page.locator('[data-effective="frozen"]').inner_text() == "50"
+        assert page.locator('[data-result="frozen"]').inner_text() == "—"  # judged again; no score yet
+        assert page.locator('[data-result="blur"]').inner_text() == "超限"  # what the patrol reported stays
         shot(page, "07-camera-health")
 
         page.fill(f'input[data-note-for="{oid}"]', "重新对焦")

@@ -428,6 +428,13 @@ def test_site_page_offers_om_the_sites_fault_thresholds(web):
     official = TestClient(client.app)
     login(official, "official")
     assert 'id="site-thresholds"' not in official.get("/sites/1").text
+    # frozen not judged at the site: both pages say so, and the box is ticked on the site's
+    assert client.put("/api/v1/health/sites/1/thresholds", json={"frozen": None}).status_code == 200
+    row = re.search(r'<tr data-fault="frozen">(.*?)</tr>', client.get("/sites/1").text, re.S).group(1)
+    assert 'data-effective="frozen">不诊断<' in row and re.search(r'data-off="frozen"\s+checked', row)
+    cam = re.search(r'<tr data-fault="frozen">(.*?)</tr>', client.get(f"/cameras/{cid}").text, re.S).group(1)
+    assert 'data-effective="frozen">不诊断<' in cam and 'placeholder="不诊断"' in cam
+    assert 'data-result="frozen"><span class="muted">不诊断<' in cam
     assert client.delete("/api/v1/health/sites/1/thresholds").status_code == 200
 
 

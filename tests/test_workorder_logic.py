@@ -134,6 +134,8 @@ def test_fault_thresholds_are_configurable_and_checked(monkeypatch):
     monkeypatch.setenv("LOOKOUT_PATROL_VQD_THRESHOLDS", '{"blur": 65, "noise": 80}')
     cfg = PatrolConfig()
     assert cfg.vqd.threshold("blur") == 65 and cfg.vqd.threshold("noise") == 80 and cfg.vqd.threshold("frozen") == 50
+    monkeypatch.setenv("LOOKOUT_PATROL_VQD_THRESHOLDS", '{"frozen": null}')  # not judged anywhere
+    assert PatrolConfig().vqd.threshold("frozen") == float("inf") and PatrolConfig().vqd.threshold("blur") == 50
     for bad, what in (('{"snow": 60}', "'snow': no such fault"), ('{"blur": -1}', "blur: -1")):
         monkeypatch.setenv("LOOKOUT_PATROL_VQD_THRESHOLDS", bad)
         with pytest.raises(ValueError, match=what):

@@ -337,7 +337,7 @@ def _own(row: SiteThresholds | ChannelThresholds | None) -> dict[str, Any]:
             "set_by": row.set_by if row else None}
 
 
-def _effective(deployment: VqdConfig, own: dict[str, Any]) -> dict[str, float]:
+def _effective(deployment: VqdConfig, own: dict[str, Any]) -> dict[str, float | None]:
     """The deployment's thresholds with ``own`` over them; a stored fault that no longer exists
     leaves the deployment's in force, as the patrol does (``patrol._vqd_config``)."""
     try:
@@ -368,8 +368,9 @@ def thresholds_json(db: Session, channel_id: int) -> dict[str, Any]:
 
 
 def _save_thresholds(db: Session, user: User, model: type[SiteThresholds] | type[ChannelThresholds], key: int,
-                     kind: str, body: dict[str, float]) -> None:
-    """Set the site's or channel's own thresholds (replacing any before); refused: an unknown fault, a value outside 0–100."""
+                     kind: str, body: dict[str, float | None]) -> None:
+    """Set the site's or channel's own thresholds (replacing any before; None: not judged); refused: an
+    unknown fault, a value outside 0–100."""
     try:
         VqdConfig().with_thresholds(body)
     except ValueError as exc:
@@ -403,10 +404,12 @@ def get_thresholds(channel_id: int, user: User = Depends(current_user), db: Sess
 
 
 @router.put("/channels/{channel_id}/thresholds")
-def set_thresholds(channel_id: int, body: dict[str, float], user: User = Depends(require_roles(*OM_ROLES)),
+def set_thresholds(channel_id: int, body: dict[str, float | None], user: User = Depends(require_roles(*OM_ROLES)),
                    db: Session = Depends(get_db)) -> dict[str, Any]:
     """Set the channel's own thresholds (replacing any before), e.g. ``{"noise": 75}`` for a dusty
-    tunnel: a fault is reported from that score. Unknown faults and values outside 0–100 are refused."""
+    tunnel: a fault is reported from that score; ``null``: the fault is not judged on this camera
+    (``{"frozen": null}`` for a view that is still by nature). Unknown faults and values outside
+    0–100 are refused."""
     ch = _channel_for(db, user, channel_id)
     _save_thresholds(db, user, ChannelThresholds, ch.id, "channel", body)
     return thresholds_json(db, ch.id)
@@ -435,10 +438,10 @@ def get_site_thresholds(site_id: int, user: User = Depends(current_user), db: Se
 
 
 @router.put("/sites/{site_id}/thresholds")
-def set_site_thresholds(site_id: int, body: dict[str, float], user: User = Depends(require_roles(*OM_ROLES)),
+def set_site_thresholds(site_id: int, body: dict[str, float | None], user: User = Depends(require_roles(*OM_ROLES)),
                         db: Session = Depends(get_db)) -> dict[str, Any]:
     """Set the site's own thresholds for all its channels (replacing any before), e.g. ``{"blur": 70}``
-    for a mountain area's morning mist; a channel's own still win."""
+    for a mountain area's morning mist (``null``: not judged); a channel's own still win."""
     site = _site_for(db, user, site_id)
     _save_thresholds(db, user, SiteThresholds, site.id, "site", body)
     return site_thresholds_json(db, site.id)

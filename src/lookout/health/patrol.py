@@ -96,7 +96,7 @@ class PatrolConfig(BaseSettings):
     preset_tour_hours: str = ""
     # per fault, the score (0–100) from which it is reported, where the default 50 does not suit;
     # JSON in the environment: LOOKOUT_PATROL_VQD_THRESHOLDS='{"blur": 60, "noise": 70}'
-    vqd_thresholds: dict[str, float] = {}
+    vqd_thresholds: dict[str, float | None] = {}  # None: the fault is not judged
 
     @field_validator("preset_tour_hours")
     @classmethod
@@ -106,7 +106,7 @@ class PatrolConfig(BaseSettings):
 
     @field_validator("vqd_thresholds")
     @classmethod
-    def _known_faults(cls, v: dict[str, float]) -> dict[str, float]:
+    def _known_faults(cls, v: dict[str, float | None]) -> dict[str, float | None]:
         from lookout.health.vqd import VqdConfig
 
         VqdConfig().with_thresholds(v)  # raises naming a fault that does not exist or a value outside 0–100
@@ -255,7 +255,7 @@ class Target:
     key: bool = False
     references: tuple[tuple[str, Path], ...] = ()  # (preset, picture): one per PTZ preset ("": the fixed view); usually one or none
     tour: tuple[tuple[int, Path], ...] = ()  # (preset number, its reference) to call in turn, in number order
-    thresholds: dict[str, float] = field(default_factory=dict)  # its site's and its own (merged_thresholds), over the deployment's
+    thresholds: dict[str, float | None] = field(default_factory=dict)  # its site's and its own (merged_thresholds), over the deployment's
     frozen_before: Path | None = None  # the picture the channel's last patrol found frozen (frozen_since)
 
 
@@ -392,7 +392,8 @@ def _frozen_since(d: Any, target: Target, now: np.ndarray, config: Any) -> Any:
     return out
 
 
-def merged_thresholds(site_own: dict[str, float] | None, channel_own: dict[str, float] | None) -> dict[str, float]:
+def merged_thresholds(site_own: dict[str, float | None] | None, channel_own: dict[str, float | None] | None
+                      ) -> dict[str, float | None]:
     """A channel's thresholds over the deployment's: its site's, and its own where it has them."""
     return {**(site_own or {}), **(channel_own or {})}
 

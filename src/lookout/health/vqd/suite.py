@@ -8,6 +8,7 @@ other. The whole diagnosis runs with one OpenCV thread (see ``frames.single_thre
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -84,9 +85,11 @@ WASHED_OUT_BURNT_SHARE = 0.01
 
 @dataclass(frozen=True)
 class VqdConfig:
-    """Thresholds (0–100) per fault and the measure→score ramps."""
+    """Thresholds (0–100) per fault and the measure→score ramps. A fault whose threshold is None is
+    not judged (a view that is still by nature, such as a corridor at night whose encoder codes the
+    sensor noise away, need not be judged frozen)."""
 
-    thresholds: dict[str, float] = field(default_factory=lambda: {f: 50.0 for f in FAULTS})
+    thresholds: dict[str, float | None] = field(default_factory=lambda: {f: 50.0 for f in FAULTS})
     ramps: dict[str, Ramp] = field(default_factory=_default_ramps)
     min_cast_offset: float = 4.0  # Lab units: a smaller mean chroma offset is never a cast
     min_shift_response: float = 0.15
@@ -106,18 +109,23 @@ class VqdConfig:
     beside_cover_from: float = 70.0
 
     def threshold(self, fault: str) -> float:
-        return float(self.thresholds.get(fault, 50.0))
+        """The score from which ``fault`` is reported; infinite when it is not judged."""
+        value = self.thresholds.get(fault, 50.0)
+        return math.inf if value is None else float(value)
 
-    def with_thresholds(self, overrides: Mapping[str, float]) -> VqdConfig:
+    def with_thresholds(self, overrides: Mapping[str, float | None]) -> VqdConfig:
         """This configuration with some faults' thresholds changed (0–100: a fault is reported from
-        that score); a fault name that does not exist or a threshold outside 0–100 raises ValueError
-        naming it."""
+        that score; None: not judged); a fault name that does not exist or a threshold that is not a
+        number in 0–100 raises ValueError naming it."""
         for fault, value in overrides.items():
             if fault not in FAULTS:
                 raise ValueError(f"threshold for {fault!r}: no such fault (one of {', '.join(FAULTS)})")
-            if not 0.0 <= float(value) <= 100.0:
-                raise ValueError(f"threshold for {fault}: {value} is outside 0–100")
-        return replace(self, thresholds={**self.thresholds, **{f: float(v) for f, v in overrides.items()}})
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 100.0:
+                raise ValueError(f"threshold for {fault}: {value!r} is outside 0–100")
+        return replace(self, thresholds={**self.thresholds,
+                                         **{f: None if v is None else float(v) for f, v in overrides.items()}})
 
 
 @dataclass(frozen=True)

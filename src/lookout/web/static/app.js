@@ -136,12 +136,32 @@
   // ------------------------------------------------------------ a camera's health page: patrol now, thresholds, closing orders
   // a site's or a camera's own thresholds: the box (data-thresholds-of: its API address) holds the
   // inputs, the effective values and the buttons
+  // the last diagnosis's score of a fault against its threshold now (a fault it reported stays so)
+  function showResult(box, f, limit) {
+    var cell = box.querySelector('[data-result="' + f + '"]'), table = cell && cell.closest('table');
+    if (!cell || cell.querySelector('.st-fault')) return;
+    var score = parseFloat((box.querySelector('[data-score="' + f + '"]') || {}).textContent);
+    var text = limit === null ? box.dataset.offLabel : isNaN(score) ? '' :
+      score >= limit ? table.dataset.labelExplained : table.dataset.labelOk;
+    cell.innerHTML = '';
+    if (!text) { cell.textContent = '—'; return; }
+    var span = document.createElement('span');
+    span.className = 'muted';
+    span.textContent = text;
+    cell.appendChild(span);
+  }
+
+  // (a threshold of null: the fault is not judged there)
   function showThresholds(box, t) {  // the effective thresholds and the own ones, as the API answered them
     Object.keys(t.effective || {}).forEach(function (f) {
       var cell = box.querySelector('[data-effective="' + f + '"]');
-      if (cell) cell.textContent = String(Math.round(t.effective[f]));
+      if (cell) cell.textContent = t.effective[f] === null ? box.dataset.offLabel : String(Math.round(t.effective[f]));
+      var own = (t.thresholds || {})[f];
       var input = box.querySelector('[data-threshold="' + f + '"]');
-      if (input) input.value = f in t.thresholds ? String(Math.round(t.thresholds[f])) : '';
+      if (input) { input.value = typeof own === 'number' ? String(Math.round(own)) : ''; input.disabled = own === null; }
+      var off = box.querySelector('[data-off="' + f + '"]');
+      if (off) off.checked = own === null;
+      showResult(box, f, t.effective[f]);
     });
     var clear = box.querySelector('[data-clear-thresholds]');
     if (clear) clear.disabled = Object.keys(t.thresholds || {}).length === 0;
@@ -155,10 +175,19 @@
   function ownThresholds(box) {
     var own = {};
     box.querySelectorAll('[data-threshold]').forEach(function (input) {
-      if (input.value.trim() !== '') own[input.dataset.threshold] = Number(input.value);
+      var f = input.dataset.threshold, off = box.querySelector('[data-off="' + f + '"]');
+      if (off && off.checked) own[f] = null;
+      else if (input.value.trim() !== '') own[f] = Number(input.value);
     });
     return own;
   }
+
+  document.addEventListener('change', function (e) {  // "not judged" ticked: its number does not apply
+    var off = e.target.closest && e.target.closest('[data-off]');
+    var box = off && off.closest('[data-thresholds-of]');
+    var input = box && box.querySelector('[data-threshold="' + off.dataset.off + '"]');
+    if (input) input.disabled = off.checked;
+  });
 
   actOn('[data-save-thresholds]', function (b, state) {
     var box = b.closest('[data-thresholds-of]');
