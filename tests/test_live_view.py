@@ -369,8 +369,16 @@ def test_an_h265_camera_is_remembered_and_re_encoded_from_the_start():
         transcoded, mime, ended = await view(hub)
         assert ended is None and transcoded and mime.startswith('video/mp4; codecs="avc1')
         assert started == [False, True] and hub.needs_transcode == {"1:main"}
-        transcoded, mime, ended = await view(hub)  # the stream stopped with its viewer; started again
-        assert ended is None and transcoded and started == [False, True, True]
+        # the stream stopped with its viewer; started again. A player that got no picture reconnects,
+        # and so does this viewer once (a simulator session that sent nothing, seen once in CI);
+        # whichever attempt: the re-encoder from the start, never a copy first
+        for attempt in range(2):
+            transcoded, mime, ended = await view(hub)
+            if ended is None:
+                break
+            print(f"attempt {attempt + 1} got no picture: {ended}")
+        assert ended is None and transcoded
+        assert started[:2] == [False, True] and started[2:] == [True] * (attempt + 1)
 
     try:
         asyncio.run(main())
