@@ -134,13 +134,12 @@
   });
 
   // ------------------------------------------------------------ a camera's health page: patrol now, thresholds, closing orders
-  // a site's or a camera's own thresholds: the box (data-thresholds-of: its API address) holds the
-  // inputs, the effective values and the buttons
   // the last diagnosis's score of a fault against its threshold now (a fault it reported stays so)
   function showResult(box, f, limit) {
     var cell = box.querySelector('[data-result="' + f + '"]'), table = cell && cell.closest('table');
     if (!cell || cell.querySelector('.st-fault')) return;
-    var score = parseFloat((box.querySelector('[data-score="' + f + '"]') || {}).textContent);
+    var scored = box.querySelector('[data-score="' + f + '"]');
+    var score = scored && scored.dataset.value !== undefined ? parseFloat(scored.dataset.value) : NaN;
     var text = limit === null ? box.dataset.offLabel : isNaN(score) ? '' :
       score >= limit ? table.dataset.labelExplained : table.dataset.labelOk;
     cell.innerHTML = '';
@@ -151,6 +150,8 @@
     cell.appendChild(span);
   }
 
+  // a site's or a camera's own thresholds: the box (data-thresholds-of: its API address) holds the
+  // inputs, the effective values and the buttons
   // (a threshold of null: the fault is not judged there)
   function showThresholds(box, t) {  // the effective thresholds and the own ones, as the API answered them
     Object.keys(t.effective || {}).forEach(function (f) {
