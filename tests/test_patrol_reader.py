@@ -50,3 +50,20 @@ def test_the_patrol_reads_the_first_pair_then_the_next_key_frames(codec, bframes
     grab = grab_patrol_frames(str(path), keyframes=2)
     assert frame_numbers(grab.frames, path) == [0, 1, 5, 10]
     assert grab.keyframes == 3
+
+
+def test_the_patrol_reads_an_h265_camera_over_rtsp():
+    """The same reading from an H.265 camera (the simulator, RTSP): the pair, then two key frames,
+    each drained from the decoder at once."""
+    from lookout.media.camsim import CamSim, CamSimError
+
+    try:
+        sim = CamSim(channels=1, port=0, width=320, height=240, fps=10, codec="h265").start()
+    except CamSimError as exc:
+        pytest.skip(f"camera simulator unavailable: {exc}")
+    try:
+        grab = grab_patrol_frames(sim.urls[0], keyframes=2, budget_s=15)
+    finally:
+        sim.stop()
+    assert len(grab.frames) == 4 and grab.keyframes == 3
+    assert grab.frames[0].shape == (240, 320, 3)
