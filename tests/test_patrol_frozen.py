@@ -50,18 +50,27 @@ def still_clip(path: Path, picture: np.ndarray, coding: str = "crf") -> Path:
     return path
 
 
-@pytest.mark.parametrize("coding", list(CODINGS))
-def test_a_still_picture_opens_a_frozen_order_only_while_it_stays_the_same(coding, real_footage, data_dir, db_url,
-                                                                            tmp_path):
-    with av.open(str(real_footage)) as c:
-        picture = next(c.decode(video=0)).to_ndarray(format="bgr24")
-    frozen_a = still_clip(tmp_path / "a.mp4", picture, coding)
-    lighter = still_clip(tmp_path / "b.mp4", np.clip(picture.astype(np.float32) * 1.12, 0, 255).astype(np.uint8), coding)
+def first_picture(video: Path) -> np.ndarray:
+    with av.open(str(video)) as c:
+        return next(c.decode(video=0)).to_ndarray(format="bgr24")
+
+
+def one_camera(db_url: str, name: str, url: Path) -> int:
+    """A district, a site with its O&M contact, and one camera reading ``url``; the camera's id."""
     with session_scope(db_url) as s:
         dist = service.create_org_unit(s, "t", "district", "武隆区", "500156")
         site = service.create(s, "t", Site, {"name": "仙女山", "org_unit_id": dist.id, "om_contact": "om_wang"}, "site")
-        cid = service.create(s, "t", Channel, {"site_id": site.id, "code": "50015600001320000001", "name": "cam1",
-                                               "main_url": str(frozen_a)}, "channel").id
+        return service.create(s, "t", Channel, {"site_id": site.id, "code": "50015600001320000001", "name": name,
+                                                "main_url": str(url)}, "channel").id
+
+
+@pytest.mark.parametrize("coding", list(CODINGS))
+def test_a_still_picture_opens_a_frozen_order_only_while_it_stays_the_same(coding, real_footage, data_dir, db_url,
+                                                                            tmp_path):
+    picture = first_picture(real_footage)
+    frozen_a = still_clip(tmp_path / "a.mp4", picture, coding)
+    lighter = still_clip(tmp_path / "b.mp4", np.clip(picture.astype(np.float32) * 1.12, 0, 255).astype(np.uint8), coding)
+    cid = one_camera(db_url, "cam1", frozen_a)
     settings = load_settings(data_dir=data_dir)
     now = datetime(2026, 11, 22, 2, 0, tzinfo=timezone.utc)
 
@@ -98,14 +107,7 @@ def test_a_view_still_by_nature_is_not_judged_frozen_once_om_says_so(real_footag
     from lookout.health import workorders
     from lookout.health.models import ChannelThresholds
 
-    with av.open(str(real_footage)) as c:
-        picture = next(c.decode(video=0)).to_ndarray(format="bgr24")
-    still = still_clip(tmp_path / "still.mp4", picture)
-    with session_scope(db_url) as s:
-        dist = service.create_org_unit(s, "t", "district", "武隆区", "500156")
-        site = service.create(s, "t", Site, {"name": "仙女山", "org_unit_id": dist.id, "om_contact": "om_wang"}, "site")
-        cid = service.create(s, "t", Channel, {"site_id": site.id, "code": "50015600001320000001", "name": "走廊",
-                                               "main_url": str(still)}, "channel").id
+    cid = one_camera(db_url, "走廊", still_clip(tmp_path / "still.mp4", first_picture(real_footage)))
     settings = load_settings(data_dir=data_dir)
     now = datetime(2026, 11, 22, 14, 0, tzinfo=timezone.utc)
 

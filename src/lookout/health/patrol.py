@@ -203,6 +203,12 @@ def grab_patrol_frames(url: str, keyframes: int = 2, *, open_timeout: float = 5.
         stream = container.streams.video[0]
         ctx = stream.codec_context
         ctx.thread_count = 1
+
+        def drain() -> list:  # the frames the decoder holds back; then it starts afresh
+            held = ctx.decode(None)
+            ctx.flush_buffers()
+            return held
+
         for packet in container.demux(stream):
             if time.monotonic() - started > budget_s:
                 break
@@ -216,8 +222,7 @@ def grab_patrol_frames(url: str, keyframes: int = 2, *, open_timeout: float = 5.
             try:
                 decoded = packet.decode()
                 if not pair:  # the key frame now, not when the next packets push it out
-                    decoded += ctx.decode(None)
-                    ctx.flush_buffers()
+                    decoded += drain()
             except av.error.InvalidDataError:
                 ctx.flush_buffers()
                 continue  # a corrupt packet: wait for the next key frame
@@ -230,8 +235,7 @@ def grab_patrol_frames(url: str, keyframes: int = 2, *, open_timeout: float = 5.
                     break
             if len(frames) >= 2 and ctx.skip_frame != "NONKEY":
                 ctx.skip_frame = "NONKEY"
-                ctx.decode(None)  # the frames held back after the pair are not wanted
-                ctx.flush_buffers()
+                drain()  # the frames held back after the pair are not wanted
             if len(frames) >= want:
                 break
     except Exception as exc:
