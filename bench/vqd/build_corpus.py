@@ -68,7 +68,12 @@ HOLDOUT_STILLS: list[tuple[str, str | None]] = [
     ("skimage:rocket", None),  # SpaceX, public domain
     ("skimage:brick", None),  # CC0 Textures; paving seen from above
     ("squirrel_cls.jpg", None),
-    ("left01.jpg", "left02.jpg"), ("left02.jpg", "left01.jpg"),  # an office, two moments
+    # an office where a person holds a chequered board close to the lens, over 60 % of the view. Until
+    # 2026-12-05 each was the other's reference, "two moments"; but a reference is the view an operator
+    # marks correct, and the board covers most of both pictures somewhere else: against it the view *is*
+    # covered (the diagnosis said so on 14 of the 16 clean items). Each is now its own reference, as the
+    # other stills without a partner are.
+    ("left01.jpg", None), ("left02.jpg", None),
     ("ela_original.jpg", None),
 ]
 # holdout stretches of the videos, as offsets into each half, (clip start, reference frame); clips
