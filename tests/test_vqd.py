@@ -565,6 +565,35 @@ def test_a_brighter_vivid_view_is_no_colour_cast_but_a_mild_cast_over_it_is(pets
         assert d.faults == ["color_cast"], (hue, d.scores)
 
 
+def _sunset(frame):
+    """A view in warm evening light: red strong, green middling, blue nearly black in most of it."""
+    g = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    return np.clip(np.stack([0.04 * g + 2, 0.3 * g + 8, 1.0 * g + 30], axis=2), 0, 255).astype(np.uint8)
+
+
+def test_a_view_brightened_through_the_tone_curve_is_no_colour_cast_but_unequal_gains_are(pets_frames):
+    """More light passes all three channels through the camera's tone curve (a power, not a plain
+    gain), which moves a vivid view's colours towards grey; with its blue channel nearly black in
+    most blocks, the channels' gains cannot be compared block by block. One curve common to the
+    channels is fitted instead, and only unequal gains left over it are a cast."""
+    ref, now = _sunset(pets_frames[0]), _sunset(pets_frames[6]).astype(np.float32)
+    brighter = np.clip(255.0 * np.power(now / 255.0, 0.9) * 1.3, 0, 255).astype(np.uint8)
+    d = diagnose(brighter, ref)
+    assert "color_cast" not in d.faults and d.scores["color_cast"] == 0.0, d.scores
+    for gains in ((1.25, 1.0, 0.85), (0.85, 1.0, 1.2)):  # bluish, reddish
+        d = diagnose(np.clip(now * np.float32(gains), 0, 255).astype(np.uint8), ref)
+        assert d.faults == ["color_cast"], (gains, d.scores)
+
+
+def test_interference_on_one_colour_channel_is_bands_not_also_a_cast(pets_frames):
+    """Bands riding on one colour channel tint the picture unevenly; they explain its colour."""
+    from lookout.health.vqd.suite import VqdConfig, decide
+
+    scores = dict.fromkeys(FAULTS, 0.0) | {"stripes": 90.0, "color_cast": 80.0}
+    assert decide(scores, VqdConfig(), {}) == ["stripes"]
+    assert decide(scores | {"stripes": 10.0}, VqdConfig(), {}) == ["color_cast"]
+
+
 def test_a_camera_turned_along_a_pale_room_with_a_bright_window_is_a_scene_change(pets_frames):
     """A turn along the same scene (the picture is the reference's, shifted): its light is the
     reference's, so a pale room with a burnt-out window is judged against the reference and is

@@ -3,8 +3,13 @@
 The cast factor K = D / M (D the distance of the mean chroma from neutral in Lab, M the mean
 distance of pixels from that mean) is the usual measure; a grey-scale night picture has
 D ≈ 0 and so no cast. With the channel's reference picture the change from it is measured
-instead: how unequally the three colour channels changed in the blocks neither clipped nor
-black (``gain_cast``), or where too few are, the median change of the blocks' chromaticity.
+instead. A change of light or exposure passes all three channels through one tone curve (the
+camera's gamma and knee make it a power, not a plain gain, so vivid colours turn paler when the
+picture brightens); a cast scales the channels unequally. So the change is fitted, over the blocks'
+channel levels, as one common power with its own gain per channel (``tone_cast``), and the cast is
+how unequal the three gains are. Where that cannot be fitted, how unequally the channels changed in
+the blocks neither clipped nor black (``gain_cast``), or the median change of the blocks'
+chromaticity.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import numpy as np
 from lookout.health.vqd.frames import FrameView
 from lookout.health.vqd.reference import chroma_blocks, is_grey_picture
 
-__all__ = ["cast_factor", "chroma_blocks", "chroma_shift", "gain_cast"]
+__all__ = ["cast_factor", "chroma_blocks", "chroma_shift", "gain_cast", "tone_cast"]
 
 
 def cast_factor(view: FrameView) -> tuple[float, float]:
@@ -58,3 +63,42 @@ def gain_cast(gains: np.ndarray) -> float:
     g = np.asarray(gains, np.float64)
     c = g / max(float(g.sum()), 1e-6)
     return float(100.0 * np.sqrt(((c - 1.0 / 3.0) ** 2).sum()))
+
+
+#: a block's channel level carries its colour between these (below: sensor noise and rounding rule
+#: it; above: clipped)
+TONE_LEVELS = (5.0, 240.0)
+TONE_MIN_BLOCKS = 8  # blocks per channel needed to fit the tone curve
+TONE_FIT_TOL = 0.1  # log units: a block's channel further off the fitted curve (and off 3 × the median) is not the light's
+
+
+def tone_cast(cur: np.ndarray, ref: np.ndarray, rounds: int = 3) -> float | None:
+    """How unequal the three channels' gains are, in percentage points of chromaticity (as
+    ``gain_cast``), once the change from the reference is fitted as one tone curve common to the
+    channels: log level now = slope × log level then + the channel's own offset, over every block
+    whose channel is neither dark nor clipped in both pictures, refitted on the blocks it explains
+    (a coloured object or a cover does not follow the light). `cur` and `ref` come from
+    ``chroma_blocks``. 0 for a grey-scale picture (night, infrared: no colour to cast); None when
+    the reference is grey-scale or a channel has too few blocks."""
+    if is_grey_picture(cur):
+        return 0.0
+    if is_grey_picture(ref):
+        return None
+    now = (cur[..., :3] * (3.0 * cur[..., 3:4])).reshape(-1, 3).astype(np.float64)
+    then = (ref[..., :3] * (3.0 * ref[..., 3:4])).reshape(-1, 3).astype(np.float64)
+    lo, hi = TONE_LEVELS
+    usable = (now > lo) & (now < hi) & (then > lo) & (then < hi)
+    log_now, log_then = np.log(np.maximum(now, 1.0)), np.log(np.maximum(then, 1.0))
+    keep = usable
+    for _ in range(rounds):
+        n = keep.sum(axis=0)
+        if (n < TONE_MIN_BLOCKS).any():
+            return None
+        w = keep.astype(np.float64)
+        mean_now, mean_then = (w * log_now).sum(axis=0) / n, (w * log_then).sum(axis=0) / n
+        dev_then = log_then - mean_then
+        slope = float((w * (log_now - mean_now) * dev_then).sum() / max(float((w * dev_then ** 2).sum()), 1e-9))
+        offset = mean_now - slope * mean_then
+        off_curve = np.abs(log_now - (slope * log_then + offset))
+        keep = usable & (off_curve < max(TONE_FIT_TOL, 3.0 * float(np.median(off_curve[usable]))))
+    return gain_cast(np.exp(offset - offset.mean()))

@@ -63,6 +63,8 @@ def _default_ramps() -> dict[str, Ramp]:
         "color_cast_vs_reference": Ramp(1.8, 4.8),  # median chromaticity change from the reference, points
         # … where enough blocks are unclipped: how unequally the three channels changed, points
         "color_cast_gains": Ramp(5.5, 7.5),
+        # … once one tone curve common to the channels is taken out (a brighter, paler vivid view)
+        "color_cast_tone": Ramp(4.0, 6.5),
         "noise": Ramp(7.0, 10.0),  # noise sigma, grey levels
         "stripes": Ramp(1.25, 2.25),  # spectral peak prominence, any colour channel, log units
         "stripes_vs_reference": Ramp(1.05, 2.05),  # … of a peak the reference does not have
@@ -219,6 +221,9 @@ def frame_measures(view: FrameView, ref: Reference | None = None) -> tuple[dict[
              night_vs_day=float(grey_now and not ref.view.is_grey), grey_now=float(grey_now))
     if rc.gains is not None:
         m["ref_gain_cast"] = color.gain_cast(rc.gains)
+    tone_cast = color.tone_cast(cur_chroma, ref.view.chroma)
+    if tone_cast is not None:
+        m["ref_tone_cast"] = tone_cast
     if ref.edges is not None:
         scale = view.mid.shape[1] / max(view.grey.shape[1], 1)  # the shift is in small pixels
         softening = sharpness.edge_softening(view, ref.edges, rc.aligned_by[0] * scale, rc.aligned_by[1] * scale)
@@ -317,7 +322,8 @@ def scores_from_measures(m: dict[str, float], cfg: VqdConfig) -> dict[str, float
         "too_dark": (min(r["too_dark"](m["p95"]), r["too_dark_drop"](m["p95"] / max(m["ref_p95"], 1.0)))
                      if "ref_p95" in m else r["too_dark"](m["p95"])),
         "too_bright": _too_bright_score(m, r),
-        "color_cast": (r["color_cast_gains"](m["ref_gain_cast"]) if "ref_gain_cast" in m
+        "color_cast": (r["color_cast_tone"](m["ref_tone_cast"]) if "ref_tone_cast" in m
+                       else r["color_cast_gains"](m["ref_gain_cast"]) if "ref_gain_cast" in m
                        else r["color_cast_vs_reference"](m["ref_chroma_shift"]) if "ref_chroma_shift" in m
                        else r["color_cast"](m["cast_k"]) if m["cast_d"] >= cfg.min_cast_offset else 0.0),
         "noise": r["noise"](m["noise_sigma"]),
@@ -380,9 +386,9 @@ def decide(scores: dict[str, float], cfg: VqdConfig, measures: dict[str, float] 
         # finding, so blur has to be clearly stronger to win
         blur_wins = scores["blur"] > scores["stripes"] + cfg.blur_over_stripes_margin
         over = [f for f in over if f != ("stripes" if blur_wins else "blur")]
-    if {"too_dark", "too_bright", "occlusion", "noise"} & set(over):
+    if {"too_dark", "too_bright", "occlusion", "noise", "stripes"} & set(over):
         # exposure or a coloured cover explains the colour; so does snow, whose colour noise is
-        # clipped unevenly on strong colours
+        # clipped unevenly on strong colours, and interference riding on one colour channel
         over = [f for f in over if f != "color_cast"]
     if "scene_change" in over and "occlusion" in over and measures is not None:
         # a large cover also mismatches the reference; if the mismatch is concentrated under the cover
