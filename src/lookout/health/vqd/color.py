@@ -78,27 +78,25 @@ def tone_cast(cur: np.ndarray, ref: np.ndarray, rounds: int = 3) -> float | None
     channels: log level now = slope × log level then + the channel's own offset, over every block
     whose channel is neither dark nor clipped in both pictures, refitted on the blocks it explains
     (a coloured object or a cover does not follow the light). `cur` and `ref` come from
-    ``chroma_blocks``. 0 for a grey-scale picture (night, infrared: no colour to cast); None when
-    the reference is grey-scale or a channel has too few blocks."""
-    if is_grey_picture(cur):
-        return 0.0
-    if is_grey_picture(ref):
-        return None
-    now = (cur[..., :3] * (3.0 * cur[..., 3:4])).reshape(-1, 3).astype(np.float64)
-    then = (ref[..., :3] * (3.0 * ref[..., 3:4])).reshape(-1, 3).astype(np.float64)
+    ``chroma_blocks``, both of colour pictures (a grey-scale one has no cast to measure). None when
+    a channel has too few blocks."""
+    now = (cur[..., :3] * (3.0 * cur[..., 3:4])).reshape(-1, 3)
+    then = (ref[..., :3] * (3.0 * ref[..., 3:4])).reshape(-1, 3)
     lo, hi = TONE_LEVELS
     usable = (now > lo) & (now < hi) & (then > lo) & (then < hi)
-    log_now, log_then = np.log(np.maximum(now, 1.0)), np.log(np.maximum(then, 1.0))
+    y, x = np.log(np.maximum(now, 1.0)), np.log(np.maximum(then, 1.0))
     keep = usable
     for _ in range(rounds):
         n = keep.sum(axis=0)
-        if (n < TONE_MIN_BLOCKS).any():
+        if n.min() < TONE_MIN_BLOCKS:
             return None
-        w = keep.astype(np.float64)
-        mean_now, mean_then = (w * log_now).sum(axis=0) / n, (w * log_then).sum(axis=0) / n
-        dev_then = log_then - mean_then
-        slope = float((w * (log_now - mean_now) * dev_then).sum() / max(float((w * dev_then ** 2).sum()), 1e-9))
-        offset = mean_now - slope * mean_then
-        off_curve = np.abs(log_now - (slope * log_then + offset))
-        keep = usable & (off_curve < max(TONE_FIT_TOL, 3.0 * float(np.median(off_curve[usable]))))
+        mean_x = np.where(keep, x, 0.0).sum(axis=0) / n
+        mean_y = np.where(keep, y, 0.0).sum(axis=0) / n
+        dev_x = np.where(keep, x - mean_x, 0.0)
+        slope = float((dev_x * (y - mean_y)).sum() / max(float((dev_x * dev_x).sum()), 1e-9))
+        offset = mean_y - slope * mean_x
+        off_curve = np.abs(y - slope * x - offset)
+        usable_off = off_curve[usable]
+        typical = float(np.partition(usable_off, usable_off.size // 2)[usable_off.size // 2])
+        keep = usable & (off_curve < max(TONE_FIT_TOL, 3.0 * typical))
     return gain_cast(np.exp(offset - offset.mean()))

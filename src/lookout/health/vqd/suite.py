@@ -221,9 +221,12 @@ def frame_measures(view: FrameView, ref: Reference | None = None) -> tuple[dict[
              night_vs_day=float(grey_now and not ref.view.is_grey), grey_now=float(grey_now))
     if rc.gains is not None:
         m["ref_gain_cast"] = color.gain_cast(rc.gains)
-    tone_cast = color.tone_cast(cur_chroma, ref.view.chroma)
-    if tone_cast is not None:
-        m["ref_tone_cast"] = tone_cast
+    if grey_now:
+        m["ref_tone_cast"] = 0.0  # a grey-scale picture (night, infrared) has no colour to cast
+    elif not ref.view.is_grey:
+        tone_cast = color.tone_cast(cur_chroma, ref.view.chroma)
+        if tone_cast is not None:
+            m["ref_tone_cast"] = tone_cast
     if ref.edges is not None:
         scale = view.mid.shape[1] / max(view.grey.shape[1], 1)  # the shift is in small pixels
         softening = sharpness.edge_softening(view, ref.edges, rc.aligned_by[0] * scale, rc.aligned_by[1] * scale)
