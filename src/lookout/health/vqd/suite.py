@@ -221,12 +221,6 @@ def frame_measures(view: FrameView, ref: Reference | None = None) -> tuple[dict[
              night_vs_day=float(grey_now and not ref.view.is_grey), grey_now=float(grey_now))
     if rc.gains is not None:
         m["ref_gain_cast"] = color.gain_cast(rc.gains)
-    if grey_now:
-        m["ref_tone_cast"] = 0.0  # a grey-scale picture (night, infrared) has no colour to cast
-    elif not ref.view.is_grey:
-        tone_cast = color.tone_cast(cur_chroma, ref.view.chroma)
-        if tone_cast is not None:
-            m["ref_tone_cast"] = tone_cast
     if ref.edges is not None:
         scale = view.mid.shape[1] / max(view.grey.shape[1], 1)  # the shift is in small pixels
         softening = sharpness.edge_softening(view, ref.edges, rc.aligned_by[0] * scale, rc.aligned_by[1] * scale)
@@ -407,6 +401,21 @@ def decide(scores: dict[str, float], cfg: VqdConfig, measures: dict[str, float] 
     return over
 
 
+def _tone_cast(m: dict[str, float], views: Sequence[FrameView], ref: Reference) -> None:
+    """``ref_tone_cast`` of a clip: the cast left once one tone curve is fitted from the reference's
+    block colours to the clip's (each block's median over the frames: people walk on), once per
+    clip. A grey-scale picture (night, infrared) has no colour to cast; against a grey-scale
+    reference, or with too few usable blocks, the measure is left out (the others judge the cast)."""
+    chroma = color.chroma_blocks(views[0].color) if len(views) == 1 else np.median(
+        [color.chroma_blocks(v.color) for v in views], axis=0)
+    if reference.is_grey_picture(chroma):
+        m["ref_tone_cast"] = 0.0
+    elif not ref.view.is_grey:
+        cast = color.tone_cast(chroma, ref.view.chroma)
+        if cast is not None:
+            m["ref_tone_cast"] = cast
+
+
 def clip_measures(frames: Sequence[np.ndarray], reference_frame: np.ndarray | Reference | None = None
                   ) -> dict[str, float]:
     """Raw measures of a clip (median over frames) plus the clip's ``changed`` share.
@@ -431,6 +440,8 @@ def clip_measures(frames: Sequence[np.ndarray], reference_frame: np.ndarray | Re
     m = {k: median([p[k] for p in per if k in p]) for k in keys}
     if masks and all(mk.shape == masks[0].shape for mk in masks):
         m["ref_region"] = reference.largest_region(np.median(masks, axis=0))
+    if isinstance(ref, Reference):
+        _tone_cast(m, views, ref)
     mm = frozen.motion_measures(views)
     m["changed"], m["live_noise"] = (float("nan"), float("nan")) if mm is None else mm
     m["pan"] = pan.pan_rate(views)
