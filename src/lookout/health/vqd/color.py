@@ -17,7 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from lookout.health.vqd.frames import FrameView
+from lookout.health.vqd.frames import FrameView, median
 from lookout.health.vqd.reference import chroma_blocks, is_grey_picture
 
 __all__ = ["cast_factor", "chroma_blocks", "chroma_shift", "gain_cast", "tone_cast"]
@@ -48,7 +48,7 @@ def chroma_shift(cur: np.ndarray, ref_blocks: np.ndarray) -> float:
     if is_grey_picture(cur):
         return 0.0  # grey-scale picture
     d = (cur[..., :3] - ref_blocks[..., :3])[valid]
-    med = np.median(d, axis=0)
+    med = np.array([median(d[:, k]) for k in range(3)])  # per channel: np.median's bookkeeping costs more
     return float(100.0 * np.sqrt((med * med).sum()))
 
 

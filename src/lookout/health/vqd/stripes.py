@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from lookout.health.vqd.frames import FrameView
+from lookout.health.vqd.frames import FrameView, median
 
 SIZE = 128
 # the window times (-1)^(x+y), which centres the spectrum (no shift of the output needed)
@@ -100,7 +100,7 @@ def spread(plane: np.ndarray, fy: int, fx: int) -> float:
     rows = (plane * ex).reshape(SIZE, n, t).sum(axis=2)
     amp = np.abs((rows * ey[:, None]).reshape(n, t, n).sum(axis=1))
     mean = float(amp.mean())
-    return float(np.median(amp) / mean) if mean > 1e-6 else 0.0
+    return float(median(amp) / mean) if mean > 1e-6 else 0.0
 
 
 _ANGLE = np.mod(np.arctan2(_yy - SIZE // 2, _xx - SIZE // 2), np.pi)  # direction of each frequency, 0..π
