@@ -433,6 +433,33 @@ def _pan(frame, n=8, frac=0.6):
     return [np.ascontiguousarray(frame[:, x:x + cw]) for x in np.linspace(0, w - cw, n).astype(int)]
 
 
+def test_focus_and_bands_are_measured_on_every_other_frame_of_a_still_view_and_on_every_frame_of_a_turn(
+        pets_frames, monkeypatch):
+    """What does not change within seconds while the camera holds still is measured on half the
+    frames (a seventh of the cost); a turning camera's view changes, so every frame counts there."""
+    from lookout.health.vqd import prepare_reference, sharpness, stripes
+    from lookout.health.vqd.frames import prepare
+
+    h, w = prepare(pets_frames[0]).grey.shape
+    ref = prepare_reference(pets_frames[12], (w, h))
+    calls = {"focus": 0, "bands": 0}
+    real_blur, real_peaks = sharpness.blur_blocks, stripes.peaks
+
+    def counted(name, fn):  # noqa: ANN001, ANN202
+        def wrapper(*a, **k):  # noqa: ANN002, ANN003, ANN202
+            calls[name] += 1
+            return fn(*a, **k)
+        return wrapper
+
+    monkeypatch.setattr(sharpness, "blur_blocks", counted("focus", real_blur))
+    monkeypatch.setattr(stripes, "peaks", counted("bands", real_peaks))
+    diagnose(_clip(pets_frames, 0, 8), ref)
+    assert calls == {"focus": 4, "bands": 4}
+    calls.update(focus=0, bands=0)
+    d = diagnose(_pan(pets_frames[0]))
+    assert d.measures["pan"] >= 0.012 and calls == {"focus": 8, "bands": 8}, (d.measures["pan"], calls)
+
+
 def test_a_turning_camera_without_reference_waits_for_a_still_view(pets_frames):
     """Without a reference, a passing view's colours are not a cast (nor its flat border a cover,
     nor its texture bands); a picture too dark to use is reported while it turns."""

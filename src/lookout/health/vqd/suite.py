@@ -80,6 +80,8 @@ def _default_ramps() -> dict[str, Ramp]:
 
 
 RAMPS = _default_ramps()  # the default ramps: what is worth measuring at all
+#: a clip whose view travels this share of its width per frame pair is a camera turning (see ``pan``)
+MOVING_VIEW = 0.012
 #: Without a reference, a washed-out reading (a lifted black level) counts only with this share of
 #: burnt-out pixels (or a 95th percentile at 254 or more)
 WASHED_OUT_BURNT_SHARE = 0.01
@@ -98,8 +100,7 @@ class VqdConfig:
     cover_rest_unmatched: float = 0.7  # a cover leaves most of the rest of the view matching the reference
     blur_over_stripes_margin: float = 10.0  # score points
     cover_concentration: float = 0.07  # … and the view's mismatch drops by this much outside the cover
-    # a clip whose view travels this share of its width per frame pair is a camera turning (see ``pan``)
-    moving_view: float = 0.012
+    moving_view: float = MOVING_VIEW
     # with a reference: block levels correlating this well with it are the view, however dark (a
     # black screen or a "no video" card measured ≤ 0.38 on the tuning data, darkened views ≥ 0.99)
     view_still_shown: float = 0.8
@@ -179,13 +180,14 @@ def _reference_exposure(view: FrameView) -> tuple[float, float, float, float]:
     return (*exposure.percentiles(view), exposure.saturated_fraction(view, exposure.NEAR_BURNT))
 
 
-def frame_measures(view: FrameView, ref: Reference | None = None) -> tuple[dict[str, float], np.ndarray | None]:
-    """Raw measures of one picture, and its per-block covered share (0..1) when a reference is given."""
+def frame_measures(view: FrameView, ref: Reference | None = None, steady: bool = True
+                   ) -> tuple[dict[str, float], np.ndarray | None]:
+    """Raw measures of one picture, and its per-block covered share (0..1) when a reference is given.
+
+    `steady`: also what does not change within a few seconds, focus and interference bands (a
+    clip measures those on every other frame; see ``clip_measures``)."""
     p5, mean, p95 = exposure.percentiles(view)
     solid, solid_level = signal.solid_fraction(view)
-    bb = sharpness.blur_blocks(view, denoise=ref is not None)
-    pk = stripes.peaks(view, ref.spectra if ref is not None else None, own_from=RAMPS["stripes"].zero,
-                       new_from=RAMPS["stripes_vs_reference"].zero)
     m = {
         "solid": solid,
         "solid_level": float(solid_level),
@@ -194,16 +196,19 @@ def frame_measures(view: FrameView, ref: Reference | None = None) -> tuple[dict[
         "p95": p95,
         "saturated": exposure.saturated_fraction(view),
         "noise_sigma": noise.noise_sigma(view),
-        "blur_effect": sharpness.blur_effect(view, bb),
-        "stripe_peak": pk.own,
-        "stripe_spread": pk.own_spread,
-        "stripe_second": pk.own_second,
     }
-    if pk.new is not None:
-        m["stripe_new_peak"] = pk.new
-        m["stripe_new_spread"] = pk.new_spread
-        m["stripe_new_second"] = pk.new_second
-        m["stripe_own_over_ref"] = pk.own_over_ref
+    bb = None
+    if steady:
+        bb = sharpness.blur_blocks(view, denoise=ref is not None)
+        pk = stripes.peaks(view, ref.spectra if ref is not None else None, own_from=RAMPS["stripes"].zero,
+                           new_from=RAMPS["stripes_vs_reference"].zero)
+        m.update(blur_effect=sharpness.blur_effect(view, bb), stripe_peak=pk.own, stripe_spread=pk.own_spread,
+                 stripe_second=pk.own_second)
+        if pk.new is not None:
+            m["stripe_new_peak"] = pk.new
+            m["stripe_new_spread"] = pk.new_spread
+            m["stripe_new_second"] = pk.new_second
+            m["stripe_own_over_ref"] = pk.own_over_ref
     if ref is None:
         # without a reference: the cast factor and the flat border region (with one, the change from it)
         m["cast_k"], m["cast_d"] = color.cast_factor(view)
@@ -217,17 +222,19 @@ def frame_measures(view: FrameView, ref: Reference | None = None) -> tuple[dict[
              ref_region=reference.largest_region(rc.cover), ref_informative=rc.informative,
              ref_rest_unmatched=rc.rest_unmatched, ref_level_corr=rc.level_corr, ref_shift_match=rc.shift_match,
              ref_chroma_shift=color.chroma_shift(cur_chroma, ref.view.chroma),
-             ref_blur_increase=sharpness.blur_rise(bb, ref.blur, usable),
              night_vs_day=float(grey_now and not ref.view.is_grey), grey_now=float(grey_now))
     if rc.gains is not None:
         m["ref_gain_cast"] = color.gain_cast(rc.gains)
+    if ref.exposure is not None:
+        m["ref_p5"], m["ref_mean"], m["ref_p95"], m["ref_saturated"] = ref.exposure
+    if bb is None:
+        return m, rc.cover
+    m["ref_blur_increase"] = sharpness.blur_rise(bb, ref.blur, usable)
     if ref.edges is not None:
         scale = view.mid.shape[1] / max(view.grey.shape[1], 1)  # the shift is in small pixels
         softening = sharpness.edge_softening(view, ref.edges, rc.aligned_by[0] * scale, rc.aligned_by[1] * scale)
         if softening is not None:
             m["ref_edge_softening"] = softening
-    if ref.exposure is not None:
-        m["ref_p5"], m["ref_mean"], m["ref_p95"], m["ref_saturated"] = ref.exposure
     # at half size: for a grey-scale picture always; for a colour one only when the fine measure
     # would see lost focus, to tell a defocus from coding loss (see _blur_score)
     if ref.coarse_blur is not None and (grey_now or m["ref_blur_increase"] >= RAMPS["blur_vs_reference"].zero):
@@ -420,7 +427,9 @@ def clip_measures(frames: Sequence[np.ndarray], reference_frame: np.ndarray | Re
                   ) -> dict[str, float]:
     """Raw measures of a clip (median over frames) plus the clip's ``changed`` share.
 
-    With a reference, ``ref_region`` is the largest covered region of the per-block median
+    Focus and interference bands do not change within a few seconds while the camera holds still:
+    they are measured on every other frame (the first, the third, …), which saves a seventh of the
+    diagnosis per frame; a turning camera's view changes, so there every frame is measured. With a reference, ``ref_region`` is the largest covered region of the per-block median
     cover over the frames: a cover stays, people walking through do not.
     """
     if len(frames) == 0:
@@ -431,8 +440,9 @@ def clip_measures(frames: Sequence[np.ndarray], reference_frame: np.ndarray | Re
         h, w = views[0].grey.shape
         ref = prepare_reference(reference_frame, (w, h))
     per, masks = [], []
-    for v in views:
-        fm, covered = frame_measures(v, ref)
+    pan_rate = pan.pan_rate(views)
+    for k, v in enumerate(views):
+        fm, covered = frame_measures(v, ref, steady=k % 2 == 0 or pan_rate >= MOVING_VIEW)
         per.append(fm)
         if covered is not None:
             masks.append(covered)
@@ -444,7 +454,7 @@ def clip_measures(frames: Sequence[np.ndarray], reference_frame: np.ndarray | Re
         _tone_cast(m, views, ref)
     mm = frozen.motion_measures(views)
     m["changed"], m["live_noise"] = (float("nan"), float("nan")) if mm is None else mm
-    m["pan"] = pan.pan_rate(views)
+    m["pan"] = pan_rate
     return m
 
 
