@@ -436,7 +436,7 @@ def _pan(frame, n=8, frac=0.6):
 def test_focus_and_bands_are_measured_on_every_other_frame_of_a_still_view_and_on_every_frame_of_a_turn(
         pets_frames, monkeypatch):
     """What does not change within seconds while the camera holds still is measured on half the
-    frames (a seventh of the cost); a turning camera's view changes, so every frame counts there."""
+    frames (about a sixth of the cost); a turning camera's view changes, so every frame counts there."""
     from lookout.health.vqd import prepare_reference, sharpness, stripes
     from lookout.health.vqd.frames import prepare
 

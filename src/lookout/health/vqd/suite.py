@@ -428,8 +428,10 @@ def clip_measures(frames: Sequence[np.ndarray], reference_frame: np.ndarray | Re
     """Raw measures of a clip (median over frames) plus the clip's ``changed`` share.
 
     Focus and interference bands do not change within a few seconds while the camera holds still:
-    they are measured on every other frame (the first, the third, …), which saves a seventh of the
-    diagnosis per frame; a turning camera's view changes, so there every frame is measured. With a reference, ``ref_region`` is the largest covered region of the per-block median
+    they are measured on every other frame (the first, the third, …), which saves about a sixth of
+    the diagnosis per frame; a turning camera's view changes, so there every frame is measured.
+
+    With a reference, ``ref_region`` is the largest covered region of the per-block median
     cover over the frames: a cover stays, people walking through do not.
     """
     if len(frames) == 0:
