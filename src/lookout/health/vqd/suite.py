@@ -180,12 +180,13 @@ def _reference_exposure(view: FrameView) -> tuple[float, float, float, float]:
     return (*exposure.percentiles(view), exposure.saturated_fraction(view, exposure.NEAR_BURNT))
 
 
-def frame_measures(view: FrameView, ref: Reference | None = None, steady: bool = True
-                   ) -> tuple[dict[str, float], np.ndarray | None]:
+def frame_measures(view: FrameView, ref: Reference | None = None, steady: bool = True,
+                   chroma: np.ndarray | None = None) -> tuple[dict[str, float], np.ndarray | None]:
     """Raw measures of one picture, and its per-block covered share (0..1) when a reference is given.
 
     `steady`: also what does not change within a few seconds, focus and interference bands (a
-    clip measures those on every other frame; see ``clip_measures``)."""
+    clip measures those on every other frame; see ``clip_measures``). `chroma`: the picture's
+    ``chroma_blocks`` when the caller has them already."""
     p5, mean, p95 = exposure.percentiles(view)
     solid, solid_level = signal.solid_fraction(view)
     m = {
@@ -214,7 +215,7 @@ def frame_measures(view: FrameView, ref: Reference | None = None, steady: bool =
         m["cast_k"], m["cast_d"] = color.cast_factor(view)
         m["flat_region"] = reference.flat_region(view)  # occlusion without a reference
         return m, None
-    cur_chroma = color.chroma_blocks(view.color)
+    cur_chroma = color.chroma_blocks(view.color) if chroma is None else chroma
     rc = reference.compare(view, ref.view, cur_chroma)
     usable = rc.exposed & ~rc.covered
     grey_now = reference.is_grey_picture(cur_chroma)
@@ -408,13 +409,13 @@ def decide(scores: dict[str, float], cfg: VqdConfig, measures: dict[str, float] 
     return over
 
 
-def _tone_cast(m: dict[str, float], views: Sequence[FrameView], ref: Reference) -> None:
-    """``ref_tone_cast`` of a clip: the cast left once one tone curve is fitted from the reference's
-    block colours to the clip's (each block's median over the frames: people walk on), once per
-    clip. A grey-scale picture (night, infrared) has no colour to cast; against a grey-scale
-    reference, or with too few usable blocks, the measure is left out (the others judge the cast)."""
-    chroma = color.chroma_blocks(views[0].color) if len(views) == 1 else np.median(
-        [color.chroma_blocks(v.color) for v in views], axis=0)
+def _tone_cast(m: dict[str, float], chromas: Sequence[np.ndarray], ref: Reference) -> None:
+    """``ref_tone_cast`` of a clip whose frames' ``chroma_blocks`` are `chromas`: the cast left once
+    one tone curve is fitted from the reference's block colours to the clip's (each block's median
+    over the frames: people walk on), once per clip. A grey-scale picture (night, infrared) has no
+    colour to cast; against a grey-scale reference, or with too few usable blocks, the measure is
+    left out (the others judge the cast)."""
+    chroma = chromas[0] if len(chromas) == 1 else np.median(chromas, axis=0)
     if reference.is_grey_picture(chroma):
         m["ref_tone_cast"] = 0.0
     elif not ref.view.is_grey:
@@ -443,8 +444,10 @@ def clip_measures(frames: Sequence[np.ndarray], reference_frame: np.ndarray | Re
         ref = prepare_reference(reference_frame, (w, h))
     per, masks = [], []
     pan_rate = pan.pan_rate(views)
-    for k, v in enumerate(views):
-        fm, covered = frame_measures(v, ref, steady=k % 2 == 0 or pan_rate >= MOVING_VIEW)
+    # per-block colours, with a reference: each frame's comparison and the clip's tone fit use them
+    chromas = [color.chroma_blocks(v.color) for v in views] if isinstance(ref, Reference) else [None] * len(views)
+    for k, (v, chroma) in enumerate(zip(views, chromas)):
+        fm, covered = frame_measures(v, ref, steady=k % 2 == 0 or pan_rate >= MOVING_VIEW, chroma=chroma)
         per.append(fm)
         if covered is not None:
             masks.append(covered)
@@ -453,7 +456,7 @@ def clip_measures(frames: Sequence[np.ndarray], reference_frame: np.ndarray | Re
     if masks and all(mk.shape == masks[0].shape for mk in masks):
         m["ref_region"] = reference.largest_region(np.median(masks, axis=0))
     if isinstance(ref, Reference):
-        _tone_cast(m, views, ref)
+        _tone_cast(m, chromas, ref)
     mm = frozen.motion_measures(views)
     m["changed"], m["live_noise"] = (float("nan"), float("nan")) if mm is None else mm
     m["pan"] = pan_rate
