@@ -424,13 +424,14 @@ def _tone_cast(m: dict[str, float], chromas: Sequence[np.ndarray], ref: Referenc
             m["ref_tone_cast"] = cast
 
 
-def clip_measures(frames: Sequence[np.ndarray], reference_frame: np.ndarray | Reference | None = None
-                  ) -> dict[str, float]:
+def clip_measures(frames: Sequence[np.ndarray], reference_frame: np.ndarray | Reference | None = None,
+                  moving_view: float = MOVING_VIEW) -> dict[str, float]:
     """Raw measures of a clip (median over frames) plus the clip's ``changed`` share.
 
     Focus and interference bands do not change within a few seconds while the camera holds still:
     they are measured on every other frame (the first, the third, …), which saves about a sixth of
-    the diagnosis per frame; a turning camera's view changes, so there every frame is measured.
+    the diagnosis per frame; a turning camera's view changes (``pan`` ≥ `moving_view`, as the rules
+    judge a turn), so there every frame is measured.
 
     With a reference, ``ref_region`` is the largest covered region of the per-block median
     cover over the frames: a cover stays, people walking through do not.
@@ -447,7 +448,7 @@ def clip_measures(frames: Sequence[np.ndarray], reference_frame: np.ndarray | Re
     # per-block colours, with a reference: each frame's comparison and the clip's tone fit use them
     chromas = [color.chroma_blocks(v.color) for v in views] if isinstance(ref, Reference) else [None] * len(views)
     for k, (v, chroma) in enumerate(zip(views, chromas)):
-        fm, covered = frame_measures(v, ref, steady=k % 2 == 0 or pan_rate >= MOVING_VIEW, chroma=chroma)
+        fm, covered = frame_measures(v, ref, steady=k % 2 == 0 or pan_rate >= moving_view, chroma=chroma)
         per.append(fm)
         if covered is not None:
             masks.append(covered)
@@ -480,7 +481,7 @@ def diagnose(frames: Sequence[np.ndarray] | np.ndarray, reference_frame: np.ndar
     """
     cfg = config or VqdConfig()
     with single_thread():
-        m = clip_measures(_as_clip(frames), reference_frame)
+        m = clip_measures(_as_clip(frames), reference_frame, cfg.moving_view)
     scores = scores_from_measures(m, cfg)
     return Diagnosis(faults=decide(scores, cfg, m), scores=scores, measures=m)
 
