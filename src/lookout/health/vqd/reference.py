@@ -95,8 +95,20 @@ def chroma_blocks(color_small: np.ndarray) -> np.ndarray:
     return np.concatenate([c / total, total / 3.0], axis=2)
 
 
+GREY_SHARE = 0.004  # a grey picture's channels depart from their mean by less than this share of their sum
+#: grey levels of departure that coding alone makes: an infrared night picture coded to H.264
+#: (yuv420p) and decoded to BGR has its channels a level or two apart
+GREY_CHANNEL_SLACK = 2.0
+
+
 def is_grey_picture(chroma: np.ndarray) -> bool:
-    return float(np.abs(chroma[..., :3] - 1 / 3).mean()) < 0.004
+    """Whether the picture (its ``chroma_blocks``) is grey-scale: its blocks' channels depart from
+    their mean by less than GREY_SHARE of the channels' sum on average. In a dark block that share
+    is less than coding's rounding (GREY_CHANNEL_SLACK levels), which there is forgiven."""
+    total = 3.0 * chroma[..., 3:4]
+    forgiven = np.maximum(GREY_CHANNEL_SLACK - GREY_SHARE * total, 0.0)  # nothing from level 167 up
+    departure = np.maximum(np.abs(chroma[..., :3] - 1 / 3) * total - forgiven, 0.0) / (total + 1e-3)
+    return float(departure.mean()) < GREY_SHARE
 
 
 def prepare_reference(ref: FrameView, size: tuple[int, int]) -> RefView:
