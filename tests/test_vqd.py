@@ -148,6 +148,30 @@ def test_grey_night_picture_is_not_a_colour_cast(pets_frames):
     assert d.scores["color_cast"] < 20
 
 
+def test_a_dark_night_picture_decoded_from_h264_is_grey(tmp_path, pets_frames):
+    """Coding a grey picture to H.264 (yuv420p) and back to BGR leaves its channels a level or two
+    apart; in a dark
+    infrared picture that is a few per cent of the level, and it is still grey: no colour cast, no
+    cover against the daytime reference, and no colour cast without one."""
+    from lookout.health.vqd.reference import chroma_blocks, is_grey_picture
+
+    night = [cv2.cvtColor((cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) * 0.3).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+             for f in pets_frames[:8]]
+    _write_clip(tmp_path / "night.mp4", night)
+    with av.open(str(tmp_path / "night.mp4")) as c:
+        decoded = [f.to_ndarray(format="bgr24") for f in c.decode(video=0)]
+    spread = decoded[0].max(axis=2).astype(int) - decoded[0].min(axis=2)
+    assert 0 < spread.max() <= 3  # the coder's and decoder's rounding, nothing more
+    assert is_grey_picture(chroma_blocks(cv2.resize(decoded[0], (320, 240), interpolation=cv2.INTER_AREA)))
+    d = diagnose(decoded, pets_frames[0])
+    assert d.measures["grey_now"] == 1.0
+    assert not {"color_cast", "occlusion", "scene_change"} & set(d.faults), d.scores
+    assert "color_cast" not in diagnose(decoded).faults
+    # a dark picture in colour is still colour
+    tinted = np.clip(night[0].astype(np.float32) * (0.6, 1.0, 1.5), 0, 255).astype(np.uint8)
+    assert not is_grey_picture(chroma_blocks(cv2.resize(tinted, (320, 240), interpolation=cv2.INTER_AREA)))
+
+
 def test_bad_frames_are_refused_clearly():
     with pytest.raises(BadFrame, match="uint8"):
         diagnose(np.zeros((100, 100, 3), np.float32))
@@ -157,17 +181,45 @@ def test_bad_frames_are_refused_clearly():
         diagnose([])
 
 
-def _write_clip(path, frames, fps=5):
+def _write_clip(path, frames, fps=5, bpp=None):
+    """H.264 at constant quality, or at a constant bit rate of `bpp` bits per pixel and frame (a
+    key frame every 5 frames, as cameras code)."""
     h, w = frames[0].shape[:2]
     with av.open(str(path), "w") as out:
         st = out.add_stream("libx264", rate=fps)
         st.width, st.height, st.pix_fmt = w, h, "yuv420p"
-        st.options = {"crf": "20", "preset": "ultrafast"}
+        if bpp is None:
+            st.options = {"crf": "20", "preset": "ultrafast"}
+        else:
+            kbps = f"{int(w * h * fps * bpp / 1000)}k"
+            st.options = {"preset": "veryfast", "g": "5", "b": kbps, "minrate": kbps, "maxrate": kbps,
+                          "bufsize": kbps, "x264-params": "nal-hrd=cbr"}
         for f in frames:
             for p in st.encode(av.VideoFrame.from_ndarray(f, format="bgr24")):
                 out.mux(p)
         for p in st.encode():
             out.mux(p)
+
+
+def test_a_view_coded_at_a_low_bit_rate_is_no_defocus_but_a_defocus_coded_so_is(tmp_path, pets_frames):
+    """A camera at a low constant bit rate (0.03 bit per pixel and frame: 1080p at 25 frames/s at
+    1.5 Mbit/s) loses its finest texture to the coder, not to the lens: read as a patrol reads it,
+    it is not blurred against its reference; a mild defocus coded at the same rate still is."""
+    from lookout.health.patrol import grab_patrol_frames
+
+    def defocus(frame):  # the corpus' mild defocus: a disc of 0.6 % of the width
+        r = round(0.006 * frame.shape[1])
+        kernel = cv2.circle(np.zeros((2 * r + 1, 2 * r + 1), np.float32), (r, r), r, 1.0, -1)
+        return cv2.filter2D(frame, -1, kernel / kernel.sum(), borderType=cv2.BORDER_REFLECT)
+
+    ref = pets_frames[0]
+    _write_clip(tmp_path / "coded.mp4", pets_frames[:16], bpp=0.03)
+    _write_clip(tmp_path / "defocused.mp4", [defocus(f) for f in pets_frames[:16]], bpp=0.03)
+    coded = diagnose(grab_patrol_frames(str(tmp_path / "coded.mp4"), keyframes=2).frames, ref)
+    assert coded.measures["ref_blur_increase"] > 0.04  # the coder did take fine detail away
+    assert "blur" not in coded.faults, coded.scores
+    defocused = diagnose(grab_patrol_frames(str(tmp_path / "defocused.mp4"), keyframes=2).frames, ref)
+    assert "blur" in defocused.faults, defocused.scores
 
 
 def test_cli_diagnose_and_batch(tmp_path, pets_frames):
