@@ -39,7 +39,9 @@ def _default_ramps() -> dict[str, Ramp]:
         "blur": Ramp(0.39, 0.55),  # blur effect 0..1 (no reference)
         "blur_vs_reference": Ramp(0.025, 0.065),  # median per-block blur effect above the reference's
         "blur_grey_vs_reference": Ramp(0.016, 0.048),  # the same at half size, for a grey-scale picture
-        "blur_coarse_vs_reference": Ramp(0.02, 0.04),  # … and what a colour picture's blur needs there too
+        # … and what a colour picture's blur needs there too: above what coding at 0.05 bit per
+        # pixel takes from a clean view (bench/vqd/coding_loss.py), well below a mild defocus
+        "blur_coarse_vs_reference": Ramp(0.02, 0.04),
         "blur_edges_vs_reference": Ramp(0.28, 0.38),  # how much flatter the reference's steepest edges are, 0..1
         "occlusion": Ramp(0.045, 0.125),  # largest covered region vs. the reference, share of the whole view
         "occlusion_noref": Ramp(0.22, 0.38),  # largest flat region at the border, share of view
