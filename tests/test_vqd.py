@@ -150,9 +150,8 @@ def test_grey_night_picture_is_not_a_colour_cast(pets_frames):
 
 def test_a_dark_night_picture_decoded_from_h264_is_grey(tmp_path, pets_frames):
     """Coding a grey picture to H.264 (yuv420p) and back to BGR leaves its channels a level or two
-    apart; in a dark
-    infrared picture that is a few per cent of the level, and it is still grey: no colour cast, no
-    cover against the daytime reference, and no colour cast without one."""
+    apart; in a dark infrared picture that is a few per cent of the level, and it is still grey: no
+    colour cast, no cover against the daytime reference, and no colour cast without one."""
     from lookout.health.vqd.reference import chroma_blocks, is_grey_picture
 
     night = [cv2.cvtColor((cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) * 0.3).astype(np.uint8), cv2.COLOR_GRAY2BGR)
