@@ -96,7 +96,5 @@ def tone_cast(cur: np.ndarray, ref: np.ndarray, rounds: int = 3) -> float | None
         slope = float((dev_x * (y - mean_y)).sum() / max(float((dev_x * dev_x).sum()), 1e-9))
         offset = mean_y - slope * mean_x
         off_curve = np.abs(y - slope * x - offset)
-        usable_off = off_curve[usable]
-        typical = float(np.partition(usable_off, usable_off.size // 2)[usable_off.size // 2])
-        keep = usable & (off_curve < max(TONE_FIT_TOL, 3.0 * typical))
+        keep = usable & (off_curve < max(TONE_FIT_TOL, 3.0 * median(off_curve[usable])))
     return gain_cast(np.exp(offset - offset.mean()))
