@@ -62,6 +62,9 @@ def keyframe_bytes(frame: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+CLIP_KEY_FRAMES = (0, 5)  # a clip of 8 frames from a stream with a key frame every 5 (the frozen check compares them)
+
+
 def decode_once(data: bytes) -> None:
     with av.open(io.BytesIO(data), format="h264") as c:
         st = c.streams.video[0]
@@ -106,14 +109,14 @@ def main() -> None:
 
         def all_clips(reference=None) -> None:  # noqa: ANN001
             for c in clips:
-                diagnose(c, reference)
+                diagnose(c, reference, key_frames=CLIP_KEY_FRAMES)
 
         # a PTZ camera touring 4 presets: four prepared references (other moments of the source)
         presets = [ref] + [prepare_reference(frames[k], (320, round(h * 320 / w))) for k in (0, 16, 32)]
 
         def clips_vs_presets() -> None:
             for c in clips:
-                diagnose_views(c, presets)
+                diagnose_views(c, presets, key_frames=CLIP_KEY_FRAMES)
 
         data = keyframe_bytes(frames[len(frames) // 2])
         runs = args.repeat

@@ -110,7 +110,7 @@ def registered_nvr(db_url: str, on_ptz):
 def test_patrol_decodes_a_pair_then_key_frames_only(sim):
     g = grab_patrol_frames(sim.url(1), keyframes=2, budget_s=15)
     assert len(g.frames) == 4
-    assert g.keyframes == 3  # the first frame and the two key frames after the pair
+    assert g.key_frames == (0, 2, 3)  # the first frame and the two key frames after the pair
     assert g.frames[0].shape == (288, 384, 3)
 
 

@@ -49,7 +49,7 @@ def test_the_patrol_reads_the_first_pair_then_the_next_key_frames(codec, bframes
     path = numbered_clip(tmp_path / f"{codec}-{bframes}.mp4", codec, bframes)
     grab = grab_patrol_frames(str(path), keyframes=2)
     assert frame_numbers(grab.frames, path) == [0, 1, 5, 10]
-    assert grab.keyframes == 3
+    assert grab.key_frames == (0, 2, 3)
 
 
 def test_the_patrol_reads_an_h265_camera_over_rtsp():
@@ -65,5 +65,5 @@ def test_the_patrol_reads_an_h265_camera_over_rtsp():
         grab = grab_patrol_frames(sim.urls[0], keyframes=2, budget_s=15)
     finally:
         sim.stop()
-    assert len(grab.frames) == 4 and grab.keyframes == 3
+    assert len(grab.frames) == 4 and grab.key_frames == (0, 2, 3)
     assert grab.frames[0].shape == (240, 320, 3)

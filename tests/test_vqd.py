@@ -180,14 +180,17 @@ def test_bad_frames_are_refused_clearly():
         diagnose([])
 
 
-def _write_clip(path, frames, fps=5, bpp=None):
-    """H.264 at constant quality, or at a constant bit rate of `bpp` bits per pixel and frame (a
-    key frame every 5 frames, as cameras code)."""
+def _write_clip(path, frames, fps=5, bpp=None, key_every=None):
+    """H.264 at constant quality (with ``key_every``: a key frame every so many frames, as the
+    corpus codes), or at a constant bit rate of `bpp` bits per pixel and frame (a key frame every 5
+    frames, as cameras code)."""
     h, w = frames[0].shape[:2]
     with av.open(str(path), "w") as out:
         st = out.add_stream("libx264", rate=fps)
         st.width, st.height, st.pix_fmt = w, h, "yuv420p"
-        if bpp is None:
+        if bpp is None and key_every:
+            st.options = {"crf": "20", "preset": "veryfast", "g": str(key_every)}
+        elif bpp is None:
             st.options = {"crf": "20", "preset": "ultrafast"}
         else:
             kbps = f"{int(w * h * fps * bpp / 1000)}k"
@@ -219,6 +222,48 @@ def test_a_view_coded_at_a_low_bit_rate_is_no_defocus_but_a_defocus_coded_so_is(
     assert "blur" not in coded.faults, coded.scores
     defocused = diagnose(grab_patrol_frames(str(tmp_path / "defocused.mp4"), keyframes=2).frames, ref)
     assert "blur" in defocused.faults, defocused.scores
+
+
+def _textured_wall(h=480, w=640, seed=1):
+    """A grey picture textured at every scale (stone, foliage), with no flat area."""
+    rng = np.random.default_rng(seed)
+    out = np.full((h, w), 128.0, np.float32)
+    for step, amplitude in ((2, 14), (6, 20), (24, 30), (96, 40)):
+        coarse = rng.normal(0, 1, (h // step + 2, w // step + 2)).astype(np.float32)
+        out += amplitude * cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC)
+    return cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+
+
+def test_a_live_still_scene_whose_p_frames_skip_its_noise_is_told_live_by_its_key_frames(tmp_path):
+    """A coder at constant quality skips a textured still scene's sensor noise in every P-frame, so
+    neighbouring frames are identical as a frozen picture's are; each key frame is coded anew and
+    keeps the noise, so two key frames differ where a frozen picture's do not. Read as the CLI reads
+    a video (with its key frames), the live scene is not frozen; the same picture frozen still is."""
+    from lookout.health.vqd.load import read_video
+
+    wall = _textured_wall()
+    rng = np.random.default_rng(7)
+    live = [np.clip(wall + rng.normal(0, 2.0, wall.shape), 0, 255).astype(np.uint8) for _ in range(16)]
+    frozen = []
+    for i in range(16):
+        f = wall.copy()
+        cv2.putText(f, f"14:03:{10 + i:02d}", (16, 36), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (255, 255, 255), 2)
+        frozen.append(f)
+    _write_clip(tmp_path / "live.mp4", live, key_every=5)
+    _write_clip(tmp_path / "frozen.mp4", frozen, key_every=5)
+    clip = read_video(tmp_path / "live.mp4")
+    assert clip.key_frames == (0, 5, 10, 15)
+    blind = diagnose(clip.frames)  # key frames not known: the neighbours alone
+    assert blind.measures["live_noise"] < 0.012 and "frozen" in blind.faults, blind.measures
+    d = diagnose(clip.frames, key_frames=clip.key_frames)
+    assert d.measures["key_noise"] > 1.75 and "frozen" not in d.faults, d.measures["key_noise"]
+    still = read_video(tmp_path / "frozen.mp4")
+    d = diagnose(still.frames, key_frames=still.key_frames)
+    assert d.measures["key_noise"] < 1.45 and "frozen" in d.faults, d.measures["key_noise"]
+    runner = CliRunner()
+    for name, faults in (("live.mp4", []), ("frozen.mp4", ["frozen"])):
+        r = runner.invoke(app, ["vqd", "diagnose", str(tmp_path / name), "--json"])
+        assert r.exit_code == 0 and json.loads(r.stdout)["faults"] == faults, (name, r.output)
 
 
 def test_cli_diagnose_and_batch(tmp_path, pets_frames):

@@ -69,14 +69,14 @@ def main() -> None:
             pic = pic[: pic.shape[0] // 2 * 2, : pic.shape[1] // 2 * 2]
             live = noisy(pic, rng)
             night = [night_grey(f, rng) for f in live]
-            marked = {r: as_patrol(code(clip_path, noisy(pic, rng), r))[0] for r in rates}  # another moment
-            marked_night = {r: as_patrol(code(clip_path, [night_grey(f, rng) for f in noisy(pic, rng)], r))[0]
+            marked = {r: as_patrol(code(clip_path, noisy(pic, rng), r)).frames[0] for r in rates}  # another moment
+            marked_night = {r: as_patrol(code(clip_path, [night_grey(f, rng) for f in noisy(pic, rng)], r)).frames[0]
                             for r in rates}
             for light, frames in (("day", live), ("night", night)):
                 for state in STATES:
                     shown = frames if state == "clean" else [defocus(f, state) for f in frames]
                     for r in rates:
-                        patrol = as_patrol(code(clip_path, shown, r))
+                        patrol = as_patrol(code(clip_path, shown, r)).frames
                         for kind, ref_picture in zip(refs_kinds[:2], (pic, marked[r])):
                             found[kind, light, state, r] += "blur" in diagnose(patrol, ref_picture).faults
                         both = diagnose_views(patrol, [marked[r], marked_night[r]])

@@ -35,7 +35,8 @@ def _diagnose_item(job: tuple[str, dict, bool]):  # noqa: ANN202
     ref = None
     if it.get("reference") and not no_reference:
         ref = _reference(str(Path(corpus) / it["reference"]))
-    return diagnose(read_any(Path(corpus) / it["file"]), ref)
+    clip = read_any(Path(corpus) / it["file"])
+    return diagnose(clip.frames, ref, key_frames=clip.key_frames)
 
 
 @functools.lru_cache(maxsize=64)

@@ -58,9 +58,9 @@ def diagnose_cmd(
     """Diagnose one picture, video (as a whole) or stream; prints faults and 0–100 scores."""
     config = _config(threshold)
     try:
-        frames = read_any(path)
+        clip = read_any(path)
         refs = [read_image(r) for r in reference or ()]
-        result = diagnose_views(frames, refs, config).to_json()
+        result = diagnose_views(clip.frames, refs, config, key_frames=clip.key_frames).to_json()
         for rp, img in zip(reference or (), refs):
             limits = reference_limits(img)
             if limits:  # on stderr: the JSON on stdout stays as it is
@@ -106,7 +106,8 @@ def run_batch(manifest: Path, config: VqdConfig | None = None) -> list[dict]:
                 if key not in refs:
                     refs[key] = read_image(key)
                 ref = refs[key]
-            result = diagnose(read_any(_resolve(base, e["file"])), ref, config).to_json()
+            clip = read_any(_resolve(base, e["file"]))
+            result = diagnose(clip.frames, ref, config, key_frames=clip.key_frames).to_json()
             out.append({"file": e["file"], **result})
         except (SourceError, BadFrame, ValueError) as err:
             log.warning("vqd batch: %s: %s", e["file"], err)

@@ -173,7 +173,7 @@ class GrabError(RuntimeError):
 @dataclass
 class Grab:
     frames: list[np.ndarray]
-    keyframes: int  # key frames among them
+    key_frames: tuple[int, ...]  # which of them were coded as key frames
     packets: int  # packets read from the stream
     transport: str | None
 
@@ -196,7 +196,8 @@ def grab_patrol_frames(url: str, keyframes: int = 2, *, open_timeout: float = 5.
     except Exception as exc:
         raise GrabError(classify_error(exc).reason) from exc
     frames: list[np.ndarray] = []
-    keys = packets = 0
+    keys: list[int] = []
+    packets = 0
     fed_key = False
     want = 2 + max(0, keyframes)
     try:
@@ -229,8 +230,9 @@ def grab_patrol_frames(url: str, keyframes: int = 2, *, open_timeout: float = 5.
             for f in decoded:
                 if not pair and not f.key_frame:
                     continue  # a frame of the pair's neighbourhood the decoder held back
+                if f.key_frame:
+                    keys.append(len(frames))
                 frames.append(f.to_ndarray(format="bgr24"))
-                keys += int(bool(f.key_frame))
                 if len(frames) == 2:
                     break
             if len(frames) >= 2 and ctx.skip_frame != "NONKEY":
@@ -249,7 +251,7 @@ def grab_patrol_frames(url: str, keyframes: int = 2, *, open_timeout: float = 5.
             pass
     if not frames:
         raise GrabError(f"no picture within {budget_s:.0f} s")
-    return Grab(frames, keys, packets, used)
+    return Grab(frames, tuple(keys), packets, used)
 
 
 @dataclass(frozen=True)
@@ -309,7 +311,7 @@ class ReferenceCache:
 def patrol_channel(target: Target, cfg: PatrolConfig, refs: ReferenceCache | None = None,
                    diagnose: Callable | None = None, call_preset: PresetCaller | None = None) -> PatrolResult:
     """Patrol one channel: grab frames, diagnose them against the channel's reference pictures
-    (``diagnose(frames, references)``; the best-matching one where a PTZ camera has one per preset),
+    (``diagnose(frames, references, key_frames=…)``; the best-matching one where a PTZ camera has one per preset),
     or, for a target with a preset tour and a ``call_preset``, preset by preset (:func:`_tour`).
     Never raises; failures are in the result."""
     if target.tour and call_preset is not None:
@@ -366,7 +368,7 @@ def _patrol_view(target: Target, cfg: PatrolConfig, refs: ReferenceCache | None,
     usable = [(preset, img) for preset, p in references if (img := cache.get(p)) is not None]
     views = [img for _, img in usable]
     try:
-        d = diagnose(grab.frames, views)
+        d = diagnose(grab.frames, views, key_frames=grab.key_frames)
         d = _frozen_since(d, target, grab.frames[-1], config)
     except (BadFrame, ValueError) as exc:
         log.warning("channel %s: picture cannot be diagnosed: %s", target.channel_id, exc)

@@ -24,6 +24,13 @@ Two pieces of evidence, both needed for "frozen":
   sensor's, and does not count. Coding at a constant bit rate wipes a live scene's sensor noise
   out too, so there a live still scene reads as frozen within a clip; time tells them apart
   (next paragraph).
+- … nor between key frames coded at one quality. A key frame is coded anew, not from the frame
+  before it, so a live sensor's noise shows between two key frames even where the encoder skips it
+  in every P-frame (a coder at constant quality on a textured still scene). Two key frames coded
+  from one unchanged picture at about the same quality differ by the coder's rate control alone;
+  two that differ by more in their flat areas (native crops, the flattest 40 % of blocks) show a
+  live sensor. Key frames whose fine detail differs (a coder at a constant bit rate codes each
+  key frame at the quality its buffer allows) differ by that alone, so such a pair does not count.
 
 Over time (:func:`changed_since`): a patrol that finds a picture frozen compares it with the picture
 the previous patrol found frozen, by the same structural change. A frozen camera shows the same
@@ -33,8 +40,10 @@ lamps), which a few seconds of frames cannot show.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -48,6 +57,10 @@ DETAIL = 64.0  # mean squared Laplacian of a block with detail (RMS 8 grey level
 SAME_DETAIL = 0.8  # as much detail in both frames: the smaller at least this share of the larger
 MOVED_DETAIL = 0.2  # detail that no longer lines up: correlation of the two Laplacians below this
 ON_GRID = (1.4, 1.7)  # a change's on-grid step ratio: a sensor's below the first, the coder's above the second
+#: two key frames are coded at one quality when the smaller of their mean absolute Laplacians in the flat
+#: blocks is at least this share of the larger (bench/vqd/frozen_cbr.py: a constant-bit-rate coder's
+#: key frames of one frozen picture reach that balance in few pairs, a constant-quality coder's in most)
+SAME_QUALITY = 0.95
 
 
 def _blocks(a: np.ndarray) -> np.ndarray:
@@ -141,14 +154,40 @@ def _sensor_share(grid_ratio: float) -> float:
     return float(np.clip((hi - grid_ratio) / (hi - lo), 0.0, 1.0))
 
 
-def motion_measures(views: Sequence[FrameView]) -> tuple[float, float] | None:
-    """(changed share, live-noise level) of a clip; None when it has fewer than 2 frames."""
+class Motion(NamedTuple):
+    changed: float  # share of the picture that changed in any compared pair
+    live_noise: float  # live-noise level between neighbouring frames
+    key_noise: float  # live-noise level between key frames coded at one quality; NaN without two key frames
+
+
+def key_frame_noise(views: Sequence[FrameView]) -> float:
+    """The live-noise level between a clip's key frames (see the module's note): over neighbouring key
+    frames, the smallest mean absolute difference in the flattest 40 % of the native crops' blocks,
+    a pair coded at different quality counting as no difference; as between neighbouring frames, a
+    change on the coding grid does not count. NaN with fewer than two."""
+    if len(views) < 2 or any(v.crops.shape != views[0].crops.shape for v in views):
+        return float("nan")
+    laplacians = [np.abs(cv2.Laplacian(v.crops, cv2.CV_32F, ksize=3)) for v in views]
+    texture = _blocks(laplacians[0])
+    flat = texture <= quantile(texture, 0.40)
+    detail = [float(_blocks(lap)[flat].mean()) for lap in laplacians]
+    noise = math.inf
+    for k in range(len(views) - 1):
+        less, more = sorted((detail[k], detail[k + 1]))
+        differ = float(_blocks(cv2.absdiff(views[k].crops, views[k + 1].crops))[flat].mean())
+        noise = min(noise, differ if less >= SAME_QUALITY * more else 0.0)
+    return noise * _sensor_share(on_grid([v.crops for v in views]))
+
+
+def motion_measures(views: Sequence[FrameView], key_frames: Sequence[int] = ()) -> Motion | None:
+    """What tells a frozen clip from a live one; None when it has fewer than 2 frames. ``key_frames``:
+    the indices of the views that were coded as key frames."""
     n = len(views)
     if n < 2:
         return None
     greys = [v.grey for v in views]
     if any(g.shape != greys[0].shape for g in greys):
-        return 1.0, 99.0  # the picture size changed: not frozen
+        return Motion(1.0, 99.0, float("nan"))  # the picture size changed: not frozen
     gap = max(1, n // 4)
     pairs = {(i, i + 1) for i in range(n - 1)} | {(i, j) for i in range(n) for j in range(i + gap, n, gap)}
     structures = [_structure(g) for g in greys]
@@ -161,7 +200,7 @@ def motion_measures(views: Sequence[FrameView]) -> tuple[float, float] | None:
     flat = texture <= quantile(texture, 0.40)
     live = min(float(_blocks(cv2.absdiff(greys[i], greys[i + 1]))[flat].mean()) for i in range(n - 1))
     live *= _sensor_share(on_grid([v.crops for v in views]))
-    return changed, live
+    return Motion(changed, live, key_frame_noise([views[k] for k in sorted(set(key_frames)) if 0 <= k < n]))
 
 
 def changed_since(before: FrameView, now: FrameView) -> float:

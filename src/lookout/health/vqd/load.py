@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -23,6 +24,14 @@ STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp:
 
 class SourceError(ValueError):
     """The picture, file or stream could not be read."""
+
+
+@dataclass(frozen=True)
+class Clip:
+    """Frames read for a diagnosis, in time order, and which of them were coded as key frames."""
+
+    frames: list[np.ndarray]
+    key_frames: tuple[int, ...] = ()
 
 
 def is_stream(path: str) -> bool:
@@ -42,15 +51,16 @@ def read_image(path: str | Path) -> np.ndarray:
 class _Reservoir:
     """Keeps evenly spaced pairs of neighbouring frames (the frozen check compares neighbours).
 
-    Frames 2k·step and 2k·step+1 are kept; when more than `cap` are held, every other pair
-    is dropped and the step doubles.
+    Frames 2k·step and 2k·step+1 are kept, each with whether it was coded as a key frame; when more
+    than `cap` are held, every other pair is dropped and the step doubles.
     """
 
     def __init__(self, cap: int) -> None:
         self.cap, self.step, self.seen, self.pairs = max(2, cap), 1, 0, []
-        self._open: list[np.ndarray] | None = None  # a pair waiting for its second frame
+        self._open: list[tuple[np.ndarray, bool]] | None = None  # a pair waiting for its second frame
 
-    def offer(self, item: np.ndarray) -> None:
+    def offer(self, frame: np.ndarray, key: bool = False) -> None:
+        item = (frame, key)
         if self._open is not None:
             self._open.append(item)
             self._open = None
@@ -66,11 +76,15 @@ class _Reservoir:
         self.seen += 1
 
     @property
-    def items(self) -> list[np.ndarray]:
+    def items(self) -> list[tuple[np.ndarray, bool]]:
         return [f for p in self.pairs for f in p]
 
+    def clip(self) -> Clip:
+        items = self.items
+        return Clip([f for f, _ in items], tuple(i for i, (_, key) in enumerate(items) if key))
 
-def read_video(path: str | Path, max_frames: int = 24) -> list[np.ndarray]:
+
+def read_video(path: str | Path, max_frames: int = 24) -> Clip:
     p = Path(path)
     if not p.is_file():
         raise SourceError(f"{p}: no such file")
@@ -82,17 +96,17 @@ def read_video(path: str | Path, max_frames: int = 24) -> list[np.ndarray]:
             st = c.streams.video[0]
             st.thread_type = "AUTO"
             for frame in c.decode(st):
-                res.offer(frame.to_ndarray(format="bgr24"))
+                res.offer(frame.to_ndarray(format="bgr24"), frame.key_frame)
     except av.FFmpegError as e:
         if not res.items:
             raise SourceError(f"{p}: cannot decode video ({e})") from e
         log.warning("%s: decoding stopped early (%s); diagnosing %d frames", p, e, len(res.items))
     if not res.items:
         raise SourceError(f"{p}: no decodable frame")
-    return res.items
+    return res.clip()
 
 
-def read_stream(url: str, seconds: float = 4.0, max_frames: int = 24, open_timeout: float = 10.0) -> list[np.ndarray]:
+def read_stream(url: str, seconds: float = 4.0, max_frames: int = 24, open_timeout: float = 10.0) -> Clip:
     """Key frames and others from a live stream for `seconds` (wall time), evenly thinned."""
     res = _Reservoir(max_frames)
     opts = {"rtsp_transport": "tcp", "stimeout": str(int(open_timeout * 1e6)), "timeout": str(int(open_timeout * 1e6))}
@@ -103,7 +117,7 @@ def read_stream(url: str, seconds: float = 4.0, max_frames: int = 24, open_timeo
             st = c.streams.video[0]
             t0 = time.monotonic()
             for frame in c.decode(st):
-                res.offer(frame.to_ndarray(format="bgr24"))
+                res.offer(frame.to_ndarray(format="bgr24"), frame.key_frame)
                 if time.monotonic() - t0 >= seconds:
                     break
     except av.FFmpegError as e:
@@ -111,13 +125,13 @@ def read_stream(url: str, seconds: float = 4.0, max_frames: int = 24, open_timeo
             raise SourceError(f"{url}: cannot read stream ({e})") from e
     if not res.items:
         raise SourceError(f"{url}: no frame received")
-    return res.items
+    return res.clip()
 
 
-def read_any(path: str | Path, max_frames: int = 24) -> list[np.ndarray]:
+def read_any(path: str | Path, max_frames: int = 24) -> Clip:
     s = str(path)
     if is_stream(s):
         return read_stream(s, max_frames=max_frames)
     if Path(s).suffix.lower() in IMAGE_SUFFIXES:
-        return [read_image(s)]
+        return Clip([read_image(s)])
     return read_video(s, max_frames=max_frames)

@@ -36,6 +36,9 @@ def _default_ramps() -> dict[str, Ramp]:
         "signal_loss": Ramp(0.80, 0.96),  # share of the picture at one grey level
         "frozen_changed": Ramp(0.06, 0.02),  # share of the picture that changed over the clip
         "frozen_live": Ramp(0.026, 0.012),  # live-noise level between neighbouring frames
+        # … and between key frames coded at one quality: one frozen picture's differ by up to 1.44
+        # (the corpus's 603 frozen clips), a live still scene's whose P-frames skip its noise by 1.77 and more
+        "frozen_key_live": Ramp(1.75, 1.45),
         "blur": Ramp(0.39, 0.55),  # blur effect 0..1 (no reference)
         "blur_vs_reference": Ramp(0.025, 0.065),  # median per-block blur effect above the reference's
         "blur_grey_vs_reference": Ramp(0.016, 0.048),  # the same at half size, for a grey-scale picture
@@ -338,6 +341,8 @@ def scores_from_measures(m: dict[str, float], cfg: VqdConfig) -> dict[str, float
     }
     if not np.isnan(m.get("changed", float("nan"))):
         s["frozen"] = min(r["frozen_changed"](m["changed"]), r["frozen_live"](m["live_noise"]))
+        if not np.isnan(m["key_noise"]):
+            s["frozen"] = min(s["frozen"], r["frozen_key_live"](m["key_noise"]))
     if "ref_unmatched" in m:
         s["scene_change"] = _scene_change_score(m["ref_unmatched"], m["ref_shift"], m["ref_response"], cfg)
         s["occlusion"] = r["occlusion"](m["ref_region"])
@@ -427,8 +432,9 @@ def _tone_cast(m: dict[str, float], chromas: Sequence[np.ndarray], ref: Referenc
 
 
 def clip_measures(frames: Sequence[np.ndarray], reference_frame: np.ndarray | Reference | None = None,
-                  moving_view: float = MOVING_VIEW) -> dict[str, float]:
-    """Raw measures of a clip (median over frames) plus the clip's ``changed`` share.
+                  moving_view: float = MOVING_VIEW, key_frames: Sequence[int] = ()) -> dict[str, float]:
+    """Raw measures of a clip (median over frames) plus the clip's motion measures (``changed``,
+    ``live_noise``, ``key_noise``; ``key_frames``: the indices of the frames coded as key frames).
 
     Focus and interference bands do not change within a few seconds while the camera holds still:
     they are measured on every other frame (the first, the third, …), which saves about a sixth of
@@ -460,8 +466,8 @@ def clip_measures(frames: Sequence[np.ndarray], reference_frame: np.ndarray | Re
         m["ref_region"] = reference.largest_region(np.median(masks, axis=0))
     if isinstance(ref, Reference):
         _tone_cast(m, chromas, ref)
-    mm = frozen.motion_measures(views)
-    m["changed"], m["live_noise"] = (float("nan"), float("nan")) if mm is None else mm
+    mm = frozen.motion_measures(views, key_frames)
+    m["changed"], m["live_noise"], m["key_noise"] = (float("nan"),) * 3 if mm is None else mm
     m["pan"] = pan_rate
     return m
 
@@ -474,8 +480,11 @@ def _as_clip(frames: Sequence[np.ndarray] | np.ndarray) -> list[np.ndarray]:
 
 
 def diagnose(frames: Sequence[np.ndarray] | np.ndarray, reference_frame: np.ndarray | Reference | None = None,
-             config: VqdConfig | None = None) -> Diagnosis:
+             config: VqdConfig | None = None, *, key_frames: Sequence[int] = ()) -> Diagnosis:
     """Diagnose one picture or a clip (a sequence of frames in time order).
+
+    ``key_frames``: the indices of the clip's frames that were coded as key frames, where known
+    (:class:`lookout.health.vqd.load.Clip`); the frozen check compares them (see ``frozen``).
 
     `reference_frame` is the channel's reference picture (BGR), or one prepared with
     ``prepare_reference`` for pictures of this size (a patrol diagnosing many clips of one
@@ -483,13 +492,14 @@ def diagnose(frames: Sequence[np.ndarray] | np.ndarray, reference_frame: np.ndar
     """
     cfg = config or VqdConfig()
     with single_thread():
-        m = clip_measures(_as_clip(frames), reference_frame, cfg.moving_view)
+        m = clip_measures(_as_clip(frames), reference_frame, cfg.moving_view, key_frames)
     scores = scores_from_measures(m, cfg)
     return Diagnosis(faults=decide(scores, cfg, m), scores=scores, measures=m)
 
 
 def diagnose_views(frames: Sequence[np.ndarray] | np.ndarray,
-                   references: Sequence[np.ndarray | Reference] = (), config: VqdConfig | None = None) -> Diagnosis:
+                   references: Sequence[np.ndarray | Reference] = (), config: VqdConfig | None = None, *,
+                   key_frames: Sequence[int] = ()) -> Diagnosis:
     """Diagnose against the best-matching of several reference pictures (one per PTZ preset).
 
     A camera touring its presets shows one of its marked views at a time: the clip's middle
@@ -501,7 +511,7 @@ def diagnose_views(frames: Sequence[np.ndarray] | np.ndarray,
     cfg = config or VqdConfig()
     frames = _as_clip(frames)
     if len(references) <= 1:
-        return replace(diagnose(frames, references[0] if len(references) else None, cfg),
+        return replace(diagnose(frames, references[0] if len(references) else None, cfg, key_frames=key_frames),
                        reference=0 if len(references) else None)
     if not frames:
         raise ValueError("no frame to diagnose")
@@ -515,7 +525,7 @@ def diagnose_views(frames: Sequence[np.ndarray] | np.ndarray,
             return _scene_change_score(unmatched, shift, response, cfg), unmatched
 
         best = min(range(len(prepared)), key=lambda i: mismatch(prepared[i]))
-    return replace(diagnose(frames, prepared[best], cfg), reference=best)
+    return replace(diagnose(frames, prepared[best], cfg, key_frames=key_frames), reference=best)
 
 
 def frozen_since(d: Diagnosis, before: np.ndarray, now: np.ndarray, config: VqdConfig | None = None) -> Diagnosis:
