@@ -58,8 +58,8 @@ SAME_DETAIL = 0.8  # as much detail in both frames: the smaller at least this sh
 MOVED_DETAIL = 0.2  # detail that no longer lines up: correlation of the two Laplacians below this
 ON_GRID = (1.4, 1.7)  # a change's on-grid step ratio: a sensor's below the first, the coder's above the second
 #: two key frames are coded at one quality when the smaller of their mean absolute Laplacians in the flat
-#: blocks is at least this share of the larger (bench/vqd/frozen_cbr.py: a constant-bit-rate coder's
-#: key frames of one frozen picture reach that balance in few pairs, a constant-quality coder's in most)
+#: blocks is at least this share of the larger (bench/vqd/frozen_cbr.py: a constant-bit-rate coder codes
+#: the key frames of one frozen picture at the quality its buffer allows, and they differ by up to 7.5 levels)
 SAME_QUALITY = 0.95
 
 

@@ -36,8 +36,8 @@ def _default_ramps() -> dict[str, Ramp]:
         "signal_loss": Ramp(0.80, 0.96),  # share of the picture at one grey level
         "frozen_changed": Ramp(0.06, 0.02),  # share of the picture that changed over the clip
         "frozen_live": Ramp(0.026, 0.012),  # live-noise level between neighbouring frames
-        # … and between key frames coded at one quality: one frozen picture's differ by up to 1.44
-        # (the corpus's 603 frozen clips), a live still scene's whose P-frames skip its noise by 1.77 and more
+        # … and between key frames coded at one quality: one frozen picture's differ by up to 1.45
+        # (the corpus's 603 frozen clips), a live still scene's whose P-frames skip its noise by 1.79 and more
         "frozen_key_live": Ramp(1.75, 1.45),
         "blur": Ramp(0.39, 0.55),  # blur effect 0..1 (no reference)
         "blur_vs_reference": Ramp(0.025, 0.065),  # median per-block blur effect above the reference's
