@@ -26,7 +26,7 @@ Two pieces of evidence, both needed for "frozen":
   boundaries of the native picture well above its steps elsewhere) is the coder's, not a
   sensor's, and does not count. Coding at a constant bit rate wipes a live scene's sensor noise
   out too, so there a live still scene reads as frozen within a clip; time tells them apart
-  (next paragraph).
+  ("Over time" below).
 - … nor between key frames coded at one quality. A key frame is coded anew, not from the frame
   before it, so a live sensor's noise shows between two key frames even where the encoder skips it
   in every P-frame (a coder at constant quality on a textured still scene). Two key frames coded
