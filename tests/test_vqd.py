@@ -30,6 +30,16 @@ def _clip(frames, start=0, n=8):
     return frames[start:start + n]
 
 
+def _with_clock(picture, n):
+    """``n`` frames of one frozen picture with an on-screen clock ticking over it."""
+    frames = []
+    for i in range(n):
+        f = picture.copy()
+        cv2.putText(f, f"14:03:{10 + i:02d}", (16, 36), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (255, 255, 255), 2)
+        frames.append(f)
+    return frames
+
+
 def test_clean_footage_has_no_fault(pets_frames):
     d = diagnose(_clip(pets_frames, 8), pets_frames[0])
     assert d.faults == [], d.scores
@@ -50,12 +60,7 @@ def test_black_screen_with_osd_is_signal_loss_only(pets_frames):
 
 def test_frozen_picture_with_ticking_clock_is_frozen(pets_frames):
     still = pets_frames[4]
-    clip = []
-    for i in range(8):
-        f = still.copy()
-        cv2.putText(f, f"14:03:{10 + i:02d}", (16, 36), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (255, 255, 255), 2)
-        clip.append(f)
-    assert "frozen" in diagnose(clip).faults
+    assert "frozen" in diagnose(_with_clock(still, 8)).faults
     assert "frozen" not in diagnose(_clip(pets_frames, 0)).faults
     assert diagnose(still).scores["frozen"] == 0  # one picture cannot show time passing
 
@@ -244,11 +249,7 @@ def test_a_live_still_scene_whose_p_frames_skip_its_noise_is_told_live_by_its_ke
     wall = _textured_wall()
     rng = np.random.default_rng(7)
     live = [np.clip(wall + rng.normal(0, 2.0, wall.shape), 0, 255).astype(np.uint8) for _ in range(16)]
-    frozen = []
-    for i in range(16):
-        f = wall.copy()
-        cv2.putText(f, f"14:03:{10 + i:02d}", (16, 36), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (255, 255, 255), 2)
-        frozen.append(f)
+    frozen = _with_clock(wall, 16)
     _write_clip(tmp_path / "live.mp4", live, key_every=5)
     _write_clip(tmp_path / "frozen.mp4", frozen, key_every=5)
     clip = read_video(tmp_path / "live.mp4")
@@ -274,11 +275,7 @@ def test_a_frozen_textured_picture_at_a_low_bit_rate_is_frozen_though_its_key_fr
     from lookout.health.patrol import grab_patrol_frames
 
     wall = _textured_wall()
-    frozen = []
-    for i in range(16):
-        f = wall.copy()
-        cv2.putText(f, f"14:03:{10 + i:02d}", (16, 36), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (255, 255, 255), 2)
-        frozen.append(f)
+    frozen = _with_clock(wall, 16)
     _write_clip(tmp_path / "frozen.mp4", frozen, bpp=0.03)
     grab = grab_patrol_frames(str(tmp_path / "frozen.mp4"), keyframes=2)
     assert grab.key_frames == (0, 2, 3)
