@@ -13,9 +13,6 @@ Two pieces of evidence, both needed for "frozen":
     detail no longer lines up (leaves in the wind, water). Coding changes how much detail a block
     keeps, not where it lies (mostly: an encoder without a deblocking filter replaces detail with
     block patterns in its coarse key frames, which can read as moved over many frames).
-  Between frames of two key-frame intervals whose key frames were coded at different quality (see
-  below), only moved detail counts: re-coding a textured picture coarser moves its blocks' means by
-  3 grey levels and more over whole neighbourhoods.
   An on-screen clock keeps changing over a frozen picture, but only in one small compact patch,
   which does not count.
 - no live noise: a live camera's neighbouring frames differ a little even in flat areas
@@ -102,16 +99,14 @@ def _structure(grey: np.ndarray) -> _Structure:
     return _Structure(_blocks(grey), lap, _blocks(lap * lap))
 
 
-def _structural_change(before: _Structure, now: _Structure, shifts: bool = True) -> np.ndarray:
-    """Blocks that changed between two frames beyond what coding does (see the module's note);
-    without ``shifts``, only moved detail counts."""
+def _structural_change(before: _Structure, now: _Structure) -> np.ndarray:
+    """Blocks that changed between two frames beyond what coding does (see the module's note)."""
+    shifted = np.abs(cv2.blur(now.means - before.means, (SPREAD, SPREAD))) >= BLOCK_CHANGE
     less = np.minimum(before.detail, now.detail)
     more = np.maximum(before.detail, now.detail)
     lined_up = _blocks(before.laplacian * now.laplacian) / np.sqrt(before.detail * now.detail + 1e-6)
     moved = (less >= DETAIL) & (less >= SAME_DETAIL * more) & (lined_up < MOVED_DETAIL)
-    if not shifts:
-        return moved
-    return moved | (np.abs(cv2.blur(now.means - before.means, (SPREAD, SPREAD))) >= BLOCK_CHANGE)
+    return shifted | moved
 
 
 def _changed_share(changed: np.ndarray) -> float:
@@ -165,41 +160,23 @@ class Motion(NamedTuple):
     key_noise: float  # live-noise level between key frames coded at one quality; NaN without two key frames
 
 
-@dataclass(frozen=True)
-class _KeyFrames:
-    """A clip's key frames: their views, the flattest 40 % of the first one's native-crop blocks, and
-    each one's fine detail there (mean absolute Laplacian), which tells the quality it was coded at."""
-
-    views: list[FrameView]
-    flat: np.ndarray
-    detail: list[float]
-
-    def same_quality(self, a: int, b: int) -> bool:
-        less, more = sorted((self.detail[a], self.detail[b]))
-        return less >= SAME_QUALITY * more
-
-
-def _key_frames(views: Sequence[FrameView]) -> _KeyFrames | None:
-    if not views or any(v.crops.shape != views[0].crops.shape for v in views):
-        return None
+def key_frame_noise(views: Sequence[FrameView]) -> float:
+    """The live-noise level between a clip's key frames (see the module's note): over neighbouring key
+    frames, the smallest mean absolute difference in the flattest 40 % of the native crops' blocks,
+    a pair coded at different quality counting as no difference; as between neighbouring frames, a
+    change on the coding grid does not count. NaN with fewer than two."""
+    if len(views) < 2 or any(v.crops.shape != views[0].crops.shape for v in views):
+        return float("nan")
     laplacians = [np.abs(cv2.Laplacian(v.crops, cv2.CV_32F, ksize=3)) for v in views]
     texture = _blocks(laplacians[0])
     flat = texture <= quantile(texture, 0.40)
-    return _KeyFrames(list(views), flat, [float(_blocks(lap)[flat].mean()) for lap in laplacians])
-
-
-def _key_frame_noise(keys: _KeyFrames | None) -> float:
-    """The live-noise level between a clip's key frames (see the module's note): over neighbouring key
-    frames, the smallest mean absolute difference in the flat blocks, a pair coded at different
-    quality counting as no difference; as between neighbouring frames, a change on the coding grid
-    does not count. NaN with fewer than two."""
-    if keys is None or len(keys.views) < 2:
-        return float("nan")
+    detail = [float(_blocks(lap)[flat].mean()) for lap in laplacians]
     noise = math.inf
-    for k in range(len(keys.views) - 1):
-        differ = float(_blocks(cv2.absdiff(keys.views[k].crops, keys.views[k + 1].crops))[keys.flat].mean())
-        noise = min(noise, differ if keys.same_quality(k, k + 1) else 0.0)
-    return noise * _sensor_share(on_grid([v.crops for v in keys.views]))
+    for k in range(len(views) - 1):
+        less, more = sorted((detail[k], detail[k + 1]))
+        differ = float(_blocks(cv2.absdiff(views[k].crops, views[k + 1].crops))[flat].mean())
+        noise = min(noise, differ if less >= SAME_QUALITY * more else 0.0)
+    return noise * _sensor_share(on_grid([v.crops for v in views]))
 
 
 def motion_measures(views: Sequence[FrameView], key_frames: Sequence[int] = ()) -> Motion | None:
@@ -211,28 +188,19 @@ def motion_measures(views: Sequence[FrameView], key_frames: Sequence[int] = ()) 
     greys = [v.grey for v in views]
     if any(g.shape != greys[0].shape for g in greys):
         return Motion(1.0, 99.0, float("nan"))  # the picture size changed: not frozen
-    key_at = sorted(k for k in set(key_frames) if 0 <= k < n)
-    keys = _key_frames([views[k] for k in key_at])
-    # each frame's key-frame interval (its key frame's place among them; -1 before the first)
-    interval = [sum(k <= i for k in key_at) - 1 for i in range(n)]
-
-    def same_quality(i: int, j: int) -> bool:
-        a, b = interval[i], interval[j]
-        return a == b or a < 0 or b < 0 or keys is None or keys.same_quality(a, b)
-
     gap = max(1, n // 4)
     pairs = {(i, i + 1) for i in range(n - 1)} | {(i, j) for i in range(n) for j in range(i + gap, n, gap)}
     structures = [_structure(g) for g in greys]
     union = None
     for i, j in sorted(pairs):
-        ch = _structural_change(structures[i], structures[j], shifts=same_quality(i, j))
+        ch = _structural_change(structures[i], structures[j])
         union = ch if union is None else union | ch
     changed = _changed_share(union)
     texture = _blocks(np.abs(structures[0].laplacian))
     flat = texture <= quantile(texture, 0.40)
     live = min(float(_blocks(cv2.absdiff(greys[i], greys[i + 1]))[flat].mean()) for i in range(n - 1))
     live *= _sensor_share(on_grid([v.crops for v in views]))
-    return Motion(changed, live, _key_frame_noise(keys))
+    return Motion(changed, live, key_frame_noise([views[k] for k in sorted(set(key_frames)) if 0 <= k < n]))
 
 
 def changed_since(before: FrameView, now: FrameView) -> float:
