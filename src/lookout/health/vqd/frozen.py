@@ -154,6 +154,13 @@ def _sensor_share(grid_ratio: float) -> float:
     return float(np.clip((hi - grid_ratio) / (hi - lo), 0.0, 1.0))
 
 
+def _flattest(abs_laplacian: np.ndarray) -> np.ndarray:
+    """The flattest 40 % of a picture's blocks, by their mean absolute Laplacian, where a live
+    sensor's noise shows and detail does not."""
+    texture = _blocks(abs_laplacian)
+    return texture <= quantile(texture, 0.40)
+
+
 class Motion(NamedTuple):
     changed: float  # share of the picture that changed in any compared pair
     live_noise: float  # live-noise level between neighbouring frames
@@ -168,8 +175,7 @@ def key_frame_noise(views: Sequence[FrameView]) -> float:
     if len(views) < 2 or any(v.crops.shape != views[0].crops.shape for v in views):
         return float("nan")
     laplacians = [np.abs(cv2.Laplacian(v.crops, cv2.CV_32F, ksize=3)) for v in views]
-    texture = _blocks(laplacians[0])
-    flat = texture <= quantile(texture, 0.40)
+    flat = _flattest(laplacians[0])
     detail = [float(_blocks(lap)[flat].mean()) for lap in laplacians]
     noise = math.inf
     for k in range(len(views) - 1):
@@ -196,8 +202,7 @@ def motion_measures(views: Sequence[FrameView], key_frames: Sequence[int] = ()) 
         ch = _structural_change(structures[i], structures[j])
         union = ch if union is None else union | ch
     changed = _changed_share(union)
-    texture = _blocks(np.abs(structures[0].laplacian))
-    flat = texture <= quantile(texture, 0.40)
+    flat = _flattest(np.abs(structures[0].laplacian))
     live = min(float(_blocks(cv2.absdiff(greys[i], greys[i + 1]))[flat].mean()) for i in range(n - 1))
     live *= _sensor_share(on_grid([v.crops for v in views]))
     return Motion(changed, live, key_frame_noise([views[k] for k in sorted(set(key_frames)) if 0 <= k < n]))
